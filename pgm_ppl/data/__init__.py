@@ -1,0 +1,1 @@
+"""pgm_ppl.data."""
