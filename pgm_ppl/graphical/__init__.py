@@ -1,0 +1,13 @@
+"""Graphical models and message passing: Bayesian networks, MRFs, exact and approximate inference, HMMs, Kalman."""
+
+from .bayesnet import BayesianNetwork, read_bif
+from .elimination import EliminationResult, elimination_order, log_partition, variable_elimination
+from .factors import Factor, FactorGraph, factor_product
+from .junction_tree import Calibration, JunctionTree
+
+__all__ = [
+    "BayesianNetwork", "read_bif",
+    "EliminationResult", "elimination_order", "log_partition", "variable_elimination",
+    "Factor", "FactorGraph", "factor_product",
+    "Calibration", "JunctionTree",
+]
