@@ -1,0 +1,110 @@
+"""Vectorised Gaussian-mixture kernels in torch (float64): log-densities and M-step covariance estimates.
+
+Private helpers of :mod:`pgm_ppl.em.gmm`; they trust their inputs. Shapes of the covariance parameter by
+``covariance_type`` (the four structures of course chapter 2 and scikit-learn):
+
+- ``"full"``: (K, d, d), one matrix per component;
+- ``"tied"``: (d, d), one matrix shared by all components;
+- ``"diag"``: (K, d), one diagonal per component;
+- ``"spherical"``: (K,), one variance per component.
+
+Precisions are carried as Cholesky factors :math:`P` with :math:`P P^\top = \Sigma^{-1}` (upper triangular
+:math:`P = L^{-\top}` for :math:`\Sigma = L L^\top`), as in scikit-learn, so that the Mahalanobis term is
+:math:`\|(x - \mu) P\|^2` (a matrix product, faster than a triangular solve) and
+:math:`\log|\Sigma|^{-1/2} = \sum_i \log P_{ii}`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def weighted_covariances(X: torch.Tensor, resp: torch.Tensor, nk: torch.Tensor, means: torch.Tensor,
+                         covariance_type: str) -> torch.Tensor:
+    r"""Responsibility-weighted scatter divided by its weight, before any regularisation (course eq. (2.14)).
+
+    ``full``: :math:`S_k = \frac{1}{N_k}\sum_n \gamma_{nk}(x_n-\mu_k)(x_n-\mu_k)^\top`; ``tied``:
+    :math:`\frac{1}{N}\sum_k N_k S_k`; ``diag``: the diagonals of :math:`S_k`; ``spherical``: their means.
+    """
+    if covariance_type == "full":
+        diff = X.unsqueeze(0) - means.unsqueeze(1)                      # (K, N, d)
+        weighted = diff * resp.T.unsqueeze(-1)
+        return torch.matmul(weighted.transpose(1, 2), diff) / nk[:, None, None]
+    if covariance_type == "tied":
+        avg_x2 = X.T @ X
+        avg_means2 = (nk[:, None] * means).T @ means
+        return (avg_x2 - avg_means2) / nk.sum()
+    avg_x2 = (resp.T @ (X * X)) / nk[:, None]
+    avg_x_means = means * (resp.T @ X) / nk[:, None]
+    diag = avg_x2 - 2.0 * avg_x_means + means ** 2
+    return diag if covariance_type == "diag" else diag.mean(dim=1)
+
+
+def add_to_diagonal(cov: torch.Tensor, value: float, covariance_type: str) -> torch.Tensor:
+    """Return ``cov`` plus ``value`` on its diagonal (scikit-learn's ``reg_covar``)."""
+    if value == 0.0:
+        return cov
+    if covariance_type in ("full", "tied"):
+        eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+        return cov + value * eye
+    return cov + value
+
+
+def floor_covariances(cov: torch.Tensor, floor: float, covariance_type: str) -> torch.Tensor:
+    r"""Project onto :math:`\{\Sigma \succeq \sigma^2_{\min} I\}` by clipping eigenvalues.
+
+    For the Gaussian M-step objective :math:`-\tfrac{N_k}{2}(\log|\Sigma| + \operatorname{tr}(S\Sigma^{-1}))`
+    the clipped matrix is the exact constrained maximiser, so EM stays monotone.
+    """
+    if covariance_type in ("full", "tied"):
+        eigval, eigvec = torch.linalg.eigh(cov)
+        return (eigvec * eigval.clamp_min(floor).unsqueeze(-2)) @ eigvec.transpose(-1, -2)
+    return cov.clamp_min(floor)
+
+
+def precision_cholesky(cov: torch.Tensor, covariance_type: str) -> torch.Tensor:
+    """Cholesky factor of the precision in the convention of the module docstring.
+
+    Raises
+    ------
+    ValueError
+        If a covariance is not positive definite (a collapsed component).
+    """
+    if covariance_type in ("full", "tied"):
+        chol, info = torch.linalg.cholesky_ex(cov)
+        if torch.any(info > 0):
+            raise ValueError("A fitted covariance is not positive definite (a component collapsed on too few "
+                             "points). Increase reg_covar or covariance_floor, use a prior or fewer components.")
+        eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device).expand_as(cov)
+        return torch.linalg.solve_triangular(chol, eye, upper=False).transpose(-1, -2)
+    if torch.any(cov <= 0):
+        raise ValueError("A fitted variance is not positive (a component collapsed on one point). "
+                         "Increase reg_covar or covariance_floor, use a prior or fewer components.")
+    return torch.rsqrt(cov)
+
+
+def log_gaussian_prob(X: torch.Tensor, means: torch.Tensor, prec_chol: torch.Tensor,
+                      covariance_type: str) -> torch.Tensor:
+    r"""Matrix of :math:`\log \mathcal N(x_n \mid \mu_k, \Sigma_k)`, shape (N, K) (course eq. (2.5))."""
+    d = X.shape[1]
+    if covariance_type == "full":
+        log_det = torch.log(torch.diagonal(prec_chol, dim1=-2, dim2=-1)).sum(-1)            # (K,)
+        y = torch.matmul(X.unsqueeze(0), prec_chol) - torch.matmul(means.unsqueeze(1), prec_chol)  # (K, N, d)
+        maha = (y * y).sum(-1).T
+    elif covariance_type == "tied":
+        log_det = torch.log(torch.diagonal(prec_chol)).sum()
+        y = (X @ prec_chol).unsqueeze(1) - (means @ prec_chol).unsqueeze(0)                # (N, K, d)
+        maha = (y * y).sum(-1)
+    elif covariance_type == "diag":
+        log_det = torch.log(prec_chol).sum(-1)
+        prec = prec_chol ** 2
+        maha = (means ** 2 * prec).sum(1) - 2.0 * X @ (means * prec).T + (X ** 2) @ prec.T
+    else:
+        log_det = d * torch.log(prec_chol)
+        prec = prec_chol ** 2
+        maha = ((means ** 2).sum(1) * prec) - 2.0 * (X @ means.T) * prec + torch.outer((X ** 2).sum(1), prec)
+    return -0.5 * (d * math.log(2.0 * math.pi) + maha) + log_det
