@@ -17,9 +17,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import logsumexp
 
 __all__ = ["Factor", "FactorGraph", "factor_product"]
+
+
+def logsumexp(a: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Stable :math:`\\log\\sum\\exp` along ``axis`` (all-``-inf`` slices give ``-inf``); plain numpy, no
+    array-API dispatch, which matters inside message-passing loops."""
+    a = np.asarray(a)
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
+    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
 @dataclass(frozen=True)
