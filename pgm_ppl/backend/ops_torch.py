@@ -1,0 +1,125 @@
+"""Array operations of the neutral namespace on PyTorch (``ops`` under the Pyro backend).
+
+The same names and numpy-style signatures as :mod:`pgm_ppl.backend.ops_jax` (``axis=`` rather than
+torch's ``dim=``); arrays are created in PyTorch's default dtype (float64 inside ``use_backend``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "abs", "arange", "asarray", "clip", "concatenate", "cumsum", "einsum", "exp", "expand_dims", "eye",
+    "full", "linspace", "log", "log1p", "logsumexp", "matmul", "max", "mean", "min", "ones", "reshape",
+    "sigmoid", "softmax", "sqrt", "square", "stack", "sum", "tanh", "where", "zeros",
+]
+
+abs = torch.abs
+exp = torch.exp
+log = torch.log
+log1p = torch.log1p
+sqrt = torch.sqrt
+square = torch.square
+tanh = torch.tanh
+sigmoid = torch.sigmoid
+matmul = torch.matmul
+einsum = torch.einsum
+eye = torch.eye
+linspace = torch.linspace
+reshape = torch.reshape
+
+
+def asarray(x, dtype=None) -> torch.Tensor:
+    """Convert ``x`` to a tensor; floats take the default dtype."""
+    if isinstance(x, torch.Tensor):
+        return x if dtype is None else x.to(dtype)
+    result = torch.as_tensor(x, dtype=dtype)
+    return result.to(torch.get_default_dtype()) if result.is_floating_point() and dtype is None else result
+
+
+def arange(*args, dtype=None) -> torch.Tensor:
+    """``torch.arange`` with numpy's positional (start, stop, step)."""
+    return torch.arange(*args, dtype=dtype)
+
+
+def zeros(shape, dtype=None) -> torch.Tensor:
+    """Zeros of ``shape`` (an int or a tuple)."""
+    return torch.zeros(_shape(shape), dtype=dtype)
+
+
+def ones(shape, dtype=None) -> torch.Tensor:
+    """Ones of ``shape`` (an int or a tuple)."""
+    return torch.ones(_shape(shape), dtype=dtype)
+
+
+def full(shape, fill_value, dtype=None) -> torch.Tensor:
+    """An array of ``shape`` filled with ``fill_value``."""
+    return torch.full(_shape(shape), fill_value, dtype=dtype or torch.get_default_dtype())
+
+
+def sum(x, axis=None, keepdims=False) -> torch.Tensor:
+    """Sum over ``axis`` (all axes when None)."""
+    return torch.sum(x) if axis is None else torch.sum(x, dim=axis, keepdim=keepdims)
+
+
+def mean(x, axis=None, keepdims=False) -> torch.Tensor:
+    """Mean over ``axis`` (all axes when None)."""
+    return torch.mean(x) if axis is None else torch.mean(x, dim=axis, keepdim=keepdims)
+
+
+def max(x, axis=None, keepdims=False) -> torch.Tensor:
+    """Maximum over ``axis`` (all axes when None)."""
+    return torch.amax(x) if axis is None else torch.amax(x, dim=axis, keepdim=keepdims)
+
+
+def min(x, axis=None, keepdims=False) -> torch.Tensor:
+    """Minimum over ``axis`` (all axes when None)."""
+    return torch.amin(x) if axis is None else torch.amin(x, dim=axis, keepdim=keepdims)
+
+
+def logsumexp(x, axis=None, keepdims=False) -> torch.Tensor:
+    """Stable log-sum-exp over ``axis`` (all axes when None)."""
+    if axis is None:
+        return torch.logsumexp(x.reshape(-1), dim=0)
+    return torch.logsumexp(x, dim=axis, keepdim=keepdims)
+
+
+def softmax(x, axis=-1) -> torch.Tensor:
+    """Softmax along ``axis``."""
+    return torch.softmax(x, dim=axis)
+
+
+def cumsum(x, axis=None) -> torch.Tensor:
+    """Cumulative sum along ``axis`` (over the flattened array when None, as numpy)."""
+    return torch.cumsum(x.reshape(-1), dim=0) if axis is None else torch.cumsum(x, dim=axis)
+
+
+def stack(arrays: Sequence, axis=0) -> torch.Tensor:
+    """Stack along a new ``axis``."""
+    return torch.stack(list(arrays), dim=axis)
+
+
+def concatenate(arrays: Sequence, axis=0) -> torch.Tensor:
+    """Join along an existing ``axis``."""
+    return torch.cat(list(arrays), dim=axis)
+
+
+def expand_dims(x, axis) -> torch.Tensor:
+    """Insert a length-one axis at ``axis``."""
+    return torch.unsqueeze(x, axis)
+
+
+def clip(x, a_min=None, a_max=None) -> torch.Tensor:
+    """Clip to ``[a_min, a_max]``."""
+    return torch.clamp(x, min=a_min, max=a_max)
+
+
+def where(condition, x, y) -> torch.Tensor:
+    """Elementwise ``x`` where ``condition`` else ``y``."""
+    return torch.where(torch.as_tensor(condition), torch.as_tensor(x), torch.as_tensor(y))
+
+
+def _shape(shape) -> tuple[int, ...]:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
