@@ -25,6 +25,7 @@ from .discrete import (
     sinkhorn_log,
     unbalanced_sinkhorn,
 )
+from .dynamic import DynamicOTResult, benamou_brenier
 from .geodesics import (
     DiscreteMeasure,
     displacement_interpolation_1d,
@@ -39,6 +40,7 @@ __all__ = [
     "AffineMap",
     "BatchedTransportResult",
     "DiscreteMeasure",
+    "DynamicOTResult",
     "MinibatchCoupling",
     "MonotoneMap1D",
     "OTConvergenceWarning",
@@ -46,6 +48,7 @@ __all__ = [
     "barycenter_1d",
     "barycentric_projection",
     "batched_cost_matrix",
+    "benamou_brenier",
     "convolutional_barycenter",
     "cost_matrix",
     "displacement_interpolation_1d",
