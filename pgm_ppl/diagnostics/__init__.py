@@ -1,1 +1,7 @@
-"""pgm_ppl.diagnostics."""
+"""Diagnostics: conversion to ArviZ InferenceData, summaries with warnings, plots."""
+
+from pgm_ppl.diagnostics.convert import to_inference_data
+from pgm_ppl.diagnostics.plots import save_plots
+from pgm_ppl.diagnostics.report import Diagnosis, diagnose
+
+__all__ = ["Diagnosis", "diagnose", "save_plots", "to_inference_data"]
