@@ -1,4 +1,4 @@
-"""Vectorised Gaussian-mixture kernels in torch (float64): log-densities and M-step covariance estimates.
+r"""Vectorised Gaussian-mixture kernels in torch (float64): log-densities and M-step covariance estimates.
 
 Private helpers of :mod:`pgm_ppl.em.gmm`; they trust their inputs. Shapes of the covariance parameter by
 ``covariance_type`` (the four structures of course chapter 2 and scikit-learn):

@@ -1,4 +1,4 @@
-"""A generic expectation-maximisation engine (course chapter 2, "EM in its general form").
+r"""A generic expectation-maximisation engine (course chapter 2, "EM in its general form").
 
 Every EM fitter of :mod:`pgm_ppl.em` runs on this one loop. The user supplies an E-step that returns the
 variational distribution :math:`q^{t+1}(z) = p(z \mid x, \theta^t)` (course eq. (2.33)) together with the

@@ -260,7 +260,7 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
     best, best_start, finals = None, None, []
     for _ in range(num_restarts):
         start = (_state_from_params(init) if isinstance(init, GMMParams)
-                 else _initial_state(X, Xt, num_components, init, covariance_type, reg_covar, rng))
+                 else _initial_state(X, Xt, num_components, init, covariance_type, reg_covar, covariance_floor, rng))
         run = run_em(start, e_step, m_step, max_iter=max_iter, tol=tol, relative=relative_tol,
                      num_observations=N, log_joint=log_joint)
         finals.append(run.log_likelihood)
@@ -327,12 +327,12 @@ def _log_prior(state: _State, covariance_type: str, alpha: torch.Tensor | None,
 
 
 def _initial_state(X: np.ndarray, Xt: torch.Tensor, K: int, init: str, covariance_type: str, reg_covar: float,
-                   rng: np.random.Generator) -> _State:
-    """Initial parameters from one of the named strategies (see :func:`fit_gmm`)."""
+                   covariance_floor: float, rng: np.random.Generator) -> _State:
+    """Initial parameters from one of the named strategies (see :func:`fit_gmm`), inside the covariance floor."""
     N, d = X.shape
     if init == "random_from_data":
         means = X[rng.choice(N, size=K, replace=False)]
-        s2 = float(X.var(axis=0).mean())
+        s2 = max(float(X.var(axis=0).mean()), covariance_floor)
         cov = {"full": np.broadcast_to(s2 * np.eye(d), (K, d, d)).copy(), "tied": s2 * np.eye(d),
                "diag": np.full((K, d), s2), "spherical": np.full(K, s2)}[covariance_type]
         return _state_from_params(GMMParams(np.full(K, 1.0 / K), means, cov, covariance_type))
@@ -347,7 +347,7 @@ def _initial_state(X: np.ndarray, Xt: torch.Tensor, K: int, init: str, covarianc
         resp = np.zeros((N, K))
         resp[np.arange(N), labels] = 1.0
     return _m_step(_to_tensor(resp), None, X=Xt, covariance_type=covariance_type, reg_covar=reg_covar,
-                   covariance_floor=0.0, alpha=None, covariance_prior=None)
+                   covariance_floor=covariance_floor, alpha=None, covariance_prior=None)
 
 
 def _check_weight_prior(prior: DirichletPrior | None, K: int) -> torch.Tensor | None:

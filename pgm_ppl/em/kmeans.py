@@ -1,4 +1,4 @@
-"""k-means by Lloyd's algorithm and k-means++ seeding (course chapter 2, eqs. (2.2)-(2.4)).
+r"""k-means by Lloyd's algorithm and k-means++ seeding (course chapter 2, eqs. (2.2)-(2.4)).
 
 k-means is the hard-assignment precursor of the Gaussian mixture: it alternates the assignment step
 (2.3), :math:`r_{nk} = 1` for the nearest centroid, and the centroid step (2.4), the mean of each cluster,

@@ -158,7 +158,7 @@ def _m_step(q: tuple, state: tuple, *, X: torch.Tensor, learn_df: bool, reg_cova
     if learn_df:
         stat = ((tau * (torch.log(u) - u)).sum(0) / nk).numpy()
         old = df.numpy()
-        df = torch.as_tensor([_solve_df(s, o, d) for s, o in zip(stat, old)])
+        df = torch.as_tensor([_solve_df(s, o, d) for s, o in zip(stat, old)], dtype=torch.float64)
     return tau.mean(0), means, scales, df
 
 
