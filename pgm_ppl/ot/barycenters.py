@@ -119,7 +119,9 @@ def exact_barycenter(hists: Any, C: Any, lambdas: Any = None) -> np.ndarray:
     return np.asarray(ot.lp.barycenter(A.T, C, weights=_lambdas(lambdas, A.shape[0])))
 
 
-def entropic_barycenter(hists: Any, C: Any, reg: float, lambdas: Any = None, *, num_iters: int = 10_000) -> np.ndarray:
+def entropic_barycenter(
+    hists: Any, C: Any, reg: float, lambdas: Any = None, *, num_iters: int = 10_000, tol: float = 1e-9
+) -> np.ndarray:
     r"""Entropic fixed-support barycenter by iterative Bregman projections (POT ``ot.bregman.barycenter``).
 
     Each term is the entropic OT cost of :func:`pgm_ppl.ot.sinkhorn` with ``reg`` :math:`=\varepsilon=1/\lambda`.
@@ -129,7 +131,8 @@ def entropic_barycenter(hists: Any, C: Any, reg: float, lambdas: Any = None, *, 
     reg = check_positive(reg, "reg")
     return np.asarray(
         ot.bregman.barycenter(A.T, C, reg, weights=_lambdas(lambdas, A.shape[0]),
-                              method="sinkhorn_log", numItermax=check_int(num_iters, "num_iters"), warn=False)
+                              method="sinkhorn_log", numItermax=check_int(num_iters, "num_iters"),
+                              stopThr=check_positive(tol, "tol"), warn=False)
     )
 
 
@@ -140,17 +143,21 @@ def _square_cost(C: Any, n: int) -> np.ndarray:
     return C
 
 
-def convolutional_barycenter(images: Any, reg: float, lambdas: Any = None, *, num_iters: int = 10_000) -> np.ndarray:
+def convolutional_barycenter(
+    images: Any, reg: float, lambdas: Any = None, *, num_iters: int = 10_000, tol: float = 1e-9
+) -> np.ndarray:
     r"""Entropic W2 barycenter of 2-D images on the unit square (Solomon et al. 2015; Fig. 5.17).
 
     The Gibbs kernel :math:`e^{-\|x-y\|^2/\varepsilon}` is applied as a separable convolution, so the cost is
-    never formed (POT ``ot.bregman.convolutional_barycenter2d``). Images are normalised to unit mass.
+    never formed (POT ``ot.bregman.convolutional_barycenter2d``, log-domain, so small ``reg`` stays stable).
+    Images are normalised to unit mass.
 
     Parameters
     ----------
     images : (K, h, w) non-negative images
     reg : :math:`\varepsilon`, in units of the square's side squared (e.g. 4e-3)
     lambdas : (K,) weights (``None``: equal)
+    num_iters, tol : iteration limit and tolerance on the change of the barycenter
 
     Returns
     -------
@@ -162,8 +169,9 @@ def convolutional_barycenter(images: Any, reg: float, lambdas: Any = None, *, nu
     A = A / A.sum(axis=(1, 2), keepdims=True)
     reg = check_positive(reg, "reg")
     return np.asarray(
-        ot.bregman.convolutional_barycenter2d(A, reg, weights=_lambdas(lambdas, A.shape[0]),
-                                              numItermax=check_int(num_iters, "num_iters"), warn=False)
+        ot.bregman.convolutional_barycenter2d(A, reg, weights=_lambdas(lambdas, A.shape[0]), method="sinkhorn_log",
+                                              numItermax=check_int(num_iters, "num_iters"),
+                                              stopThr=check_positive(tol, "tol"), warn=False)
     )
 
 

@@ -168,7 +168,8 @@ def _entropic(method: str, a: Any, b: Any, C: Any, reg: float, num_iters: int, t
     reg = check_positive(reg, "reg")
     num_iters = check_int(num_iters, "num_iters")
     tol = check_positive(tol, "tol")
-    plan, log = ot.sinkhorn(a, b, C, reg, method=method, numItermax=num_iters, stopThr=tol, log=True, warn=False)
+    with np.errstate(over="ignore"):  # POT also returns exp(log_u), which may overflow; we use log_u
+        plan, log = ot.sinkhorn(a, b, C, reg, method=method, numItermax=num_iters, stopThr=tol, log=True, warn=False)
     nx = ot.backend.get_backend(plan)
     if method == "sinkhorn_log":
         f, g = reg * log["log_u"], reg * log["log_v"]
