@@ -89,5 +89,6 @@ def sinkhorn_batched(
     res = ot.batch.solve_batch(C, reg, a, b, max_iter=num_iters, tol=tol, method="log_sinkhorn", grad="autodiff")
     log_u, log_v = res.potentials
     plan = res.plan
-    err = nx.sum(nx.abs(nx.sum(plan, axis=2) - a), axis=1) + nx.sum(nx.abs(nx.sum(plan, axis=1) - b), axis=1)
+    P = nx.detach(plan)
+    err = nx.sum(nx.abs(nx.sum(P, axis=2) - a), axis=1) + nx.sum(nx.abs(nx.sum(P, axis=1) - b), axis=1)
     return BatchedTransportResult(plan, res.value_linear, reg * log_u, reg * log_v, int(res.log["n_iter"]) + 1, err)
