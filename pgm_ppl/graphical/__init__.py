@@ -1,22 +1,46 @@
-"""Graphical models and message passing: Bayesian networks, MRFs, exact and approximate inference, HMMs, Kalman."""
+"""Graphical models and message passing.
 
-from .belief_propagation import BeliefPropagationResult, belief_propagation
+Bayesian networks (CPTs, BIF files) and Markov random fields as factor graphs; exact inference by variable
+elimination and junction trees; sum- and max-product belief propagation (exact on trees, loopy with
+damping); mean-field and Gibbs sampling for pairwise MRFs; parameter learning (counts, EM); HMMs
+(forward-backward, Viterbi, Baum-Welch); linear-Gaussian state-space models (Kalman filter, RTS smoother,
+EM); the notes' nonlinear state-space model with a bootstrap particle filter; a bridge to Pyro enumeration.
+"""
+
 from .bayesnet import BayesianNetwork, read_bif
+from .belief_propagation import BeliefPropagationResult, belief_propagation
 from .elimination import EliminationResult, elimination_order, log_partition, variable_elimination
 from .factors import Factor, FactorGraph, factor_product
 from .hmm import (BaumWelchResult, CategoricalHMM, ForwardBackwardResult, GaussianHMM, ViterbiResult, baum_welch,
                   forward_backward, viterbi)
 from .junction_tree import Calibration, JunctionTree
+from .kalman import (KalmanEMResult, KalmanFilterResult, LinearGaussianSSM, SmootherResult, kalman_em,
+                     kalman_filter, rts_smoother)
+from .learning import BayesNetEMResult, expectation_maximization, maximum_likelihood
 from .mrf import (GibbsResult, MeanFieldResult, PairwiseMRF, gibbs_sample, ising_grid, mean_field,
                   potts_grid)
+from .pyro_bridge import to_pyro_model
+from .state_space import NonlinearSSM, ParticleFilterResult, bootstrap_particle_filter, course_ssm
 
 __all__ = [
-    "BayesianNetwork", "read_bif",
-    "EliminationResult", "elimination_order", "log_partition", "variable_elimination",
-    "Factor", "FactorGraph", "factor_product",
-    "Calibration", "JunctionTree",
-    "BaumWelchResult", "CategoricalHMM", "ForwardBackwardResult", "GaussianHMM", "ViterbiResult", "baum_welch",
-    "forward_backward", "viterbi",
-    "BeliefPropagationResult", "belief_propagation",
-    "GibbsResult", "MeanFieldResult", "PairwiseMRF", "gibbs_sample", "ising_grid", "mean_field", "potts_grid",
+    # models
+    "BayesianNetwork", "read_bif", "Factor", "FactorGraph", "factor_product", "PairwiseMRF", "ising_grid",
+    "potts_grid",
+    # exact inference
+    "EliminationResult", "elimination_order", "log_partition", "variable_elimination", "Calibration",
+    "JunctionTree",
+    # approximate inference
+    "BeliefPropagationResult", "belief_propagation", "MeanFieldResult", "mean_field", "GibbsResult",
+    "gibbs_sample",
+    # learning
+    "maximum_likelihood", "BayesNetEMResult", "expectation_maximization",
+    # hidden Markov models
+    "CategoricalHMM", "GaussianHMM", "ForwardBackwardResult", "ViterbiResult", "BaumWelchResult",
+    "forward_backward", "viterbi", "baum_welch",
+    # state-space models
+    "LinearGaussianSSM", "KalmanFilterResult", "SmootherResult", "KalmanEMResult", "kalman_filter",
+    "rts_smoother", "kalman_em", "NonlinearSSM", "course_ssm", "ParticleFilterResult",
+    "bootstrap_particle_filter",
+    # Pyro
+    "to_pyro_model",
 ]

@@ -130,7 +130,7 @@ class BayesianNetwork:
                 out[:, column[v]] = clamp[v]
                 continue
             probs = self.cpts[v][tuple(out[:, column[p]] for p in self.parents[v])]
-            cdf = np.cumsum(probs.reshape(int(num_samples), -1), axis=1)
+            cdf = np.cumsum(np.broadcast_to(probs, (int(num_samples), probs.shape[-1])), axis=1)
             u = rng.random((int(num_samples), 1)) * cdf[:, -1:]
             out[:, column[v]] = np.minimum((u >= cdf).sum(axis=1), cdf.shape[1] - 1)
         return out

@@ -98,6 +98,7 @@ class JunctionTree:
         self.cardinalities = graph.cardinalities
         self.cliques = _triangulate([f.variables for f in graph.factors], heuristic)
         self._build_tree(_spanning_tree(self.cliques))
+        self._covering: dict[frozenset, int] = {}
         self._build_potentials()
         self.home = {v: min((i for i, c in enumerate(self.cliques) if v in c), key=lambda i: len(self.cliques[i]))
                      for v in self.cardinalities}
@@ -136,10 +137,21 @@ class JunctionTree:
             i = min((i for i, c in enumerate(self.cliques) if set(f.variables) <= set(c)),
                     key=lambda i: len(self.cliques[i]))
             log_psi[i] = log_psi[i] + f.expand(self.cliques[i], self.cardinalities)
-        self._offset = sum(float(t.max()) for t in log_psi)
-        self._psi = [np.exp(t - t.max()) for t in log_psi]
         if not all(np.isfinite(t.max()) for t in log_psi):
             raise ValueError("The model gives probability zero to every configuration.")
+        self._offset = sum(float(t.max()) for t in log_psi)
+        self._psi = [np.exp(t - t.max()) for t in log_psi]
+
+    def covering_clique(self, variables: Sequence[str]) -> int:
+        """Index of the smallest clique containing all of ``variables`` (memoised)."""
+        key = frozenset(variables)
+        if key not in self._covering:
+            found = [i for i, c in enumerate(self.cliques) if key <= set(c)]
+            if not found:
+                raise ValueError(f"No clique contains all of {sorted(key)}; query a factor's scope or use "
+                                 "variable_elimination.")
+            self._covering[key] = min(found, key=lambda i: len(self.cliques[i]))
+        return self._covering[key]
 
     def calibrate(self, evidence: Mapping[str, int | str] | None = None, kind: str = "sum") -> Calibration:
         """Two-pass message passing with the evidence entered as indicator potentials.
@@ -245,9 +257,9 @@ class Calibration:
     def clique_marginal(self, variables: Sequence[str]) -> np.ndarray:
         """Joint marginal of ``variables``, which must lie in one clique (any factor's scope does)."""
         variables = tuple(variables)
-        for i, c in enumerate(self.tree.cliques):
-            if set(variables) <= set(c):
-                axes = tuple(a for a, v in enumerate(c) if v not in variables)
+        i = self.tree.covering_clique(variables)
+        c = self.tree.cliques[i]
+        axes = tuple(a for a, v in enumerate(c) if v not in variables)
                 table = self.beliefs[i].sum(axis=axes) if self.kind == "sum" else self.beliefs[i].max(axis=axes)
                 kept = [v for v in c if v in variables]
                 return np.transpose(table, [kept.index(v) for v in variables])

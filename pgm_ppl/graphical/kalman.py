@@ -1,0 +1,244 @@
+"""Linear-Gaussian state-space models: Kalman filter, RTS smoother, log-likelihood and EM.
+
+The linear-Gaussian case of the notes' state-space model (course Example 3.3, the case they call
+tractable):
+
+.. math::
+
+    z_1\\sim\\mathcal N(\\mu_0, P_0),\\qquad z_t = A z_{t-1} + \\epsilon_t,\\ \\epsilon_t\\sim\\mathcal N(0,Q),\\qquad
+    x_t = C z_t + \\eta_t,\\ \\eta_t\\sim\\mathcal N(0,R).
+
+Filter (predict, then update with the innovation :math:`v_t=x_t-C\\mu_{t|t-1}`, :math:`S_t=CP_{t|t-1}C^\\top+R`,
+gain :math:`K_t=P_{t|t-1}C^\\top S_t^{-1}`) and log-likelihood :math:`\\sum_t\\log\\mathcal N(v_t;0,S_t)`; the
+Rauch-Tung-Striebel smoother runs backwards with :math:`J_t=P_{t|t}A^\\top P_{t+1|t}^{-1}`,
+
+.. math::
+
+    \\mu_{t|T}=\\mu_{t|t}+J_t(\\mu_{t+1|T}-\\mu_{t+1|t}),\\qquad
+    P_{t|T}=P_{t|t}+J_t(P_{t+1|T}-P_{t+1|t})J_t^\\top,\\qquad
+    \\mathrm{Cov}(z_{t+1},z_t\\mid x)=P_{t+1|T}J_t^\\top.
+
+EM (course Ch. 2; Shumway and Stoffer 1982) uses these smoothed moments as the E-step. Rows of ``x`` that
+are all NaN are treated as missing (prediction only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+
+__all__ = ["LinearGaussianSSM", "KalmanFilterResult", "kalman_filter", "SmootherResult", "rts_smoother",
+           "KalmanEMResult", "kalman_em"]
+
+
+def _mat(name: str, value: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    value = np.atleast_2d(np.asarray(value, dtype=np.float64))
+    if value.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {value.shape}.")
+    return value
+
+
+@dataclass(frozen=True)
+class LinearGaussianSSM:
+    """Parameters :math:`(A, C, Q, R, \\mu_0, P_0)`; state dimension ``m``, observation dimension ``d``.
+
+    Scalars are accepted for one-dimensional models (``LinearGaussianSSM(1, 1, 1400, 15000, 1100, 1e7)``).
+    """
+
+    A: np.ndarray
+    C: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    mu0: np.ndarray
+    P0: np.ndarray
+
+    def __post_init__(self) -> None:
+        m = np.atleast_2d(np.asarray(self.A)).shape[0]
+        d = np.atleast_2d(np.asarray(self.C)).shape[0]
+        values = {"A": _mat("A", self.A, (m, m)), "C": _mat("C", self.C, (d, m)), "Q": _mat("Q", self.Q, (m, m)),
+                  "R": _mat("R", self.R, (d, d)), "P0": _mat("P0", self.P0, (m, m))}
+        mu0 = np.asarray(self.mu0, dtype=np.float64).reshape(-1)
+        if mu0.shape != (m,):
+            raise ValueError(f"mu0 must have {m} entries, got shape {np.shape(self.mu0)}.")
+        for name in ("Q", "R", "P0"):
+            try:
+                np.linalg.cholesky(values[name])
+            except np.linalg.LinAlgError as e:
+                raise ValueError(f"{name} must be symmetric positive definite.") from e
+        for name, value in {**values, "mu0": mu0}.items():
+            object.__setattr__(self, name, value)
+
+    def sample(self, length: int, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw latent states ``z`` of shape ``(T, m)`` and observations ``x`` of shape ``(T, d)``."""
+        rng = np.random.default_rng(seed)
+        m, d = self.A.shape[0], self.C.shape[0]
+        z = np.empty((int(length), m))
+        z[0] = rng.multivariate_normal(self.mu0, self.P0)
+        eps = rng.multivariate_normal(np.zeros(m), self.Q, size=int(length))
+        for t in range(1, int(length)):
+            z[t] = self.A @ z[t - 1] + eps[t]
+        x = z @ self.C.T + rng.multivariate_normal(np.zeros(d), self.R, size=int(length))
+        return z, x
+
+
+class KalmanFilterResult(NamedTuple):
+    """Filtered moments :math:`\\mu_{t|t}, P_{t|t}`, predicted :math:`\\mu_{t|t-1}, P_{t|t-1}` and the log-likelihood."""
+
+    means: np.ndarray
+    covariances: np.ndarray
+    predicted_means: np.ndarray
+    predicted_covariances: np.ndarray
+    log_likelihood: float
+
+
+class SmootherResult(NamedTuple):
+    """Smoothed moments :math:`\\mu_{t|T}, P_{t|T}`, lag-one :math:`\\mathrm{Cov}(z_{t+1},z_t\\mid x)` ``(T-1, m, m)``, log-likelihood."""
+
+    means: np.ndarray
+    covariances: np.ndarray
+    lag_covariances: np.ndarray
+    log_likelihood: float
+
+
+def _observations(model: LinearGaussianSSM, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    d = model.C.shape[0]
+    if x.ndim != 2 or x.shape[1] != d or len(x) < 1:
+        raise ValueError(f"x must have shape (T, {d}) (T >= 1), got {x.shape}.")
+    partial = np.isnan(x).any(1) & ~np.isnan(x).all(1)
+    if partial.any():
+        raise ValueError(f"x rows {np.flatnonzero(partial)[:5].tolist()} are partly NaN; only whole rows may be missing.")
+    return x
+
+
+def kalman_filter(model: LinearGaussianSSM, x: np.ndarray) -> KalmanFilterResult:
+    """Kalman filter and exact log-likelihood :math:`\\log p(x_{1:T})` (Joseph-form covariance update).
+
+    Parameters
+    ----------
+    model
+        The parameters.
+    x
+        Observations, shape ``(T, d)`` (or ``(T,)`` when ``d = 1``); all-NaN rows are missing.
+    """
+    x = _observations(model, x)
+    t_len, m = len(x), model.A.shape[0]
+    means, covs = np.empty((t_len, m)), np.empty((t_len, m, m))
+    pred_means, pred_covs = np.empty((t_len, m)), np.empty((t_len, m, m))
+    mean, cov = model.mu0, model.P0
+    log_lik = 0.0
+    eye = np.eye(m)
+    for t in range(t_len):
+        if t:
+            mean, cov = model.A @ mean, model.A @ cov @ model.A.T + model.Q
+        pred_means[t], pred_covs[t] = mean, cov
+        if not np.isnan(x[t, 0]):
+            innovation = x[t] - model.C @ mean
+            s = model.C @ cov @ model.C.T + model.R
+            factor = cho_factor(s)
+            gain = cho_solve(factor, model.C @ cov).T
+            log_lik -= 0.5 * (innovation @ cho_solve(factor, innovation) + 2 * np.log(np.diag(factor[0])).sum()
+                              + len(innovation) * np.log(2 * np.pi))
+            mean = mean + gain @ innovation
+            ikc = eye - gain @ model.C
+            cov = ikc @ cov @ ikc.T + gain @ model.R @ gain.T
+        means[t], covs[t] = mean, cov
+    return KalmanFilterResult(means, covs, pred_means, pred_covs, float(log_lik))
+
+
+def rts_smoother(model: LinearGaussianSSM, x: np.ndarray) -> SmootherResult:
+    """Rauch-Tung-Striebel smoother: :math:`p(z_t\\mid x_{1:T})` and lag-one covariances.
+
+    See Also
+    --------
+    kalman_filter : the forward pass it starts from.
+    """
+    f = kalman_filter(model, x)
+    t_len, m = f.means.shape
+    means, covs = f.means.copy(), f.covariances.copy()
+    lag = np.empty((max(t_len - 1, 0), m, m))
+    for t in range(t_len - 2, -1, -1):
+        gain = cho_solve(cho_factor(f.predicted_covariances[t + 1]), model.A @ f.covariances[t]).T
+        means[t] = f.means[t] + gain @ (means[t + 1] - f.predicted_means[t + 1])
+        covs[t] = f.covariances[t] + gain @ (covs[t + 1] - f.predicted_covariances[t + 1]) @ gain.T
+        covs[t] = 0.5 * (covs[t] + covs[t].T)
+        lag[t] = covs[t + 1] @ gain.T
+    return SmootherResult(means, covs, lag, f.log_likelihood)
+
+
+class KalmanEMResult(NamedTuple):
+    """Result of :func:`kalman_em`: fitted model, log-likelihood before each M-step, convergence flag, iterations."""
+
+    model: LinearGaussianSSM
+    log_likelihood: np.ndarray
+    converged: bool
+    num_iterations: int
+
+
+_PARAMETERS = ("A", "C", "Q", "R", "mu0", "P0")
+
+
+def _m_step(model: LinearGaussianSSM, x: np.ndarray, s: SmootherResult, learn: Collection[str]) -> LinearGaussianSSM:
+    """Closed-form ECM updates: A then Q given A, C then R given C, then mu0 and P0."""
+    mu, ezz = s.means, s.covariances + np.einsum("ti,tj->tij", s.means, s.means)
+    ezz_lag = s.lag_covariances + np.einsum("ti,tj->tij", mu[1:], mu[:-1])  # E[z_{t+1} z_t^T]
+    new = {}
+    a, c = model.A, model.C
+    if len(mu) > 1:
+        s11, s00, s10 = ezz[1:].sum(0), ezz[:-1].sum(0), ezz_lag.sum(0)
+        if "A" in learn:
+            a = new["A"] = np.linalg.solve(s00.T, s10.T).T
+        if "Q" in learn:
+            q = (s11 - a @ s10.T - s10 @ a.T + a @ s00 @ a.T) / (len(mu) - 1)
+            new["Q"] = 0.5 * (q + q.T)
+    seen = ~np.isnan(x[:, 0])
+    xo, mo = x[seen], mu[seen]
+    sxx, sxz, szz = xo.T @ xo, xo.T @ mo, ezz[seen].sum(0)
+    if "C" in learn:
+        c = new["C"] = np.linalg.solve(szz.T, sxz.T).T
+    if "R" in learn:
+        r = (sxx - c @ sxz.T - sxz @ c.T + c @ szz @ c.T) / seen.sum()
+        new["R"] = 0.5 * (r + r.T)
+    mu0 = new["mu0"] = mu[0] if "mu0" in learn else model.mu0
+    if "P0" in learn:
+        p0 = s.covariances[0] + np.outer(mu[0] - mu0, mu[0] - mu0)
+        new["P0"] = 0.5 * (p0 + p0.T)
+    return replace(model, **new)
+
+
+def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str] = _PARAMETERS,
+              max_iterations: int = 200, tol: float = 1e-9) -> KalmanEMResult:
+    """EM for the parameters of a linear-Gaussian state-space model; the log-likelihood never decreases.
+
+    Parameters
+    ----------
+    model
+        Initial parameters.
+    x
+        Observations ``(T, d)``; all-NaN rows are missing.
+    learn
+        Which of ``"A", "C", "Q", "R", "mu0", "P0"`` to update (the others stay fixed), for example
+        ``("Q", "R")`` for a local-level model whose dynamics are known.
+    max_iterations, tol
+        Stop when the log-likelihood rises by less than ``tol`` times its magnitude.
+    """
+    unknown = set(learn) - set(_PARAMETERS)
+    if unknown:
+        raise ValueError(f"learn names unknown parameters {sorted(unknown)}; valid: {list(_PARAMETERS)}.")
+    x = _observations(model, x)
+    history: list[float] = []
+    converged = False
+    for _ in range(int(max_iterations)):
+        smoothed = rts_smoother(model, x)
+        history.append(smoothed.log_likelihood)
+        if len(history) > 1 and history[-1] - history[-2] < tol * abs(history[-1]):
+            converged = True
+            break
+        model = _m_step(model, x, smoothed, set(learn))
+    return KalmanEMResult(model, np.asarray(history), converged, len(history))

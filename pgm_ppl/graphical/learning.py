@@ -1,0 +1,130 @@
+"""Parameter learning for discrete Bayesian networks: maximum likelihood from complete data, EM otherwise.
+
+With complete data the log-likelihood splits over families and each CPT row is a normalised count,
+
+.. math::
+
+    \\hat\\theta_{v\\mid u}(k) = \\frac{N(x_v=k, x_{\\mathrm{pa}(v)}=u) + \\alpha}{\\sum_{k'} N(x_v=k', x_{\\mathrm{pa}(v)}=u) + K_v\\alpha},
+
+(:math:`\\alpha=0` is maximum likelihood; :math:`\\alpha>0` is the MAP estimate under a Dirichlet(:math:`\\alpha+1`)
+prior). With missing entries, EM (course Ch. 2, eqs (2.17)-(2.21)) replaces the counts by their posterior
+expectations :math:`\\sum_n p(x_v=k, x_{\\mathrm{pa}(v)}=u\\mid x^{(n)}_{\\mathrm{obs}})`, computed by the
+junction tree once per distinct pattern of observed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import numpy as np
+
+from .bayesnet import BayesianNetwork
+from .junction_tree import JunctionTree
+
+__all__ = ["maximum_likelihood", "BayesNetEMResult", "expectation_maximization"]
+
+
+def _data_matrix(network_vars: tuple[str, ...], cards: Mapping[str, int], data: Mapping[str, np.ndarray],
+                 allow_missing: bool) -> np.ndarray:
+    missing = [v for v in network_vars if v not in data]
+    if missing:
+        raise ValueError(f"data has no column for variables {missing}.")
+    columns = [np.asarray(data[v]) for v in network_vars]
+    lengths = {len(c) for c in columns}
+    if len(lengths) != 1:
+        raise ValueError(f"data columns have different lengths {sorted(lengths)}.")
+    rows = np.stack(columns, axis=1)
+    if not np.issubdtype(rows.dtype, np.integer):
+        raise ValueError(f"data must hold integer state indices, got dtype {rows.dtype}.")
+    low = -1 if allow_missing else 0
+    for j, v in enumerate(network_vars):
+        bad = np.flatnonzero((rows[:, j] < low) | (rows[:, j] >= cards[v]))
+        if bad.size:
+            expected = f"[{low}, {cards[v] - 1}]" + (" (-1 = missing)" if allow_missing else "")
+            raise ValueError(f"data column {v!r}, row {bad[0]}: state {rows[bad[0], j]} outside {expected}.")
+    return rows
+
+
+def _normalise(counts: np.ndarray, pseudo_count: float) -> np.ndarray:
+    counts = counts + pseudo_count
+    total = counts.sum(-1, keepdims=True)
+    uniform = np.full_like(counts, 1.0 / counts.shape[-1])
+    return np.where(total > 0, counts / np.where(total > 0, total, 1.0), uniform)
+
+
+def maximum_likelihood(structure: BayesianNetwork, data: Mapping[str, np.ndarray], *,
+                       pseudo_count: float = 0.0) -> BayesianNetwork:
+    """CPTs by (smoothed) counting from complete data.
+
+    Parameters
+    ----------
+    structure
+        A network giving the parents, cardinalities and state names (its CPT values are ignored).
+    data
+        ``{variable: integer states}``, one array of length ``N`` per variable (a pandas DataFrame works).
+    pseudo_count
+        :math:`\\alpha\\ge0`; rows never seen in the data become uniform when :math:`\\alpha=0`.
+    """
+    if pseudo_count < 0:
+        raise ValueError(f"pseudo_count must be non-negative, got {pseudo_count}.")
+    variables, cards = structure.variables, structure.cardinalities
+    rows = _data_matrix(variables, cards, data, allow_missing=False)
+    column = {v: j for j, v in enumerate(variables)}
+    cpts = {}
+    for v in variables:
+        family = structure.parents[v] + (v,)
+        shape = tuple(cards[u] for u in family)
+        flat = np.ravel_multi_index(tuple(rows[:, column[u]] for u in family), shape)
+        cpts[v] = _normalise(np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape).astype(float),
+                             pseudo_count)
+    return BayesianNetwork(structure.parents, cpts, structure.state_names)
+
+
+class BayesNetEMResult(NamedTuple):
+    """Result of :func:`expectation_maximization`: the network, log-likelihood before each M-step, flags."""
+
+    network: BayesianNetwork
+    log_likelihood: np.ndarray
+    converged: bool
+    num_iterations: int
+
+
+def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.ndarray], *,
+                             max_iterations: int = 100, tol: float = 1e-8,
+                             pseudo_count: float = 0.0) -> BayesNetEMResult:
+    """EM for the CPTs of a Bayesian network from data with missing entries (state ``-1``).
+
+    Parameters
+    ----------
+    network
+        Initial CPTs (they must give every observed pattern positive probability).
+    data
+        ``{variable: integer states}``, ``-1`` marking a missing value.
+    max_iterations, tol
+        Stop when the observed-data log-likelihood rises by less than ``tol`` times its magnitude.
+    pseudo_count
+        Dirichlet smoothing of the expected counts; with 0 the log-likelihood never decreases.
+    """
+    variables, cards = network.variables, network.cardinalities
+    rows = _data_matrix(variables, cards, data, allow_missing=True)
+    patterns, weights = np.unique(rows, axis=0, return_counts=True)
+    history: list[float] = []
+    converged = False
+    for _ in range(int(max_iterations)):
+        tree = JunctionTree(network.to_factor_graph())
+        counts = {v: np.zeros(network.cpts[v].shape) for v in variables}
+        log_lik = 0.0
+        for pattern, weight in zip(patterns, weights):
+            evidence = {v: int(s) for v, s in zip(variables, pattern) if s >= 0}
+            cal = tree.calibrate(evidence)
+            log_lik += weight * cal.log_value
+            for v in variables:
+                counts[v] += weight * cal.clique_marginal(network.parents[v] + (v,))
+        history.append(float(log_lik))
+        if len(history) > 1 and history[-1] - history[-2] < tol * abs(history[-1]):
+            converged = True
+            break
+        network = BayesianNetwork(network.parents, {v: _normalise(c, pseudo_count) for v, c in counts.items()},
+                                  network.state_names)
+    return BayesNetEMResult(network, np.asarray(history), converged, len(history))
