@@ -49,9 +49,9 @@ def test_log_likelihood_against_scipy(fa_data):
 
 
 def test_mfa_with_one_component_is_factor_analysis(fa_data):
-    mfa = fit_mfa(fa_data, 1, 3, tol=1e-14, max_iter=20000, min_noise_variance=1e-9)
-    fa = fit_factor_analysis(fa_data, 3, tol=1e-14, max_iter=20000)
-    np.testing.assert_allclose(mfa.log_likelihood, fa.log_likelihood, rtol=1e-7)
+    mfa = fit_mfa(fa_data, 1, 3, tol=1e-12, max_iter=5000, min_noise_variance=1e-9)
+    fa = fit_factor_analysis(fa_data, 3, tol=1e-12, max_iter=5000)
+    np.testing.assert_allclose(mfa.log_likelihood, fa.log_likelihood, rtol=1e-6)
     np.testing.assert_allclose(mfa.params.means[0], fa_data.mean(0), atol=1e-6)
 
 
@@ -60,9 +60,9 @@ def test_mfa_on_three_subspace_clusters():
     blocks = [rng.normal(size=(200, 2)) @ rng.normal(size=(2, 6)) + 0.3 * rng.normal(size=(200, 6)) + 6.0 * k
               for k in range(3)]
     X = np.concatenate(blocks)
-    result = fit_mfa(X, 3, 2, max_iter=300)
+    result = fit_mfa(X, 3, 2, max_iter=100)
     assert_monotone(result.log_likelihood_trace)
-    np.testing.assert_allclose(np.sort(result.params.weights), np.full(3, 1 / 3), atol=1e-3)
+    np.testing.assert_allclose(np.sort(result.params.weights), np.full(3, 1 / 3), atol=1e-2)
     p = result.params
     dens = sum(w * stats.multivariate_normal(m, c).pdf(X) for w, m, c in zip(p.weights, p.means, p.covariances()))
     np.testing.assert_allclose(mfa_log_prob(X, p), np.log(dens), rtol=1e-10)
