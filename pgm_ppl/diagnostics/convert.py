@@ -36,14 +36,15 @@ def to_inference_data(fit: Fit) -> az.InferenceData:
         constant_data=fit.constant_data or None,
         dims={**dims, **{name: [f"{name}_dim_{i}" for i in range(np.ndim(value))]
                          for name, value in fit.constant_data.items()}},
-        attrs=attrs,
     )
     if fit.log_likelihood:
         loglik_dims = {name: dims[name][: np.ndim(value) - 2] for name, value in fit.log_likelihood.items()}
-        idata.extend(az.from_dict(log_likelihood=fit.log_likelihood, dims=loglik_dims, attrs=attrs))
+        idata.extend(az.from_dict(log_likelihood=fit.log_likelihood, dims=loglik_dims))
     if fit.losses is not None:
         steps = np.arange(len(fit.losses))
         stats = xr.Dataset({"loss": ("svi_step", fit.losses), "elbo": ("svi_step", -fit.losses)},
-                           coords={"svi_step": steps}, attrs=attrs)
+                           coords={"svi_step": steps})
         idata.add_groups(sample_stats=stats)
+    for group in idata.groups():
+        idata[group].attrs.update(attrs)
     return idata

@@ -31,6 +31,7 @@ from pgm_ppl.em.kmeans import kmeans, kmeans_plusplus, squared_distances
 
 INITS = ("kmeans", "k-means++", "random", "random_from_data")
 _EPS = 10.0 * float(np.finfo(np.float64).eps)
+_MAX_CACHE = 50_000_000          # largest N d^2 for which the outer products x_n x_n^T are cached (400 MB)
 
 
 @dataclass(frozen=True)
@@ -250,25 +251,28 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
             raise ValueError("num_restarts must be 1 when init is an explicit GMMParams.")
     else:
         check_choice("init", init, INITS)
+    shift = X.mean(0)                       # EM is translation-equivariant; centring improves rounding
+    X = X - shift
     Xt = _to_tensor(X)
+    XX = G.outer_products(Xt) if covariance_type == "full" and N * d * d <= _MAX_CACHE else None
     m_step = partial(_m_step, X=Xt, covariance_type=covariance_type, reg_covar=reg_covar,
-                     covariance_floor=covariance_floor, alpha=alpha, covariance_prior=covariance_prior)
+                     covariance_floor=covariance_floor, alpha=alpha, covariance_prior=covariance_prior, XX=XX)
     e_step = partial(_e_step, X=Xt, covariance_type=covariance_type, alpha=alpha,
                      covariance_prior=covariance_prior)
     log_joint = partial(_log_joint, Xt, covariance_type=covariance_type) if record_elbo else None
     rng = np.random.default_rng(seed)
     best, best_start, finals = None, None, []
     for _ in range(num_restarts):
-        start = (_state_from_params(init) if isinstance(init, GMMParams)
+        start = (_state_from_params(init, -shift) if isinstance(init, GMMParams)
                  else _initial_state(X, Xt, num_components, init, covariance_type, reg_covar, covariance_floor, rng))
         run = run_em(start, e_step, m_step, max_iter=max_iter, tol=tol, relative=relative_tol,
                      num_observations=N, log_joint=log_joint)
         finals.append(run.log_likelihood)
         if best is None or run.log_likelihood > best.log_likelihood:
             best, best_start = run, start
-    return GMMResult(_params_from_state(best.params, covariance_type), best.log_likelihood,
+    return GMMResult(_params_from_state(best.params, covariance_type, shift), best.log_likelihood,
                      best.log_likelihood_trace, best.elbo_trace, best.converged, best.num_iterations,
-                     _params_from_state(best_start, covariance_type), np.asarray(finals))
+                     _params_from_state(best_start, covariance_type, shift), np.asarray(finals))
 
 
 def _log_joint(X: torch.Tensor, state: _State, covariance_type: str) -> torch.Tensor:
@@ -280,19 +284,21 @@ def _e_step(state: _State, *, X: torch.Tensor, covariance_type: str, alpha: torc
             covariance_prior: InverseWishartPrior | None) -> EStep:
     """Responsibilities (2.11) and the objective at the current parameters."""
     log_joint = _log_joint(X, state, covariance_type)
-    log_norm = torch.logsumexp(log_joint, dim=1, keepdim=True)
-    objective = float(log_norm.sum()) + _log_prior(state, covariance_type, alpha, covariance_prior)
-    return EStep(torch.exp(log_joint - log_norm), objective)
+    top = log_joint.amax(dim=1, keepdim=True)
+    unnormalised = torch.exp(log_joint - top)
+    total = unnormalised.sum(dim=1, keepdim=True)
+    objective = float((top + torch.log(total)).sum()) + _log_prior(state, covariance_type, alpha, covariance_prior)
+    return EStep(unnormalised / total, objective)
 
 
 def _m_step(resp: torch.Tensor, state: _State | None, *, X: torch.Tensor, covariance_type: str, reg_covar: float,
             covariance_floor: float, alpha: torch.Tensor | None,
-            covariance_prior: InverseWishartPrior | None) -> _State:
+            covariance_prior: InverseWishartPrior | None, XX: torch.Tensor | None = None) -> _State:
     """M-step (2.13)-(2.15), or its MAP version, for the given responsibilities."""
     N, d = X.shape
     nk = resp.sum(0) + _EPS
     means = (resp.T @ X) / nk[:, None]
-    cov = G.weighted_covariances(X, resp, nk, means, covariance_type)
+    cov = G.weighted_covariances(X, resp, nk, means, covariance_type, XX)
     if covariance_prior is not None:
         psi = _to_tensor(np.asarray(covariance_prior.scale, dtype=np.float64))
         if covariance_type == "full":
@@ -379,12 +385,14 @@ def _to_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a, dtype=np.float64))
 
 
-def _state_from_params(params: GMMParams) -> _State:
+def _state_from_params(params: GMMParams, shift: np.ndarray | float = 0.0) -> _State:
+    """Torch state of ``params`` with means moved by ``shift``."""
     cov = _to_tensor(params.covariances)
-    return _State(_to_tensor(params.weights), _to_tensor(params.means), cov,
+    return _State(_to_tensor(params.weights), _to_tensor(np.asarray(params.means) + shift), cov,
                   G.precision_cholesky(cov, params.covariance_type))
 
 
-def _params_from_state(state: _State, covariance_type: str) -> GMMParams:
-    return GMMParams(state.weights.numpy().copy(), state.means.numpy().copy(), state.covariances.numpy().copy(),
+def _params_from_state(state: _State, covariance_type: str, shift: np.ndarray | float = 0.0) -> GMMParams:
+    """Numpy parameters of ``state`` with means moved by ``shift``."""
+    return GMMParams(state.weights.numpy().copy(), state.means.numpy() + shift, state.covariances.numpy().copy(),
                      covariance_type)

@@ -52,6 +52,9 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         Enumerated discrete latents are hidden from autoguides and summed out by ``TraceEnum_ELBO``.
     num_samples, num_warmup, num_chains
         Draws kept per chain, warm-up (adaptation) iterations per chain and number of chains (MCMC).
+        On NumPyro, chains run in parallel across devices when there are enough (GPUs, or CPU devices
+        made with ``XLA_FLAGS=--xla_force_host_platform_device_count``), else vectorised on one device.
+        On Pyro they run one after another, chain c seeded with ``seed + c``.
         For SVI, ``num_samples`` draws are taken from the fitted guide (one for "auto_delta").
     num_steps, learning_rate
         SVI optimisation steps and Adam's learning rate.
@@ -111,7 +114,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
             run = engine.run_svi(model, guide, args, kwargs, structure=structure, num_steps=num_steps,
                                  learning_rate=learning_rate, num_samples=num_samples, seed=seed,
                                  progress_bar=progress_bar)
-            posterior, stats = run["posterior"], {}
+            posterior, stats = _shaped(run["posterior"], structure, leading=2), {}
         else:
             options = {"structure": structure} if backend == "pyro" else {}
             posterior, stats = engine.run_mcmc(model, args, kwargs, method=method, num_samples=num_samples,
@@ -157,15 +160,23 @@ def _derived_groups(engine, model, args, kwargs, structure: ModelStructure, post
             for name, value in loglik.items()}
     if predictive and observed:
         draws_ = engine.predictive(model, args, kwargs, seed=seed + 1, posterior=flat, return_sites=observed)
-        groups["posterior_predictive"] = {name: value.reshape((chains, draws) + value.shape[1:])
-                                          for name, value in draws_.items()}
+        groups["posterior_predictive"] = _shaped({name: value.reshape((chains, draws, -1))
+                                                  for name, value in draws_.items()}, structure, leading=2)
     if num_prior_samples:
         sites = structure.names("latent", "enumerated", "deterministic", "observed")
         prior = engine.predictive(model, args, kwargs, seed=seed + 2, num_samples=num_prior_samples,
                                   return_sites=sites)
-        groups["prior"] = {name: value[None] for name, value in prior.items() if name not in observed}
-        groups["prior_predictive"] = {name: value[None] for name, value in prior.items() if name in observed}
+        prior = _shaped({name: value[None] for name, value in prior.items()}, structure, leading=2)
+        groups["prior"] = {name: value for name, value in prior.items() if name not in observed}
+        groups["prior_predictive"] = {name: value for name, value in prior.items() if name in observed}
     return groups
+
+
+def _shaped(samples: dict, structure: ModelStructure, *, leading: int) -> dict:
+    """Reshape each site's draws to ``leading`` sample axes followed by the site's own shape (Pyro's
+    ``Predictive`` pads sites outside plates with singleton batch axes)."""
+    return {name: value.reshape(value.shape[:leading] + structure.sites[name].shape)
+            for name, value in samples.items()}
 
 
 def _constant_data(args, kwargs, structure: ModelStructure) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: 
              seed: int, progress_bar: bool, **kernel_options) -> tuple[dict, dict]:
     """Run NumPyro's NUTS or HMC; return posterior draws and sample stats, both ``(chain, draw, ...)``."""
     kernel = _KERNELS[method](model, **kernel_options)
-    chain_method = "parallel" if jax.local_device_count() >= num_chains else "sequential"
+    chain_method = "parallel" if jax.local_device_count() >= num_chains else "vectorized"
     mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                 chain_method=chain_method, progress_bar=progress_bar)
     extra = ("diverging", "num_steps", "accept_prob", "potential_energy", "adapt_state.step_size")
@@ -73,7 +73,12 @@ def run_svi(model, guide, args, kwargs, *, structure: ModelStructure, num_steps:
     params = svi.get_params(state)
     draws = 1 if guide_name == "auto_delta" else num_samples
     sites = structure.names("latent", "deterministic")
-    predictive = Predictive(model, guide=guide, params=params, num_samples=draws, return_sites=sites)
+    if guide_name is not None:  # an autoguide's __call__ gives its training-time draw; sample its posterior
+        guide_key, sample_key = jax.random.split(sample_key)
+        latents = guide.sample_posterior(guide_key, params, *args, sample_shape=(draws,), **kwargs)
+        predictive = Predictive(model, posterior_samples=latents, return_sites=sites)
+    else:
+        predictive = Predictive(model, guide=guide, params=params, num_samples=draws, return_sites=sites)
     samples = predictive(sample_key, *args, **kwargs)
     posterior = {name: to_numpy(samples[name])[None] for name in sites if name in samples}
     return {"posterior": posterior, "losses": losses, "guide": guide,

@@ -1,0 +1,100 @@
+"""Bayesian linear regression through ``fit`` on both backends, against its closed-form posterior
+(course Example 3.2). Tolerances come from the Monte Carlo error: 5 standard errors, with the
+standard error of a mean sd/sqrt(ESS) and of a standard deviation sd/sqrt(2 ESS)."""
+
+import arviz as az
+import numpy as np
+import pytest
+from scipy import stats
+
+from pgm_ppl import fit
+from pgm_ppl.models import exact_posterior, linear_regression
+
+NOISE = 0.5
+RNG = np.random.default_rng(42)
+X = RNG.normal(size=(40, 2))
+Y = X @ np.array([1.0, -0.5]) + 0.3 + NOISE * RNG.normal(size=40)
+MEAN, COV = exact_posterior(X, Y, prior_scale=1.0, noise_scale=NOISE)
+SETTINGS = {"numpyro": dict(num_chains=4, num_samples=1000, num_warmup=500),
+            "pyro": dict(num_chains=2, num_samples=300, num_warmup=200)}
+
+
+@pytest.fixture(scope="module", params=["numpyro", "pyro"])
+def nuts_fit(request):
+    return fit(linear_regression, {"X": X, "y": Y}, backend=request.param, model_kwargs={"noise_scale": NOISE},
+               seed=1, progress_bar=False, num_prior_samples=100, **SETTINGS[request.param])
+
+
+def _stacked(result):
+    """Draws of (w_1, w_2, b) as a (chain, draw, 3) array."""
+    return np.concatenate([result.posterior["w"], result.posterior["b"][..., None]], axis=-1)
+
+
+def test_nuts_matches_the_exact_posterior(nuts_fit):
+    draws = _stacked(nuts_fit)
+    ess = _ess(draws)
+    flat = draws.reshape(-1, 3)
+    sd = np.sqrt(np.diag(COV))
+    np.testing.assert_array_less(np.abs(flat.mean(0) - MEAN), 5 * sd / np.sqrt(ess))
+    np.testing.assert_array_less(np.abs(flat.std(0) / sd - 1), 5 / np.sqrt(2 * ess))
+    corr, exact_corr = np.corrcoef(flat.T), COV / np.outer(sd, sd)
+    np.testing.assert_array_less(np.abs(corr - exact_corr), 5 / np.sqrt(ess.min()))
+
+
+def _ess(draws):
+    return np.array([float(az.ess(draws[..., i])) for i in range(draws.shape[-1])])
+
+
+def test_pointwise_log_likelihood_is_the_normal_density(nuts_fit):
+    w, b = nuts_fit.posterior["w"], nuts_fit.posterior["b"]
+    expected = stats.norm(np.einsum("cdj,nj->cdn", w, X) + b[..., None], NOISE).logpdf(Y)
+    np.testing.assert_allclose(nuts_fit.log_likelihood["y"], expected, rtol=1e-10, atol=1e-10)
+
+
+def test_psis_loo_equals_the_exact_leave_one_out_density(nuts_fit):
+    """Exact LOO: p(y_i | y_-i) = N(y_i; phi_i m_-i, phi_i S_-i phi_i + sigma^2) from the closed form."""
+    design = np.column_stack([X, np.ones(len(X))])
+    exact = 0.0
+    for i in range(len(X)):
+        keep = np.arange(len(X)) != i
+        mean, cov = exact_posterior(X[keep], Y[keep], prior_scale=1.0, noise_scale=NOISE)
+        exact += stats.norm(design[i] @ mean, np.sqrt(design[i] @ cov @ design[i] + NOISE**2)).logpdf(Y[i])
+    loo = az.loo(nuts_fit.to_inference_data())
+    assert abs(loo.elpd_loo - exact) < 0.15, (loo.elpd_loo, exact)
+
+
+def test_inference_data_has_every_group_with_plate_dims(nuts_fit):
+    idata = nuts_fit.to_inference_data()
+    for group in ("posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data", "prior",
+                  "prior_predictive", "posterior_predictive"):
+        assert group in idata, group
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "data")
+    assert idata.posterior_predictive["y"].dims == ("chain", "draw", "data")
+    assert idata.observed_data["y"].dims == ("data",)
+    np.testing.assert_array_equal(idata.observed_data["y"].values, Y)
+    assert "diverging" in idata.sample_stats and "step_size" in idata.sample_stats
+    if nuts_fit.backend == "numpyro":
+        assert "tree_depth" in idata.sample_stats
+    assert idata.prior["w"].shape == (1, 100, 2)
+    assert set(az.summary(idata).index) == {"w[0]", "w[1]", "b"}
+    axes = az.plot_trace(idata)
+    assert axes.shape == (2, 2)
+
+
+@pytest.mark.parametrize("backend", ["numpyro", "pyro"])
+def test_laplace_and_map_guides_recover_the_gaussian_posterior(backend):
+    """The posterior is Gaussian, so its mode is its mean and the Laplace approximation is exact."""
+    kwargs = dict(backend=backend, method="svi", model_kwargs={"noise_scale": NOISE}, num_steps=1500,
+                  learning_rate=0.05, progress_bar=False, num_prior_samples=0, predictive=False, seed=3)
+    laplace = fit(linear_regression, {"X": X, "y": Y}, guide="auto_laplace", num_samples=4000, **kwargs)
+    flat = _stacked(laplace).reshape(-1, 3)
+    sd = np.sqrt(np.diag(COV))
+    np.testing.assert_array_less(np.abs(flat.mean(0) - MEAN), 5 * sd / np.sqrt(len(flat)) + 1e-3)
+    np.testing.assert_array_less(np.abs(flat.std(0) / sd - 1), 5 / np.sqrt(2 * len(flat)) + 1e-3)
+    point = fit(linear_regression, {"X": X, "y": Y}, guide="auto_delta", **kwargs)
+    assert point.point_estimate and point.num_draws == 1
+    np.testing.assert_allclose(_stacked(point)[0, 0], MEAN, atol=1e-3)
+    assert point.losses.shape == (1500,)
+    idata = point.to_inference_data()
+    assert idata.sample_stats["elbo"].dims == ("svi_step",)
+    assert idata.posterior.attrs["point_estimate"] == 1
