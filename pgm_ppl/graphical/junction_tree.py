@@ -260,10 +260,9 @@ class Calibration:
         i = self.tree.covering_clique(variables)
         c = self.tree.cliques[i]
         axes = tuple(a for a, v in enumerate(c) if v not in variables)
-                table = self.beliefs[i].sum(axis=axes) if self.kind == "sum" else self.beliefs[i].max(axis=axes)
-                kept = [v for v in c if v in variables]
-                return np.transpose(table, [kept.index(v) for v in variables])
-        raise ValueError(f"No clique contains all of {variables}; query a factor's scope or use variable_elimination.")
+        table = self.beliefs[i].sum(axis=axes) if self.kind == "sum" else self.beliefs[i].max(axis=axes)
+        kept = [v for v in c if v in variables]
+        return np.transpose(table, [kept.index(v) for v in variables])
 
     def map_assignment(self) -> dict[str, int]:
         """Most probable joint state :math:`x^\\star=\\arg\\max_x p(x\\mid e)`, decoded root to leaves."""
