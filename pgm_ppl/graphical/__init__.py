@@ -19,7 +19,6 @@ from .kalman import (KalmanEMResult, KalmanFilterResult, LinearGaussianSSM, Smoo
 from .learning import BayesNetEMResult, expectation_maximization, maximum_likelihood
 from .mrf import (GibbsResult, MeanFieldResult, PairwiseMRF, gibbs_sample, ising_grid, mean_field,
                   potts_grid)
-from .pyro_bridge import to_pyro_model
 from .state_space import NonlinearSSM, ParticleFilterResult, bootstrap_particle_filter, course_ssm
 
 __all__ = [
@@ -44,3 +43,12 @@ __all__ = [
     # Pyro
     "to_pyro_model",
 ]
+
+
+def __getattr__(name: str):
+    """Import the Pyro bridge on first use, so that importing this subpackage does not load Pyro."""
+    if name == "to_pyro_model":
+        from .pyro_bridge import to_pyro_model
+
+        return to_pyro_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -143,8 +143,10 @@ def ising_grid(height: int, width: int, coupling: float, field: float | np.ndarr
     if int(height) < 1 or int(width) < 1:
         raise ValueError(f"height and width must be positive, got {height} x {width}.")
     n = int(height) * int(width)
-    h = np.broadcast_to(np.asarray(field, dtype=np.float64), (n,)) if np.ndim(field) < 2 else \
-        np.asarray(field, dtype=np.float64).reshape(-1)
+    h = np.asarray(field, dtype=np.float64)
+    if h.ndim == 0:
+        h = np.full(n, float(h))
+    h = h.reshape(-1)
     if h.shape != (n,):
         raise ValueError(f"field must be a scalar or have {n} entries (one per site), got shape {np.shape(field)}.")
     spins = np.array([-1.0, 1.0])

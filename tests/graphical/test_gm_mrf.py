@@ -1,0 +1,90 @@
+"""Mean-field and Gibbs sampling for pairwise MRFs against exact junction-tree marginals."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from pgm_ppl.graphical import JunctionTree, PairwiseMRF, gibbs_sample, ising_grid, mean_field, potts_grid
+
+
+def _exact_marginals(mrf):
+    cal = JunctionTree(mrf.to_factor_graph()).calibrate()
+    return np.stack([cal.marginal(v) for v in mrf.names]), cal.log_value
+
+
+def test_log_potential_and_junction_tree_match_enumeration():
+    mrf = potts_grid(2, 3, num_states=3, coupling=0.7, unary=np.random.default_rng(0).normal(size=(6, 3)))
+    states = np.array(list(itertools.product(range(3), repeat=6)))
+    logp = mrf.log_potential(states)
+    log_z = np.log(np.exp(logp).sum())
+    marg, lz = _exact_marginals(mrf)
+    assert abs(lz - log_z) < 1e-12
+    p0 = np.array([np.exp(logp[states[:, 0] == k] - log_z).sum() for k in range(3)])
+    np.testing.assert_allclose(marg[0], p0, atol=1e-12)
+
+
+def test_mean_field_is_exact_without_coupling():
+    mrf = ising_grid(3, 3, coupling=0.0, field=np.linspace(-1, 1, 9))
+    res = mean_field(mrf)
+    marg, log_z = _exact_marginals(mrf)
+    np.testing.assert_allclose(res.q, marg, atol=1e-12)
+    assert abs(res.elbo - log_z) < 1e-10
+
+
+@pytest.mark.parametrize("coupling", [0.2, 0.6])
+def test_mean_field_elbo_is_monotone_and_below_log_z(coupling):
+    mrf = ising_grid(4, 4, coupling=coupling, field=0.1)
+    res = mean_field(mrf, seed=1)
+    _, log_z = _exact_marginals(mrf)
+    assert np.all(np.diff(res.elbo_history) >= -1e-12)
+    assert res.elbo <= log_z + 1e-12
+    assert res.converged
+
+
+def test_mean_field_overconfident_in_the_ordered_phase():
+    """Above the critical coupling mean-field magnetisation saturates while the exact one is much smaller."""
+    mrf = ising_grid(4, 4, coupling=0.6, field=0.02)
+    marg, _ = _exact_marginals(mrf)
+    res = mean_field(mrf, init=np.tile([0.4, 0.6], (16, 1)))
+    exact_m = (marg[:, 1] - marg[:, 0]).mean()
+    mf_m = (res.q[:, 1] - res.q[:, 0]).mean()
+    assert mf_m > 0.9 and mf_m - exact_m > 0.3
+
+
+def test_gibbs_marginals_within_monte_carlo_error():
+    mrf = ising_grid(3, 3, coupling=0.3, field=0.2)
+    marg, _ = _exact_marginals(mrf)
+    res = gibbs_sample(mrf, num_samples=2000, num_chains=8, num_warmup=100, seed=0)
+    assert res.samples.shape == (8, 2000, 9)
+    est = res.marginals()
+    # 16,000 draws; the autocorrelation at this weak coupling is small, so 5 naive s.e. (x2 for ACF) is generous
+    se = np.sqrt(marg[:, 1] * marg[:, 0] / 16_000)
+    assert np.all(np.abs(est[:, 1] - marg[:, 1]) < 10 * se)
+
+
+def test_gibbs_on_potts_with_seed_is_reproducible_and_correct():
+    mrf = potts_grid(2, 2, num_states=3, coupling=0.5, unary=np.array([[1.0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 1]]))
+    marg, _ = _exact_marginals(mrf)
+    a = gibbs_sample(mrf, 3000, num_chains=4, seed=7)
+    b = gibbs_sample(mrf, 3000, num_chains=4, seed=7)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    se = np.sqrt(marg * (1 - marg) / 12_000)
+    assert np.all(np.abs(a.marginals() - marg) < 10 * se)
+
+
+def test_colouring_is_proper():
+    mrf = ising_grid(5, 4, coupling=1.0, periodic=True)
+    colour = np.empty(mrf.num_sites, dtype=int)
+    for c, sites in enumerate(mrf.colouring()):
+        colour[sites] = c
+    assert np.all(colour[mrf.edges[:, 0]] != colour[mrf.edges[:, 1]])
+
+
+def test_validation():
+    with pytest.raises(ValueError, match="pairwise"):
+        PairwiseMRF(np.zeros((3, 2)), [[0, 1]], np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="field"):
+        ising_grid(2, 2, 0.1, field=np.zeros(3))
+    with pytest.raises(ValueError, match="num_samples"):
+        gibbs_sample(ising_grid(2, 2, 0.1), 0)
