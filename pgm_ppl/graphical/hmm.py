@@ -122,7 +122,8 @@ def _forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
         beta = work[t].dot(a.T)
     # expected transitions: A * sum_t alpha_t^T w_t; then gamma_t = alpha_t * beta_t with beta_t = w_t A^T
     counts = np.einsum("tnk,tnl->nkl", alpha[:-1], work[1:], optimize=True) * a
-    alpha[:-1] *= work[1:].reshape(-1, k).dot(a.T).reshape(t_len - 1, n, k)
+    for t in range(t_len - 1):  # step by step: small temporaries are recycled instead of one (T, N, K) array
+        alpha[t] *= work[t + 1].dot(a.T)
     with np.errstate(divide="ignore"):
         log_lik = (np.log(scale[..., 0]) + shift[..., 0]).sum(axis=0)
     return ForwardBackwardResult(np.moveaxis(alpha, 0, 1), counts, log_lik)
