@@ -24,7 +24,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
 def outer_products(X: torch.Tensor) -> torch.Tensor:
-    """(N, d*d) rows :math:`\operatorname{vec}(x_n x_n^\top)`, cached by the full-covariance M-step."""
+    r"""(N, d*d) rows :math:`\operatorname{vec}(x_n x_n^\top)`, cached by the full-covariance M-step."""
     return (X.unsqueeze(2) * X.unsqueeze(1)).reshape(X.shape[0], -1)
 
 

@@ -44,6 +44,8 @@ def align_components(posterior: dict[str, np.ndarray], spec: ExchangeableCompone
         cost = ((flat[:, :, None, :] - reference[None, None, :, :]) ** 2).sum(-1)  # (S, draw comp, ref comp)
         order = np.stack([linear_sum_assignment(c.T)[1] for c in cost])  # ref comp k <- draw comp order[k]
         reference = np.take_along_axis(flat, order[:, :, None], axis=1).mean(axis=0)
+    canonical = np.lexsort(reference.T[::-1])  # components sorted by the reference's first coordinate
+    order = order[:, canonical]
     aligned = dict(posterior)
     for name, site_axis in spec.sites.items():
         if name in posterior:
