@@ -57,7 +57,11 @@ class GMMParams:
 
     def __post_init__(self) -> None:
         check_choice("covariance_type", self.covariance_type, G.COVARIANCE_TYPES)
-        K, d = np.shape(self.means)
+        for name in ("weights", "means", "covariances"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+        if self.means.ndim != 2:
+            raise ValueError(f"means must have shape (K, d); got {self.means.shape}.")
+        K, d = self.means.shape
         expected = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[self.covariance_type]
         if np.shape(self.weights) != (K,):
             raise ValueError(f"weights must have shape (K,) = {(K,)}; got {np.shape(self.weights)}.")
@@ -142,7 +146,7 @@ class _State:
 
 def gmm_log_prob(X: ArrayLike, params: GMMParams) -> np.ndarray:
     """Per-point :math:`\\log p(x_n \\mid \\theta)` (course eq. (2.5)), shape (N,)."""
-    log_joint = _log_joint(_to_tensor(as_data(X)), _state_from_params(params), params.covariance_type)
+    log_joint = _log_joint(_to_tensor(_data_for(X, params)), _state_from_params(params), params.covariance_type)
     return torch.logsumexp(log_joint, dim=1).numpy()
 
 
@@ -153,7 +157,7 @@ def gmm_log_likelihood(X: ArrayLike, params: GMMParams) -> float:
 
 def gmm_responsibilities(X: ArrayLike, params: GMMParams) -> np.ndarray:
     """Responsibilities :math:`\\gamma_{nk}` (course eq. (2.11)), shape (N, K), rows summing to one."""
-    log_joint = _log_joint(_to_tensor(as_data(X)), _state_from_params(params), params.covariance_type)
+    log_joint = _log_joint(_to_tensor(_data_for(X, params)), _state_from_params(params), params.covariance_type)
     return torch.softmax(log_joint, dim=1).numpy()
 
 
@@ -273,6 +277,14 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
     return GMMResult(_params_from_state(best.params, covariance_type, shift), best.log_likelihood,
                      best.log_likelihood_trace, best.elbo_trace, best.converged, best.num_iterations,
                      _params_from_state(best_start, covariance_type, shift), np.asarray(finals))
+
+
+def _data_for(X: ArrayLike, params: GMMParams) -> np.ndarray:
+    """Validated data whose dimension matches the mixture's."""
+    X = as_data(X)
+    if X.shape[1] != params.means.shape[1]:
+        raise ValueError(f"X has {X.shape[1]} columns but the mixture has dimension {params.means.shape[1]}.")
+    return X
 
 
 def _log_joint(X: torch.Tensor, state: _State, covariance_type: str) -> torch.Tensor:

@@ -189,3 +189,11 @@ def test_errors(data):
         fit_gmm(np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 2.0]]), 2)
     with pytest.raises(ValueError, match=re.escape("covariances for covariance_type 'diag' must have shape (2, 3)")):
         GMMParams(np.full(2, 0.5), np.zeros((2, 3)), np.zeros((2, 3, 3)), "diag")
+
+
+def test_parameter_and_dimension_errors(data):
+    params = fit_gmm(data, 2, max_iter=5).params
+    with pytest.raises(ValueError, match="X has 2 columns but the mixture has dimension 3"):
+        gmm_log_prob(data[:, :2], params)
+    with pytest.raises(ValueError, match=re.escape("means must have shape (K, d); got (3,)")):
+        GMMParams([1.0], [0.0, 1.0, 2.0], [1.0], "spherical")
