@@ -136,6 +136,8 @@ def pushforward_log_density(log_p_x: Callable[[torch.Tensor], torch.Tensor],
     inverse_branches
         The local inverses :math:`g_i` of :math:`T`, each mapping one point to one point (same shape). A
         branch returning NaN (e.g. :math:`\sqrt{y}` for :math:`y < 0`) contributes nothing at that point.
+        The ``.inv`` of a torch or Pyro ``Transform`` is a valid branch (its log-determinant is then
+        recomputed by autodiff, not taken from the transform).
     y
         Points, shape (N,) for scalars or (N, d) for vectors.
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from torch.distributions import ExpTransform, MultivariateNormal, Normal, TransformedDistribution
+from torch.distributions import (AffineTransform, ComposeTransform, ExpTransform, MultivariateNormal, Normal,
+                                 TransformedDistribution)
 
 from pgm_ppl.information import (fit_gaussian_kl, kl_gradient_flow, kl_normal, pushforward_discrete,
                                  pushforward_histogram, pushforward_log_density)
@@ -41,6 +42,14 @@ def test_single_branch_matches_torch_transformed_distribution():
     ours = pushforward_log_density(base.log_prob, [torch.log], y)
     ref = TransformedDistribution(base, [ExpTransform()]).log_prob(y)
     np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-12)
+
+
+def test_inverse_of_a_torch_transform_is_a_branch():
+    T = ComposeTransform([AffineTransform(0.5, 2.0), ExpTransform()])
+    base = Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    y = torch.linspace(0.1, 5.0, 50, dtype=torch.float64)
+    np.testing.assert_allclose(pushforward_log_density(base.log_prob, [T.inv], y).numpy(),
+                               TransformedDistribution(base, [T]).log_prob(y).numpy(), rtol=1e-12)
 
 
 def test_linear_map_in_two_dimensions_uses_the_jacobian_determinant():
