@@ -90,5 +90,6 @@ def sinkhorn_batched(
     log_u, log_v = res.potentials
     plan = res.plan
     P = nx.detach(plan)
-    err = nx.sum(nx.abs(nx.sum(P, axis=2) - a), axis=1) + nx.sum(nx.abs(nx.sum(P, axis=1) - b), axis=1)
+    a0, b0 = nx.detach(a), nx.detach(b)
+    err = nx.sum(nx.abs(nx.sum(P, axis=2) - a0), axis=1) + nx.sum(nx.abs(nx.sum(P, axis=1) - b0), axis=1)
     return BatchedTransportResult(plan, res.value_linear, reg * log_u, reg * log_v, int(res.log["n_iter"]) + 1, err)

@@ -78,6 +78,12 @@ def quantile_ot_cost(
     Returns
     -------
     float :math:`W_p^p`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(quantile_ot_cost(lambda t: (t > 0.5).astype(float), lambda t: t, p=1), 10)
+    0.25
     """
     if not (callable(quantile_mu) and callable(quantile_nu)):
         raise TypeError("'quantile_mu' and 'quantile_nu' must be callables t -> F^{-1}(t)")

@@ -145,6 +145,15 @@ def exact_ot(a: Any, b: Any, C: Any, *, max_iter: int = 100_000) -> TransportRes
     ------
     ValueError
         On shape mismatches, negative weights or unequal masses.
+
+    Examples
+    --------
+    Exercise 5.4 (a 2 x 2 problem; :math:`\Delta = c_{11}-c_{12}-c_{21}+c_{22} < 0`, so :math:`p^\star=\min(\mu_1,\nu_1)`):
+
+    >>> import numpy as np
+    >>> res = exact_ot(np.array([0.7, 0.3]), np.array([0.4, 0.6]), np.array([[1.0, 3.0], [2.0, 0.5]]))
+    >>> res.plan.round(3).tolist(), round(float(res.cost), 3)
+    ([[0.4, 0.3], [0.0, 0.3]], 1.45)
     """
     a, b, C = check_histograms(a, b, C)
     max_iter = check_int(max_iter, "max_iter")
@@ -214,6 +223,17 @@ def sinkhorn(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: 
     See Also
     --------
     sinkhorn_log, exact_ot, pgm_ppl.ot.batched.sinkhorn_batched
+
+    Examples
+    --------
+    The notes' :math:`\lambda = 1` is ``reg=1.0``; the entropic plan moves off the LP vertex of
+    :func:`exact_ot`'s example (cost 1.45) into the polytope and costs more:
+
+    >>> import numpy as np
+    >>> a, b, C = np.array([0.7, 0.3]), np.array([0.4, 0.6]), np.array([[1.0, 3.0], [2.0, 0.5]])
+    >>> res = sinkhorn(a, b, C, reg=1.0)
+    >>> res.converged, res.plan.round(3).tolist(), round(float(res.cost), 3)
+    (True, [[0.389, 0.311], [0.011, 0.289]], 1.488)
     """
     return _entropic("sinkhorn", a, b, C, reg, num_iters, tol)
 
