@@ -121,7 +121,7 @@ def _forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
         work[t] /= safe[t]
         beta = work[t].dot(a.T)
     # expected transitions: A * sum_t alpha_t^T w_t; then gamma_t = alpha_t * beta_t with beta_t = w_t A^T
-    counts = np.einsum("tnk,tnl->nkl", alpha[:-1], work[1:], optimize=True) * a
+    counts = np.matmul(alpha[:-1].transpose(1, 2, 0), work[1:].transpose(1, 0, 2)) * a  # strided views, no copies
     for t in range(t_len - 1):  # step by step: small temporaries are recycled instead of one (T, N, K) array
         alpha[t] *= work[t + 1].dot(a.T)
     with np.errstate(divide="ignore"):
@@ -166,8 +166,9 @@ def _sample_rows(cdf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((u >= cdf).sum(axis=1), cdf.shape[1] - 1)
 
 
-@dataclass(frozen=True)
-class _HMMBase:
+class _MarkovChainMixin:
+    """Inference and sampling shared by the HMMs: they differ only in ``log_emission``, ``sample`` and ``m_step``."""
+
     initial: np.ndarray
     transition: np.ndarray
 
@@ -216,7 +217,7 @@ class _HMMBase:
 
 
 @dataclass(frozen=True)
-class CategoricalHMM(_HMMBase):
+class CategoricalHMM(_MarkovChainMixin):
     """HMM with categorical emissions :math:`p(x_t=m\\mid z_t=k)=B_{km}`.
 
     Parameters
@@ -229,7 +230,9 @@ class CategoricalHMM(_HMMBase):
         :math:`B`, shape ``(K, M)``.
     """
 
-    emission: np.ndarray = None
+    initial: np.ndarray
+    transition: np.ndarray
+    emission: np.ndarray
 
     def __post_init__(self) -> None:
         self._check_chain()
@@ -264,7 +267,7 @@ class CategoricalHMM(_HMMBase):
 
 
 @dataclass(frozen=True)
-class GaussianHMM(_HMMBase):
+class GaussianHMM(_MarkovChainMixin):
     """HMM with diagonal Gaussian emissions :math:`x_t\\mid z_t=k\\sim\\mathcal N(\\mu_k,\\mathrm{diag}\\,\\sigma_k^2)`.
 
     Parameters
@@ -275,8 +278,10 @@ class GaussianHMM(_HMMBase):
         Shape ``(K, D)``; observations have shape ``(N, T, D)``.
     """
 
-    means: np.ndarray = None
-    variances: np.ndarray = None
+    initial: np.ndarray
+    transition: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
 
     def __post_init__(self) -> None:
         self._check_chain()

@@ -170,3 +170,22 @@ def test_errors_name_the_culprit():
         JunctionTree(graph).calibrate({"a": "lo", "b": "yes"})
     with pytest.raises(ValueError, match="heuristic"):
         elimination_order([("a", "b")], heuristic="min_width")
+
+
+def test_junction_tree_posterior_samples_match_marginals_and_pairs():
+    bn, _ = load("asia")
+    evidence = {"xray": "yes", "dysp": "no"}
+    tree = JunctionTree(bn.to_factor_graph())
+    cal = tree.calibrate(evidence)
+    x = cal.sample(20_000, seed=1)
+    column = {v: j for j, v in enumerate(tree.graph.variables)}
+    assert np.all(x[:, column["xray"]] == 0) and np.all(x[:, column["dysp"]] == 1)
+    for v in ("lung", "bronc", "either"):
+        p = cal.marginal(v)
+        freq = np.bincount(x[:, column[v]], minlength=2) / len(x)
+        assert np.all(np.abs(freq - p) <= 5 * np.sqrt(p * (1 - p) / len(x)) + 1e-12), v
+    pair = cal.clique_marginal(("either", "lung"))
+    joint = np.zeros((2, 2))
+    np.add.at(joint, (x[:, column["either"]], x[:, column["lung"]]), 1.0 / len(x))
+    assert np.all(np.abs(joint - pair) <= 5 * np.sqrt(pair * (1 - pair) / len(x)) + 1e-12)
+    np.testing.assert_array_equal(x, cal.sample(20_000, seed=1))
