@@ -119,3 +119,26 @@ def test_errors():
         kl_normal(0, -1, 0, 1)
     with pytest.raises(ValueError, match="lower must be below upper"):
         differential_entropy(norm_logpdf(0, 1), 1.0, 0.0)
+
+
+@pytest.mark.parametrize("n", [2, 5, 20])
+def test_kl_vs_l1_counterexample(n):
+    """Ex. 1.9: p = U[0, 1], q_n = e^{-n} on [0, 1/n] and c_n on (1/n, 1]: L1 -> 0 while KL -> 1 ((1.33)-(1.35))."""
+    c = (n - np.exp(-n)) / (n - 1)
+    log_p = lambda x: np.where((x >= 0) & (x <= 1), 0.0, -np.inf)  # noqa: E731
+    log_q = lambda x: np.where(x <= 1 / n, -float(n), np.log(c))  # noqa: E731
+    pieces = [(0.0, 1 / n), (1 / n, 1.0)]
+    l1 = sum(l1_distance_quadrature(log_p, log_q, a, b) for a, b in pieces)
+    kl = sum(kl_divergence_quadrature(log_p, log_q, a, b) for a, b in pieces)
+    np.testing.assert_allclose(l1, abs(np.exp(-n) - 1) / n + (n - 1) * abs(c - 1) / n, rtol=1e-10)
+    np.testing.assert_allclose(kl, 1 - (n - 1) / n * np.log(c), rtol=1e-10)
+
+
+@pytest.mark.parametrize("eps", [0.3, 0.1, 1e-3])
+def test_kl_vs_chi_squared_counterexample(eps):
+    """Ex. 1.10: Bernoulli(eps) vs Bernoulli(eps^2): KL -> 0 while chi^2 -> 1 ((1.36)-(1.37))."""
+    p, q = [1 - eps, eps], [1 - eps ** 2, eps ** 2]
+    np.testing.assert_allclose(chi_squared_divergence(p, q), (eps ** 2 - eps) ** 2 / (1 - eps ** 2) + (1 - eps) ** 2,
+                               rtol=1e-10)
+    np.testing.assert_allclose(kl_divergence(p, q), (1 - eps) * np.log(1 / (1 + eps)) + eps * np.log(1 / eps),
+                               rtol=1e-10)
