@@ -296,7 +296,7 @@ class GaussianHMM(_MarkovChainMixin):
         object.__setattr__(self, "variances", variances)
 
     def log_emission(self, x: np.ndarray) -> np.ndarray:
-        """:math:`\\log\\mathcal N(x_{nt};\\mu_k,\\sigma_k^2)`, shape ``(N, T, K)``, from ``x`` of shape ``(N, T, D)``."""
+        """:math:`\\log\\mathcal N(x_{nt};\\mu_k,\\sigma_k^2)`, ``(N, T, K)``, for ``x`` of shape ``(N, T, D)``."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 3 or x.shape[-1] != self.means.shape[1]:
             raise ValueError(f"x must have shape (N, T, D) with D={self.means.shape[1]}, got {x.shape}.")

@@ -86,7 +86,7 @@ class LinearGaussianSSM:
 
 
 class KalmanFilterResult(NamedTuple):
-    """Filtered moments :math:`\\mu_{t|t}, P_{t|t}`, predicted :math:`\\mu_{t|t-1}, P_{t|t-1}` and the log-likelihood."""
+    """Filtered moments :math:`\\mu_{t|t}, P_{t|t}`, predicted :math:`\\mu_{t|t-1}, P_{t|t-1}`, log-likelihood."""
 
     means: np.ndarray
     covariances: np.ndarray
@@ -96,7 +96,10 @@ class KalmanFilterResult(NamedTuple):
 
 
 class SmootherResult(NamedTuple):
-    """Smoothed moments :math:`\\mu_{t|T}, P_{t|T}`, lag-one :math:`\\mathrm{Cov}(z_{t+1},z_t\\mid x)` ``(T-1, m, m)``, log-likelihood."""
+    """Smoothed moments :math:`\\mu_{t|T}, P_{t|T}`, lag-one covariances, log-likelihood.
+
+    ``lag_covariances[t]`` is :math:`\\mathrm{Cov}(z_{t+1},z_t\\mid x_{1:T})`, shape ``(T-1, m, m)``.
+    """
 
     means: np.ndarray
     covariances: np.ndarray
@@ -113,7 +116,8 @@ def _observations(model: LinearGaussianSSM, x: np.ndarray) -> np.ndarray:
         raise ValueError(f"x must have shape (T, {d}) (T >= 1), got {x.shape}.")
     partial = np.isnan(x).any(1) & ~np.isnan(x).all(1)
     if partial.any():
-        raise ValueError(f"x rows {np.flatnonzero(partial)[:5].tolist()} are partly NaN; only whole rows may be missing.")
+        raise ValueError(f"x rows {np.flatnonzero(partial)[:5].tolist()} are partly NaN; "
+                         "only whole rows may be missing.")
     return x
 
 

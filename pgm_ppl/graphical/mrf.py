@@ -95,7 +95,8 @@ class PairwiseMRF:
         x = np.asarray(x)
         out = np.take_along_axis(np.broadcast_to(self.unary, x.shape + (self.num_states,)),
                                  x[..., None], -1)[..., 0].sum(-1)
-        return out + self.pairwise[np.arange(len(self.edges)), x[..., self.edges[:, 0]], x[..., self.edges[:, 1]]].sum(-1)
+        pair = self.pairwise[np.arange(len(self.edges)), x[..., self.edges[:, 0]], x[..., self.edges[:, 1]]]
+        return out + pair.sum(-1)
 
     def colouring(self) -> list[np.ndarray]:
         """Greedy graph colouring: sites of one colour share no edge."""
@@ -158,7 +159,7 @@ def ising_grid(height: int, width: int, coupling: float, field: float | np.ndarr
 
 def potts_grid(height: int, width: int, num_states: int, coupling: float, *,
                unary: np.ndarray | None = None, periodic: bool = False) -> PairwiseMRF:
-    """Potts model :math:`p(x)\\propto\\exp(J\\sum_{\\langle ij\\rangle}\\mathbb 1\\{x_i=x_j\\}+\\sum_i\\theta_i(x_i))` on a grid."""
+    """Potts model on a grid, :math:`p(x)\\propto\\exp(J\\sum_{\\langle ij\\rangle}\\mathbb 1\\{x_i=x_j\\}+\\sum_i\\theta_i(x_i))`."""
     n = int(height) * int(width)
     theta = np.zeros((n, int(num_states))) if unary is None else np.asarray(unary, dtype=np.float64)
     if theta.shape != (n, int(num_states)):

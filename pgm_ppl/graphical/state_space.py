@@ -87,7 +87,7 @@ class ParticleFilterResult(NamedTuple):
     Attributes
     ----------
     means, variances
-        Filtering moments :math:`\\mathbb E[z_t\\mid x_{1:t}]` and :math:`\\mathrm{Var}[z_t\\mid x_{1:t}]`, shape ``(T,)``.
+        Filtering moments :math:`\\mathbb E[z_t\\mid x_{1:t}]` and :math:`\\mathrm{Var}[z_t\\mid x_{1:t}]`, ``(T,)``.
     log_evidence
         :math:`\\log\\hat p(x_{1:T})`.
     ess
