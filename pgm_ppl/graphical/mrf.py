@@ -228,15 +228,15 @@ def mean_field(mrf: PairwiseMRF, *, max_iterations: int = 500, tol: float = 1e-1
 
 
 class GibbsResult(NamedTuple):
-    """Result of :func:`gibbs_sample`: ``samples`` of shape ``(num_chains, num_samples, n)`` (states)."""
+    """Result of :func:`gibbs_sample`: ``samples`` of shape ``(num_chains, num_samples, n)`` and ``num_states``."""
 
     samples: np.ndarray
+    num_states: int
 
     def marginals(self) -> np.ndarray:
         """Monte Carlo estimates of :math:`p(x_i=k)`, shape ``(n, K)``, pooled over chains and draws."""
-        k = int(self.samples.max()) + 1
         flat = self.samples.reshape(-1, self.samples.shape[-1])
-        return np.stack([(flat == s).mean(0) for s in range(k)], axis=1)
+        return np.stack([(flat == s).mean(0) for s in range(self.num_states)], axis=1)
 
 
 def gibbs_sample(mrf: PairwiseMRF, num_samples: int, *, num_chains: int = 4, num_warmup: int = 100,
@@ -272,11 +272,11 @@ def gibbs_sample(mrf: PairwiseMRF, num_samples: int, *, num_chains: int = 4, num
         for sites, first, second in plan:
             as_first = mrf.pairwise[e, :, x[:, j]]          # (chains, E, K): theta_ij(k, x_j)
             as_second = mrf.pairwise[e, x[:, i], :]         # (chains, E, K): theta_ij(x_i, k)
-            field = (first @ as_first.transpose(1, 0, 2).reshape(len(e), -1)
-                     + second @ as_second.transpose(1, 0, 2).reshape(len(e), -1))
+            field = (first @ as_first.transpose(1, 0, 2).reshape(len(e), c * k)
+                     + second @ as_second.transpose(1, 0, 2).reshape(len(e), c * k))
             logits = mrf.unary[sites][None] + field.reshape(len(sites), c, k).transpose(1, 0, 2)
             x[:, sites] = np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)
         kept = sweep - int(num_warmup)
         if kept >= 0 and kept % int(thin) == 0:
             out[:, kept // int(thin)] = x
-    return GibbsResult(out)
+    return GibbsResult(out, k)

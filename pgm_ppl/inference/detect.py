@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dis
 import inspect
+import sys
 import types
 from collections.abc import Callable
 
@@ -30,12 +32,27 @@ def detect_flavour(model: Callable, args: tuple = (), kwargs: dict | None = None
 
 
 def _referenced(model: Callable) -> list:
-    target = getattr(model, "__call__", model) if not inspect.isfunction(model) else model
-    try:
-        names = inspect.getclosurevars(inspect.unwrap(target))
-    except TypeError:
+    """Objects the model's code loads as globals or closure variables, and modules it imports inside."""
+    function = inspect.unwrap(model if inspect.isfunction(model) else getattr(model, "__call__", model))
+    code = getattr(function, "__code__", None)
+    if code is None:
         return []
-    return list(names.globals.values()) + list(names.nonlocals.values())
+    loaded, imported = set(), []
+    for instruction in _instructions(code):
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF"):
+            loaded.add(instruction.argval)
+        elif instruction.opname == "IMPORT_NAME":
+            imported.append(sys.modules.get(instruction.argval.split(".")[0]))
+    namespace = {**function.__globals__, **inspect.getclosurevars(function).nonlocals}
+    return [namespace[name] for name in loaded if name in namespace] + [m for m in imported if m is not None]
+
+
+def _instructions(code: types.CodeType):
+    for instruction in dis.get_instructions(code):
+        yield instruction
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            yield from _instructions(constant)
 
 
 def _package(value) -> str | None:

@@ -120,7 +120,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
             posterior, stats = engine.run_mcmc(model, args, kwargs, method=method, num_samples=num_samples,
                                                num_warmup=num_warmup, num_chains=num_chains, seed=seed,
                                                progress_bar=progress_bar, **options, **kernel_options)
-            run = {}
+            posterior, run = _shaped(posterior, structure, leading=2), {}
         seconds = time.perf_counter() - start
         extras = _derived_groups(engine, model, args, kwargs, structure, posterior, seed=seed,
                                  num_prior_samples=num_prior_samples, predictive=predictive)

@@ -15,7 +15,7 @@ from numpyro.infer import HMC, MCMC, NUTS, SVI, Predictive, Trace_ELBO, TraceEnu
 from tqdm.auto import tqdm
 
 from pgm_ppl.backend import to_numpy
-from pgm_ppl.inference.errors import NonFiniteLossError, non_finite_message
+from pgm_ppl.inference.errors import ModelRunError, NonFiniteLossError, model_run_message, non_finite_message
 from pgm_ppl.inference.guides import GUIDES, hide_enumerated
 from pgm_ppl.inference.sites import ModelStructure, describe_trace
 
@@ -23,8 +23,19 @@ _KERNELS = {"nuts": NUTS, "hmc": HMC}
 
 
 def model_structure(model: Callable, args: tuple, kwargs: dict, seed: int) -> ModelStructure:
-    """Trace the model once (latents drawn from the prior) and describe its sites."""
-    return describe_trace(handlers.trace(handlers.seed(model, seed)).get_trace(*args, **kwargs))
+    """Trace the model once (latents drawn from the prior) and describe its sites.
+
+    Raises
+    ------
+    ModelRunError
+        If the model fails on these arguments; names the last site reached and the input shapes.
+    """
+    tracer = handlers.trace(handlers.seed(model, seed))
+    try:
+        return describe_trace(tracer.get_trace(*args, **kwargs))
+    except Exception as error:  # any failure inside user code becomes one message about the data
+        sites = [name for name, site in tracer.trace.items() if site["type"] == "sample"]
+        raise ModelRunError(model_run_message(error, sites[-1] if sites else None, args, kwargs)) from error
 
 
 def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: int, num_chains: int,

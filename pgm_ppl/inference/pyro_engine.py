@@ -18,7 +18,7 @@ from pyro.infer import HMC, MCMC, NUTS, SVI, Predictive, Trace_ELBO, TraceEnum_E
 from tqdm.auto import tqdm
 
 from pgm_ppl.backend import to_numpy
-from pgm_ppl.inference.errors import NonFiniteLossError, non_finite_message
+from pgm_ppl.inference.errors import ModelRunError, NonFiniteLossError, model_run_message, non_finite_message
 from pgm_ppl.inference.guides import GUIDES, hide_enumerated
 from pgm_ppl.inference.sites import ModelStructure, describe_trace
 
@@ -40,9 +40,21 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 def model_structure(model: Callable, args: tuple, kwargs: dict, seed: int) -> ModelStructure:
-    """Trace the model once (latents drawn from the prior) and describe its sites."""
+    """Trace the model once (latents drawn from the prior) and describe its sites.
+
+    Raises
+    ------
+    ModelRunError
+        If the model fails on these arguments; names the last site reached and the input shapes.
+    """
+    tracer = poutine.trace(model)
     with seeded(seed):
-        return describe_trace(poutine.trace(model).get_trace(*args, **kwargs))
+        try:
+            return describe_trace(tracer.get_trace(*args, **kwargs))
+        except Exception as error:  # any failure inside user code becomes one message about the data
+            sites = [name for name, site in tracer.msngr.trace.nodes.items()
+                     if site["type"] == "sample" and type(site["fn"]).__name__ != "_Subsample"]
+            raise ModelRunError(model_run_message(error, sites[-1] if sites else None, args, kwargs)) from error
 
 
 def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: int, num_chains: int,
@@ -92,7 +104,13 @@ def run_svi(model, guide, args, kwargs, *, structure: ModelStructure, num_steps:
         svi = SVI(model, guide, pyro.optim.Adam({"lr": learning_rate}), elbo)
         losses = np.empty(num_steps)
         for step in tqdm(range(num_steps), desc="SVI", disable=not progress_bar, mininterval=0.5):
-            losses[step] = svi.step(*args, **kwargs)
+            try:
+                losses[step] = svi.step(*args, **kwargs)
+            except ValueError as error:  # Pyro's argument validation meets a parameter gone non-finite
+                site = _non_finite_site(model, guide, args, kwargs)
+                if site is None:
+                    raise
+                raise NonFiniteLossError(non_finite_message(step + 1, float("nan"), site)) from error
             if not np.isfinite(losses[step]):
                 site = _non_finite_site(model, guide, args, kwargs)
                 raise NonFiniteLossError(non_finite_message(step + 1, losses[step], site))
@@ -139,7 +157,7 @@ def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure:
 
 
 def _non_finite_site(model, guide, args, kwargs) -> str | None:
-    with torch.no_grad():
+    with torch.no_grad(), pyro.validation_enabled(False):
         guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
         model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
     for tr in (guide_trace, model_trace):

@@ -52,7 +52,7 @@ def describe_trace(trace) -> ModelStructure:
     sites = {}
     nesting = 0
     for name, site in getattr(trace, "nodes", trace).items():
-        if site["type"] not in ("sample", "deterministic") or type(site["fn"]).__name__ == "_Subsample":
+        if site["type"] not in ("sample", "deterministic") or type(site.get("fn")).__name__ == "_Subsample":
             continue  # Pyro records each plate's subsample indices as a sample site
         frames = [frame for frame in site.get("cond_indep_stack", ()) if frame.dim is not None]
         nesting = max([nesting] + [-frame.dim for frame in frames])
