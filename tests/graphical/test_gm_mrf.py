@@ -88,3 +88,25 @@ def test_validation():
         ising_grid(2, 2, 0.1, field=np.zeros(3))
     with pytest.raises(ValueError, match="num_samples"):
         gibbs_sample(ising_grid(2, 2, 0.1), 0)
+
+
+def test_potts_mean_field_and_bp_against_exact():
+    from pgm_ppl.graphical import belief_propagation
+
+    unary = np.random.default_rng(2).normal(scale=0.5, size=(9, 3))
+    mrf = potts_grid(3, 3, num_states=3, coupling=0.3, unary=unary)
+    marg, log_z = _exact_marginals(mrf)
+    mf = mean_field(mrf, seed=3)
+    assert np.all(np.diff(mf.elbo_history) >= -1e-12) and mf.elbo <= log_z
+    np.testing.assert_allclose(mf.q.sum(1), 1.0)
+    assert np.abs(mf.q - marg).max() < 0.1
+    bp = belief_propagation(mrf.to_factor_graph())
+    assert bp.converged
+    assert max(np.abs(bp.marginals[v] - marg[i]).max() for i, v in enumerate(mrf.names)) < 0.02
+    assert abs(bp.log_value - log_z) < abs(mf.elbo - log_z)
+
+
+def test_gibbs_marginals_cover_states_never_drawn():
+    mrf = PairwiseMRF(np.array([[0.0, -50.0]]), np.zeros((0, 2)), np.zeros((0, 2, 2)))
+    res = gibbs_sample(mrf, 50, num_chains=2, seed=0)
+    np.testing.assert_array_equal(res.marginals(), [[1.0, 0.0]])
