@@ -69,7 +69,7 @@ def check_histograms(a: Any, b: Any, C: Any, *, balanced: bool = True) -> tuple[
     for name, w in (("a", a), ("b", b)):
         if scalar(nx, nx.min(w)) < 0 or not math.isfinite(scalar(nx, nx.sum(w))):
             raise ValueError(f"weights '{name}' must be finite and non-negative")
-    if not math.isfinite(scalar(nx, nx.sum(nx.abs(C)))):
+    if not math.isfinite(scalar(nx, nx.sum(C))):  # NaN and +-inf propagate to the sum
         raise ValueError("cost 'C' contains non-finite entries")
     if balanced:
         mass_a, mass_b = scalar(nx, nx.sum(a)), scalar(nx, nx.sum(b))
