@@ -16,6 +16,7 @@ from .barycenters import (
 )
 from .batched import BatchedTransportResult, batched_cost_matrix, sinkhorn_batched
 from .closed_form import gaussian_w2_sq, ot_cost_1d, quantile_ot_cost, sliced_wasserstein, wasserstein_empirical
+from .couplings import MongeResult, independent_coupling, is_coupling, monge_brute_force, pushforward
 from .discrete import (
     OTConvergenceWarning,
     TransportResult,
@@ -42,6 +43,7 @@ __all__ = [
     "DiscreteMeasure",
     "DynamicOTResult",
     "MinibatchCoupling",
+    "MongeResult",
     "MonotoneMap1D",
     "OTConvergenceWarning",
     "TransportResult",
@@ -61,12 +63,16 @@ __all__ = [
     "gaussian_geodesic",
     "gaussian_ot_map",
     "gaussian_w2_sq",
+    "independent_coupling",
+    "is_coupling",
     "mccann_interpolation",
     "minibatch_ot_coupling",
     "mixture_interpolation",
     "mmd_sq",
+    "monge_brute_force",
     "monotone_map_1d",
     "ot_cost_1d",
+    "pushforward",
     "quantile_ot_cost",
     "sinkhorn",
     "sinkhorn_batched",
