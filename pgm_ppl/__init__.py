@@ -1,16 +1,35 @@
 """pgm_ppl: probabilistic generative modelling on Pyro, NumPyro, ArviZ, GPyTorch and POT.
 
 What you type daily: ``fit``, the neutral modelling namespace ``pyro`` / ``dist`` / ``ops``, and the
-subpackages ``models``, ``data``, ``diagnostics``.
+subpackages ``models``, ``data``, ``diagnostics``. Names are imported on first use, so that
+``import pgm_ppl`` (and the ``pgm-ppl`` command) starts without loading JAX and PyTorch.
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from pgm_ppl import data, diagnostics, models  # noqa: E402
-from pgm_ppl.backend import dist, ops, pyro, use_backend  # noqa: E402
-from pgm_ppl.data import load_data  # noqa: E402
-from pgm_ppl.diagnostics import diagnose, to_inference_data  # noqa: E402
-from pgm_ppl.inference import Fit, fit  # noqa: E402
+_EXPORTS = {
+    "fit": "pgm_ppl.inference", "Fit": "pgm_ppl.inference",
+    "pyro": "pgm_ppl.backend", "dist": "pgm_ppl.backend", "ops": "pgm_ppl.backend",
+    "use_backend": "pgm_ppl.backend",
+    "load_data": "pgm_ppl.data",
+    "diagnose": "pgm_ppl.diagnostics", "to_inference_data": "pgm_ppl.diagnostics",
+}
+_SUBPACKAGES = ("backend", "data", "diagnostics", "inference", "models")
 
-__all__ = ["Fit", "data", "diagnose", "diagnostics", "dist", "fit", "load_data", "models", "ops", "pyro",
-           "to_inference_data", "use_backend"]
+__all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # cache: later look-ups skip this function
+        return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"pgm_ppl.{name}")
+    raise AttributeError(f"module 'pgm_ppl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pgm_ppl.data import DATASETS, DataError, load_data
-from pgm_ppl.diagnostics import diagnose, save_plots
-from pgm_ppl.inference import GUIDES, METHODS, NonFiniteLossError, fit
+from pgm_ppl.inference import GUIDES, METHODS
+from pgm_ppl.inference.errors import NonFiniteLossError
 from pgm_ppl.models import ZOO, get_model
 
 DEFAULT_MODEL = "linear_regression"
@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     options = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
+    os.environ.setdefault("MPLBACKEND", "Agg")  # the command only writes figures to files
     try:
         return options.run(options)
     except (UsageError, DataError, ValueError, TypeError, NonFiniteLossError, FileNotFoundError) as error:
@@ -104,6 +105,9 @@ def _run_fit(options) -> int:
     table = load_data(options.data or entry.default_data, seed=options.seed)
     inputs = entry.prepare(table)
     print(f"Fitting {entry.name} to {table.name} ({table.num_rows} rows) by {options.method}...", flush=True)
+    from pgm_ppl.diagnostics import diagnose, save_plots  # JAX, PyTorch and ArviZ load only for real work
+    from pgm_ppl.inference.fitting import fit
+
     result = fit(entry.model, inputs, method=options.method, backend=options.backend, guide=options.guide,
                  num_samples=options.samples, num_warmup=options.warmup, num_chains=options.chains,
                  num_steps=options.steps, seed=options.seed, model_kwargs=model_options)
@@ -121,6 +125,8 @@ def _run_fit(options) -> int:
 
 def _run_diagnose(options) -> int:
     import arviz as az
+
+    from pgm_ppl.diagnostics import diagnose, save_plots
 
     path = Path(options.file)
     if not path.is_file():

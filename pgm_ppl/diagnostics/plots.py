@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import arviz as az
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+import matplotlib.pyplot as plt
 
 
 def save_plots(idata: az.InferenceData, directory: str | Path, *, max_size: int = 64) -> list[Path]:

@@ -40,7 +40,7 @@ class ForwardBackwardResult(NamedTuple):
     Attributes
     ----------
     posterior
-        :math:`\\gamma_t(k)=p(z_t=k\\mid x_{1:T})`, shape ``(N, T, K)``.
+        :math:`\\gamma_t(k)=p(z_t=k\\mid x_{1:T})`, shape ``(N, T, K)`` (a strided view of a time-major array).
     expected_transitions
         :math:`\\sum_t p(z_{t}=k, z_{t+1}=l\\mid x_{1:T})`, shape ``(N, K, K)``.
     log_likelihood
@@ -102,31 +102,34 @@ def _forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
                       log_emission: np.ndarray) -> ForwardBackwardResult:
     n, t_len, k = log_emission.shape
     a = np.exp(log_transition)
-    # Time-major copy, so that every step reads and writes one contiguous (N, K) block; it holds b_t, then w_t.
-    work = np.ascontiguousarray(np.moveaxis(log_emission, 1, 0))
-    shift = np.empty((t_len, n, 1))
-    alpha = np.empty((t_len, n, k))
-    scale = np.empty((t_len, n, 1))
+    a_t = np.ascontiguousarray(a.T)
+    # Layout (T, K, N): each step works on one contiguous (K, N) block, the reductions over states are
+    # elementwise operations on rows of length N, and the transition is one (K, K) x (K, N) product.
+    # The copy holds b_t (forward pass), then w_{t-1} = b_t * beta_t / c_t (backward pass).
+    work = np.ascontiguousarray(log_emission.transpose(1, 2, 0))
+    shift = work.max(axis=1, keepdims=True)
+    shift[~np.isfinite(shift)] = 0.0
+    alpha = np.empty((t_len, k, n))
+    scale = np.empty((t_len, 1, n))
     for t in range(t_len):
-        np.max(work[t], axis=1, keepdims=True, out=shift[t])
-        shift[t][~np.isfinite(shift[t])] = 0.0
-        np.exp(work[t] - shift[t], out=work[t])
-        np.multiply(alpha[t - 1].dot(a) if t else np.exp(log_initial), work[t], out=alpha[t])
-        np.sum(alpha[t], axis=1, keepdims=True, out=scale[t])
+        np.subtract(work[t], shift[t], out=work[t])
+        np.exp(work[t], out=work[t])
+        np.multiply(a_t @ alpha[t - 1] if t else np.exp(log_initial)[:, None], work[t], out=alpha[t])
+        np.sum(alpha[t], axis=0, keepdims=True, out=scale[t])
         alpha[t] /= np.where(scale[t] > 0, scale[t], 1.0)
     safe = np.where(scale > 0, scale, 1.0)
-    beta = np.ones((n, k))
+    beta = np.ones((k, n))
     for t in range(t_len - 1, 0, -1):
-        work[t] *= beta  # w_{t-1} = b_t * beta_t / c_t, stored over b_t
+        work[t] *= beta
         work[t] /= safe[t]
-        beta = work[t].dot(a.T)
-    # expected transitions: A * sum_t alpha_t^T w_t; then gamma_t = alpha_t * beta_t with beta_t = w_t A^T
-    counts = np.matmul(alpha[:-1].transpose(1, 2, 0), work[1:].transpose(1, 0, 2)) * a  # strided views, no copies
-    for t in range(t_len - 1):  # step by step: small temporaries are recycled instead of one (T, N, K) array
-        alpha[t] *= work[t + 1].dot(a.T)
+        beta = a @ work[t]
+    # expected transitions: A * sum_t alpha_t w_{t+1}^T per sequence; then gamma_t = alpha_t * (A w_{t+1})
+    counts = np.einsum("tkn,tln->nkl", alpha[:-1], work[1:], optimize=True) * a
+    for t in range(t_len - 1):
+        alpha[t] *= a @ work[t + 1]
     with np.errstate(divide="ignore"):
-        log_lik = (np.log(scale[..., 0]) + shift[..., 0]).sum(axis=0)
-    return ForwardBackwardResult(np.moveaxis(alpha, 0, 1), counts, log_lik)
+        log_lik = (np.log(scale[:, 0]) + shift[:, 0]).sum(axis=0)
+    return ForwardBackwardResult(alpha.transpose(2, 0, 1), counts, log_lik)
 
 
 def viterbi(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> ViterbiResult:

@@ -13,16 +13,11 @@ from pgm_ppl.inference import numpyro_engine, pyro_engine
 from pgm_ppl.inference.detect import detect_flavour
 from pgm_ppl.inference.guides import resolve_guide_name
 from pgm_ppl.inference.inputs import model_inputs
+from pgm_ppl.inference.methods import DEFAULT_BACKEND, METHODS
 from pgm_ppl.inference.relabel import align_components
 from pgm_ppl.inference.result import Fit
 from pgm_ppl.inference.sites import ModelStructure
 
-METHODS: dict[str, str] = {
-    "nuts": "No-U-Turn sampler (adaptive HMC); default backend NumPyro",
-    "hmc": "Hamiltonian Monte Carlo with fixed trajectory length; default backend NumPyro",
-    "svi": "stochastic variational inference with an autoguide or your guide; default backend Pyro",
-}
-_DEFAULT_BACKEND = {"nuts": "numpyro", "hmc": "numpyro", "svi": "pyro"}
 _ENGINES = {"numpyro": numpyro_engine, "pyro": pyro_engine}
 
 
@@ -138,7 +133,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
 def _choose_backend(model, method, backend, args, kwargs) -> str:
     flavour = detect_flavour(model, args, kwargs)
     if flavour == "neutral":
-        return check_backend(backend) if backend is not None else _DEFAULT_BACKEND[method]
+        return check_backend(backend) if backend is not None else DEFAULT_BACKEND[method]
     if backend is not None and check_backend(backend) != flavour:
         raise ValueError(f"{getattr(model, '__name__', 'The model')} is a native {flavour} model and cannot run "
                          f"on backend={backend!r}; write it with pgm_ppl's pyro/dist/ops to use both backends.")
