@@ -42,7 +42,8 @@ class ForwardBackwardResult(NamedTuple):
     posterior
         :math:`\\gamma_t(k)=p(z_t=k\\mid x_{1:T})`, shape ``(N, T, K)`` (a strided view of a time-major array).
     expected_transitions
-        :math:`\\sum_t p(z_{t}=k, z_{t+1}=l\\mid x_{1:T})`, shape ``(N, K, K)``.
+        :math:`\\sum_n\\sum_t p(z_{t}=k, z_{t+1}=l\\mid x^{(n)}_{1:T})`, summed over the sequences, shape
+        ``(K, K)`` (the Baum-Welch sufficient statistic; call per sequence for per-sequence counts).
     log_likelihood
         :math:`\\log p(x_{1:T})` per sequence, shape ``(N,)``.
     """
@@ -119,14 +120,14 @@ def _forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
         alpha[t] /= np.where(scale[t] > 0, scale[t], 1.0)
     safe = np.where(scale > 0, scale, 1.0)
     beta = np.ones((k, n))
+    counts = np.zeros((k, k))
     for t in range(t_len - 1, 0, -1):
         work[t] *= beta
-        work[t] /= safe[t]
+        work[t] /= safe[t]  # w_{t-1} = b_t * beta_t / c_t
+        counts += alpha[t - 1] @ work[t].T  # sum over sequences of alpha_{t-1} w_{t-1}^T
         beta = a @ work[t]
-    # expected transitions: A * sum_t alpha_t w_{t+1}^T per sequence; then gamma_t = alpha_t * (A w_{t+1})
-    counts = np.einsum("tkn,tln->nkl", alpha[:-1], work[1:], optimize=True) * a
-    for t in range(t_len - 1):
-        alpha[t] *= a @ work[t + 1]
+        alpha[t - 1] *= beta  # gamma_{t-1} = alpha_{t-1} * beta_{t-1}
+    counts *= a
     with np.errstate(divide="ignore"):
         log_lik = (np.log(scale[:, 0]) + shift[:, 0]).sum(axis=0)
     return ForwardBackwardResult(alpha.transpose(2, 0, 1), counts, log_lik)
@@ -213,7 +214,7 @@ class _MarkovChainMixin:
         return z
 
     def _chain_m_step(self, fb: ForwardBackwardResult) -> dict:
-        counts = fb.expected_transitions.sum(0)
+        counts = fb.expected_transitions
         rows = counts.sum(1, keepdims=True)
         transition = np.where(rows > 0, counts / np.where(rows > 0, rows, 1.0), self.transition)
         return {"initial": fb.posterior[:, 0].mean(0), "transition": transition}

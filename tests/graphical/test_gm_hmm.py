@@ -32,13 +32,16 @@ def test_forward_backward_and_viterbi_equal_enumeration(seed):
     hmm = _random_hmm(seed)
     _, x = hmm.sample(5, 6, seed=seed)
     fb, vit = hmm.forward_backward(x), hmm.viterbi(x)
+    total_pairs = np.zeros((3, 3))
     for n in range(len(x)):
         log_lik, post, pairs, best, best_value = _enumerate(hmm, x[n])
+        total_pairs += pairs
         assert abs(fb.log_likelihood[n] - log_lik) < 1e-12
         np.testing.assert_allclose(fb.posterior[n], post, atol=1e-12)
-        np.testing.assert_allclose(fb.expected_transitions[n], pairs, atol=1e-12)
+        np.testing.assert_allclose(hmm.forward_backward(x[n:n + 1]).expected_transitions, pairs, atol=1e-12)
         np.testing.assert_array_equal(vit.path[n], best)
         assert abs(vit.log_joint[n] - best_value) < 1e-12
+    np.testing.assert_allclose(fb.expected_transitions, total_pairs, atol=1e-12)
 
 
 def test_structural_zeros_and_extreme_emissions_stay_finite():
