@@ -77,7 +77,7 @@ def _check(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np
 
 @cache
 def _blas() -> ThreadpoolController:
-    """Handle on the BLAS thread pools; (N, K) x (K, K) products with small K run fastest on one thread."""
+    """Handle on the BLAS thread pools: the many thin (K, K) x (K, N) products run fastest on one thread."""
     return ThreadpoolController()
 
 
