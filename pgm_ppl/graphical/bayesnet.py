@@ -25,7 +25,7 @@ from .factors import Factor, FactorGraph
 __all__ = ["BayesianNetwork", "read_bif"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BayesianNetwork:
     """A discrete Bayesian network.
 

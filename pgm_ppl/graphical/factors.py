@@ -32,7 +32,7 @@ def logsumexp(a: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.nd
     return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Factor:
     """A log-potential table over named discrete variables.
 
@@ -131,7 +131,7 @@ def factor_product(factors: Sequence[Factor]) -> Factor:
     return Factor(tuple(variables), total)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FactorGraph:
     """A set of factors over named discrete variables: :math:`p(x)\\propto\\prod_a\\phi_a(x_{S_a})`.
 

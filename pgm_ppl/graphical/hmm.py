@@ -220,7 +220,7 @@ class _MarkovChainMixin:
         return {"initial": fb.posterior[:, 0].mean(0), "transition": transition}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CategoricalHMM(_MarkovChainMixin):
     """HMM with categorical emissions :math:`p(x_t=m\\mid z_t=k)=B_{km}`.
 
@@ -270,7 +270,7 @@ class CategoricalHMM(_MarkovChainMixin):
         return replace(self, emission=emission, **self._chain_m_step(fb))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GaussianHMM(_MarkovChainMixin):
     """HMM with diagonal Gaussian emissions :math:`x_t\\mid z_t=k\\sim\\mathcal N(\\mu_k,\\mathrm{diag}\\,\\sigma_k^2)`.
 

@@ -214,7 +214,7 @@ class JunctionTree:
         return msg / scale, float(np.log(scale))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Calibration:
     """A calibrated junction tree: clique beliefs and :math:`\\log Z` (or log max-value).
 

@@ -42,7 +42,7 @@ def _mat(name: str, value: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LinearGaussianSSM:
     """Parameters :math:`(A, C, Q, R, \\mu_0, P_0)`; state dimension ``m``, observation dimension ``d``.
 

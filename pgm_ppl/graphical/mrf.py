@@ -36,7 +36,7 @@ __all__ = ["PairwiseMRF", "ising_grid", "potts_grid", "MeanFieldResult", "mean_f
            "gibbs_sample"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PairwiseMRF:
     """A pairwise Markov random field with log-potentials.
 

@@ -29,7 +29,7 @@ from .factors import logsumexp
 __all__ = ["NonlinearSSM", "ParticleFilterResult", "bootstrap_particle_filter", "course_ssm"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NonlinearSSM:
     """A scalar-state, scalar-observation state-space model with Gaussian noises.
 
