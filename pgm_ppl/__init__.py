@@ -1,7 +1,9 @@
 """pgm_ppl: probabilistic generative modelling on Pyro, NumPyro, ArviZ, GPyTorch and POT.
 
 What you type daily: ``fit``, the neutral modelling namespace ``pyro`` / ``dist`` / ``ops``, and the
-subpackages ``models``, ``data``, ``diagnostics``. Names are imported on first use, so that
+subpackages: ``models``, ``data``, ``diagnostics``, ``inference``, and the course's classical engines
+``information`` (chapter 1), ``em`` (chapter 2), ``graphical`` (message passing, HMMs, Kalman) and
+``ot`` (chapter 5). Names are imported on first use, so that
 ``import pgm_ppl`` (and the ``pgm-ppl`` command) starts without loading JAX and PyTorch.
 """
 
@@ -16,7 +18,7 @@ _EXPORTS = {
     "load_data": "pgm_ppl.data",
     "diagnose": "pgm_ppl.diagnostics", "to_inference_data": "pgm_ppl.diagnostics",
 }
-_SUBPACKAGES = ("backend", "data", "diagnostics", "inference", "models")
+_SUBPACKAGES = ("backend", "data", "diagnostics", "em", "graphical", "inference", "information", "models", "ot")
 
 __all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
 

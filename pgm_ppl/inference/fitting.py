@@ -25,7 +25,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         guide: str | Callable = "auto_normal", num_samples: int = 1000, num_warmup: int = 1000,
         num_chains: int = 4, num_steps: int = 5000, learning_rate: float = 0.01, seed: int = 0,
         model_kwargs: dict | None = None, num_prior_samples: int = 500, predictive: bool = True,
-        progress_bar: bool = True, **kernel_options) -> Fit:
+        log_likelihood: bool = True, progress_bar: bool = True, **kernel_options) -> Fit:
     """Fit ``model`` to ``data`` by MCMC or SVI, on Pyro or NumPyro, and collect everything ArviZ needs.
 
     Parameters
@@ -61,6 +61,8 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         Draws from the prior (and prior predictive); 0 skips them.
     predictive
         Whether to draw the posterior predictive of the observed sites.
+    log_likelihood
+        Whether to compute the pointwise log-likelihood (needed by LOO and model comparison).
     progress_bar
         Show progress bars for sampling and optimisation.
     **kernel_options
@@ -118,7 +120,8 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
             posterior, run = _shaped(posterior, structure, leading=2), {}
         seconds = time.perf_counter() - start
         extras = _derived_groups(engine, model, args, kwargs, structure, posterior, seed=seed,
-                                 num_prior_samples=num_prior_samples, predictive=predictive)
+                                 num_prior_samples=num_prior_samples, predictive=predictive,
+                                 log_likelihood=log_likelihood)
     spec = getattr(model, "exchangeable_components", None)
     if spec is not None:
         posterior = align_components(posterior, spec)
@@ -141,14 +144,14 @@ def _choose_backend(model, method, backend, args, kwargs) -> str:
 
 
 def _derived_groups(engine, model, args, kwargs, structure: ModelStructure, posterior, *, seed,
-                    num_prior_samples, predictive) -> dict:
+                    num_prior_samples, predictive, log_likelihood) -> dict:
     """Pointwise log-likelihood, prior and predictive draws, each ``(chain, draw, ...)``."""
     chains, draws = next(iter(posterior.values())).shape[:2]
     flat = {name: value.reshape((chains * draws,) + value.shape[2:]) for name, value in posterior.items()
             if structure.sites[name].kind == "latent"}
     observed = structure.names("observed")
     groups = {}
-    if observed:
+    if log_likelihood and observed:
         loglik = engine.pointwise_log_likelihood(model, args, kwargs, posterior=flat, structure=structure)
         groups["log_likelihood"] = {
             name: value.reshape((chains, draws) + structure.sites[name].batch_shape)
