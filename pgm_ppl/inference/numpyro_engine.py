@@ -12,7 +12,7 @@ import numpyro
 from numpyro import handlers
 from numpyro.contrib.funsor import enum
 from numpyro.infer import HMC, MCMC, NUTS, SVI, Predictive, Trace_ELBO, TraceEnum_ELBO, autoguide
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from pgm_ppl.backend import to_numpy
 from pgm_ppl.inference.errors import ModelRunError, NonFiniteLossError, model_run_message, non_finite_message
