@@ -1,0 +1,54 @@
+"""LDA CAVI against scikit-learn's batch LatentDirichletAllocation on a corpus from known topics."""
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+from sklearn.decomposition import LatentDirichletAllocation
+
+from pgm_ppl.cavi import dirichlet_expectation, fit_lda, sample_lda_corpus
+
+K = 4
+
+
+@pytest.fixture(scope="module")
+def corpus_and_fits():
+    corpus = sample_lda_corpus(200, 100, K, doc_length=80, seed=0)
+    ours = fit_lda(corpus.counts, K, num_steps=60, tol=0.0, seed=0)
+    reference = LatentDirichletAllocation(K, learning_method="batch", max_iter=60, random_state=0).fit(corpus.counts)
+    return corpus, ours, reference
+
+
+def _matched_l1(estimated, true):
+    cost = np.abs(estimated[:, None, :] - true[None]).sum(-1)
+    rows, cols = linear_sum_assignment(cost)
+    return cost[rows, cols]
+
+
+def test_topics_recovered_up_to_permutation(corpus_and_fits):
+    corpus, ours, reference = corpus_and_fits
+    sk_topics = reference.components_ / reference.components_.sum(1, keepdims=True)
+    ours_err, sk_err = _matched_l1(ours.topics, corpus.topics), _matched_l1(sk_topics, corpus.topics)
+    assert ours_err.max() < 0.15  # total-variation distance < 0.075 per topic
+    assert ours_err.mean() < 1.5 * sk_err.mean() + 0.02
+
+
+def test_perplexity_comparable_to_sklearn(corpus_and_fits):
+    corpus, ours, reference = corpus_and_fits
+    assert abs(ours.perplexity(corpus.counts) / reference.perplexity(corpus.counts) - 1) < 0.02
+
+
+def test_elbo_monotone(corpus_and_fits):
+    elbo = corpus_and_fits[1].elbo
+    assert np.all(np.diff(elbo) >= -1e-9 * np.abs(elbo[1:]))
+
+
+def test_dirichlet_expectation_by_monte_carlo():
+    gamma = np.array([2.0, 0.5, 3.0])
+    draws = np.random.default_rng(0).dirichlet(gamma, size=200_000)
+    logs = np.log(draws)
+    np.testing.assert_allclose(dirichlet_expectation(gamma), logs.mean(0), atol=5 * logs.std(0).max() / 447)
+
+
+def test_bad_counts():
+    with pytest.raises(ValueError, match="counts"):
+        fit_lda(-np.ones((3, 4)), 2)

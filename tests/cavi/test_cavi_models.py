@@ -1,0 +1,63 @@
+"""CAVI for the mean-field Gaussian (Example 3.6), 1-D mixtures (Example 3.7) and Bayesian linear regression."""
+
+import numpy as np
+import pytest
+
+from pgm_ppl.cavi import (fit_linear_regression, fit_mixture_means, gaussian_kl, mean_field_gaussian,
+                          mixture_responsibilities)
+from pgm_ppl.em import GMMParams, gmm_responsibilities
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5, 0.95])
+def test_mean_field_variances_are_inverse_precision_diagonal(rho):
+    cov = np.array([[2.0, rho * np.sqrt(2.0)], [rho * np.sqrt(2.0), 1.0]])
+    result = mean_field_gaussian(np.array([1.0, -1.0]), cov, init=np.array([5.0, 5.0]))
+    np.testing.assert_allclose(result.variances, 1 / np.diag(np.linalg.inv(cov)), rtol=1e-12)
+    np.testing.assert_allclose(result.variances, np.diag(cov) * (1 - rho**2), rtol=1e-12)
+    np.testing.assert_allclose(result.mean, [1.0, -1.0], atol=1e-6)
+    assert np.all(np.diff(result.kl) <= 1e-12)
+    np.testing.assert_allclose(result.kl[-1], -0.5 * np.log(1 - rho**2), atol=1e-9)  # closed-form KL at mu
+
+
+def test_gaussian_kl_against_monte_carlo():
+    rng = np.random.default_rng(0)
+    mq, Sq, mp, Sp = np.array([0.3, -0.2]), np.diag([0.5, 2.0]), np.zeros(2), np.array([[1.0, 0.4], [0.4, 1.5]])
+    z = rng.multivariate_normal(mq, Sq, size=200_000)
+
+    def log_n(z, m, S):
+        diff = z - m
+        return -0.5 * np.einsum("ni,ij,nj->n", diff, np.linalg.inv(S), diff) - 0.5 * np.linalg.slogdet(2 * np.pi * S)[1]
+
+    terms = log_n(z, mq, Sq) - log_n(z, mp, Sp)
+    assert abs(gaussian_kl(mq, Sq, mp, Sp) - terms.mean()) < 5 * terms.std() / np.sqrt(len(z))
+
+
+def test_example_3_7_responsibilities_equal_em():
+    x = np.random.default_rng(0).normal(size=50) * 2
+    weights, means, variance = np.array([0.3, 0.7]), np.array([-1.0, 1.5]), 0.8
+    phi = mixture_responsibilities(x, weights, means, variance)
+    params = GMMParams(weights, means[:, None], np.full((2, 1, 1), variance))
+    np.testing.assert_allclose(phi, gmm_responsibilities(x[:, None], params), rtol=1e-10)
+
+
+def test_mixture_means_cavi():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-2, 1, 150), rng.normal(3, 1, 150)])
+    result = fit_mixture_means(x, [-1.0, 1.0])
+    assert np.all(np.diff(result.elbo) >= -1e-9)
+    np.testing.assert_allclose(result.m, [-2, 3], atol=4 * np.sqrt(1 / 150) + 0.1)
+
+
+def test_linear_regression_cavi():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.5 * rng.normal(size=60)
+    fixed = fit_linear_regression(X, y, prior_precision=1.0, noise_precision=4.0)
+    # q(w) is the exact posterior when tau is known (course Example 3.2, no intercept)
+    precision = np.eye(3) + X.T @ X * 4.0
+    np.testing.assert_allclose(fixed.S, np.linalg.inv(precision), rtol=1e-10)
+    np.testing.assert_allclose(fixed.m, np.linalg.solve(precision, 4.0 * X.T @ y), rtol=1e-10)
+    learned = fit_linear_regression(X, y)
+    assert np.all(np.diff(learned.elbo) >= -1e-9)
+    e_tau, sd_tau = learned.a / learned.b, np.sqrt(learned.a) / learned.b
+    assert abs(e_tau - 4.0) < 3 * sd_tau
