@@ -71,12 +71,15 @@ def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: 
 def _one_chain(model, args, kwargs, *, method, num_samples, num_warmup, seed, progress_bar, structure,
                **kernel_options):
     kernel = _KERNELS[method](model, max_plate_nesting=structure.max_plate_nesting, **kernel_options)
-    step_sizes, divergences = [], []
+    step_sizes, divergences, leapfrogs = [], [], []
+    evaluations = _count_potential_evaluations(kernel)
 
     def record(kernel, params, stage, i):
         if stage == "Sample":
             step_sizes.append(kernel.step_size)
             divergences.append(len(kernel._divergences))
+            leapfrogs.append(evaluations[0])
+        evaluations[0] = 0
 
     with seeded(seed):
         mcmc = MCMC(kernel, num_samples=num_samples, warmup_steps=num_warmup, num_chains=1,
@@ -87,8 +90,32 @@ def _one_chain(model, args, kwargs, *, method, num_samples, num_warmup, seed, pr
         if deterministic:
             samples.update(Predictive(model, posterior_samples=samples, return_sites=deterministic)(*args, **kwargs))
     posterior = {name: to_numpy(value) for name, value in samples.items()}
-    stats = {"diverging": np.diff(np.array([0] + divergences)) > 0, "step_size": np.array(step_sizes, float)}
+    n_steps = np.array(leapfrogs, dtype=np.int64)
+    stats = {"diverging": np.diff(np.array([0] + divergences)) > 0, "step_size": np.array(step_sizes, float),
+             "n_steps": n_steps}
+    if method == "nuts":
+        stats["tree_depth"] = np.floor(np.log2(np.maximum(n_steps, 1))).astype(np.int64) + 1
     return posterior, stats
+
+
+def _count_potential_evaluations(kernel) -> list[int]:
+    """Count the kernel's potential-energy evaluations (one per leapfrog step); Pyro records no per-draw
+    tree size, so this is how ``n_steps`` and ``tree_depth`` are measured. Returns the mutable counter."""
+    counter = [0]
+    setup = kernel.setup
+
+    def counting_setup(*args, **kwargs):
+        setup(*args, **kwargs)
+        potential_fn = kernel.potential_fn
+
+        def counted(params):
+            counter[0] += 1
+            return potential_fn(params)
+
+        kernel.potential_fn = counted
+
+    kernel.setup = counting_setup
+    return counter
 
 
 def run_svi(model, guide, args, kwargs, *, structure: ModelStructure, num_steps: int, learning_rate: float,

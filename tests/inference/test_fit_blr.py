@@ -73,8 +73,9 @@ def test_inference_data_has_every_group_with_plate_dims(nuts_fit):
     assert idata.observed_data["y"].dims == ("data",)
     np.testing.assert_array_equal(idata.observed_data["y"].values, Y)
     assert "diverging" in idata.sample_stats and "step_size" in idata.sample_stats
-    if nuts_fit.backend == "numpyro":
-        assert "tree_depth" in idata.sample_stats
+    depth, steps = idata.sample_stats["tree_depth"].values, idata.sample_stats["n_steps"].values
+    assert depth.shape == steps.shape == (nuts_fit.num_chains, nuts_fit.num_draws)
+    assert np.all((2 ** (depth - 1) <= steps) & (steps < 2**depth))  # a tree of depth d has 2^(d-1)..2^d-1 leaves
     assert idata.prior["w"].shape == (1, 100, 2)
     assert set(az.summary(idata).index) == {"w[0]", "w[1]", "b"}
     axes = az.plot_trace(idata)
@@ -98,3 +99,22 @@ def test_laplace_and_map_guides_recover_the_gaussian_posterior(backend):
     idata = point.to_inference_data()
     assert idata.sample_stats["elbo"].dims == ("svi_step",)
     assert idata.posterior.attrs["point_estimate"] == 1
+
+
+@pytest.mark.parametrize("backend", ["numpyro", "pyro"])
+def test_a_user_guide_runs_and_matches_the_posterior_mean(backend):
+    from pgm_ppl import dist, ops, pyro
+
+    def guide(X, y=None, prior_scale=1.0, noise_scale=None):  # a full-rank Gaussian over (w, b), by hand
+        loc = pyro.param("loc", ops.zeros(3))
+        scale_tril = pyro.param("scale_tril", 0.1 * ops.eye(3), constraint=dist.constraints.lower_cholesky)
+        wb = pyro.sample("wb", dist.MultivariateNormal(loc, scale_tril=scale_tril), infer={"is_auxiliary": True})
+        pyro.sample("w", dist.Delta(wb[:2]).to_event(1))
+        pyro.sample("b", dist.Delta(wb[2]))
+
+    result = fit(linear_regression, {"X": X, "y": Y}, method="svi", guide=guide, backend=backend,
+                 model_kwargs={"noise_scale": NOISE}, num_steps=2000, learning_rate=0.02, num_samples=2000,
+                 progress_bar=False, num_prior_samples=0, seed=0)
+    flat = _stacked(result).reshape(-1, 3)
+    # Adam's last iterates jitter by about the learning rate: allow half a posterior sd
+    np.testing.assert_array_less(np.abs(flat.mean(0) - MEAN), 0.5 * np.sqrt(np.diag(COV)))
