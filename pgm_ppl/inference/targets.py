@@ -75,7 +75,7 @@ def gaussian_conditionals(mean: np.ndarray, cov: np.ndarray,
 
 
 def bivariate_gaussian_conditionals(rho: float) -> dict[str, Conditional]:
-    """Full conditionals of :math:`\mathcal N(0, [[1, \rho], [\rho, 1]])` (course Fig. 3.8):
+    r"""Full conditionals of :math:`\mathcal N(0, [[1, \rho], [\rho, 1]])` (course Fig. 3.8):
     :math:`z_1 \mid z_2 \sim \mathcal N(\rho z_2, 1 - \rho^2)` and symmetrically; blocks ``z1``, ``z2``
     of shape ``(num_chains, 1)``."""
     if not -1 < rho < 1:
