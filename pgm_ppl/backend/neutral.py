@@ -5,8 +5,9 @@ They are ``pyroapi.GenericModule`` dispatchers under our own names, so they neve
 ``pyroapi`` namespace; :func:`use_backend` switches them. Both backends are also registered with
 ``pyroapi.register_backend`` as ``"pgm_pyro"`` and ``"pgm_numpyro"``.
 
-The NumPyro side is our own small module (:mod:`pgm_ppl.backend.numpyro_primitives`) rather than
-``numpyro.compat``, which lacks ``deterministic`` and ``factor``; ``ops`` is our numpy-style array
+The primitives are our own small modules (:mod:`pgm_ppl.backend.numpyro_primitives` rather than
+``numpyro.compat``, which lacks ``deterministic`` and ``factor``; :mod:`pgm_ppl.backend.pyro_primitives`,
+whose ``param`` takes plain numbers as NumPyro's does); ``ops`` is our numpy-style array
 vocabulary (:mod:`pgm_ppl.backend.ops_torch`, :mod:`pgm_ppl.backend.ops_jax`), identical on both.
 """
 
@@ -22,7 +23,7 @@ BACKENDS: tuple[str, ...] = ("numpyro", "pyro")
 
 _MODULES = {
     "pyro": {
-        "pgm_ppl.pyro": "pyro",
+        "pgm_ppl.pyro": "pgm_ppl.backend.pyro_primitives",
         "pgm_ppl.dist": "pyro.distributions",
         "pgm_ppl.ops": "pgm_ppl.backend.ops_torch",
     },
@@ -33,7 +34,7 @@ _MODULES = {
     },
 }
 
-pyro = GenericModule("pgm_ppl.pyro", "pyro")
+pyro = GenericModule("pgm_ppl.pyro", "pgm_ppl.backend.pyro_primitives")
 dist = GenericModule("pgm_ppl.dist", "pyro.distributions")
 ops = GenericModule("pgm_ppl.ops", "pgm_ppl.backend.ops_torch")
 

@@ -63,7 +63,19 @@ def test_ops_match_numpy(name, backend):
 def test_primitives_route_to_the_active_backend(name, backend):
     with use_backend(backend):
         primitive = getattr(pyro, name)
-    assert primitive.__module__.split(".")[0] == backend
+    assert primitive.__module__.split(".")[0] == backend or primitive.__module__ == f"pgm_ppl.backend.{backend}_primitives"
+
+
+def test_param_takes_plain_numbers_on_both_backends(backend):
+    from pgm_ppl import fit
+
+    def model():
+        pyro.param("theta", 0.5, constraint=dist.constraints.positive)
+        pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    result = fit(model, method="svi", backend=backend, guide="auto_delta", num_steps=5, progress_bar=False,
+                 num_prior_samples=0)
+    assert result.params["theta"].dtype == np.float64 and result.params["theta"].shape == ()
 
 
 @pytest.mark.parametrize("name", ["Normal", "HalfNormal", "Dirichlet", "Categorical", "MultivariateNormal",
