@@ -90,6 +90,15 @@ def global_step(counts: np.ndarray, gamma: np.ndarray, exp_e_log_beta: np.ndarra
     return eta + exp_e_log_beta * (exp_theta.T @ (counts / norm))
 
 
+def _document_terms(counts: np.ndarray, gamma: np.ndarray, e_log_beta: np.ndarray, alpha: float) -> np.ndarray:
+    r"""Each document's share of the ELBO given the topics: its expected log-likelihood with optimal
+    :math:`\phi` minus :math:`\mathrm{KL}(\mathrm{Dir}(\gamma_d)\|\mathrm{Dir}(\alpha))`, shape (D,)."""
+    e_log_theta = dirichlet_expectation(gamma)
+    shift_t, shift_b = e_log_theta.max(1, keepdims=True), e_log_beta.max(0, keepdims=True)
+    log_norm = np.log(np.exp(e_log_theta - shift_t) @ np.exp(e_log_beta - shift_b)) + shift_t + shift_b
+    return (counts * log_norm).sum(1) - _dirichlet_kl(gamma, alpha, e_log_theta)
+
+
 def lda_elbo(counts: np.ndarray, gamma: np.ndarray, lam: np.ndarray, alpha: float, eta: float) -> float:
     """ELBO (course eq. (3.8)) with :math:`\\phi` optimal for :math:`(\\gamma, \\lambda)`:
 
@@ -98,11 +107,8 @@ def lda_elbo(counts: np.ndarray, gamma: np.ndarray, lam: np.ndarray, alpha: floa
         - \\sum_d \\mathrm{KL}(\\mathrm{Dir}(\\gamma_d)\\,\\|\\,\\mathrm{Dir}(\\alpha))
         - \\sum_k \\mathrm{KL}(\\mathrm{Dir}(\\lambda_k)\\,\\|\\,\\mathrm{Dir}(\\eta)).
     """
-    e_log_theta, e_log_beta = dirichlet_expectation(gamma), dirichlet_expectation(lam)
-    shift_t, shift_b = e_log_theta.max(1, keepdims=True), e_log_beta.max(0, keepdims=True)
-    log_norm = np.log(np.exp(e_log_theta - shift_t) @ np.exp(e_log_beta - shift_b)) + shift_t + shift_b
-    return float(np.sum(counts * log_norm) - _dirichlet_kl(gamma, alpha, e_log_theta).sum()
-                 - _dirichlet_kl(lam, eta, e_log_beta).sum())
+    e_log_beta = dirichlet_expectation(lam)
+    return float(_document_terms(counts, gamma, e_log_beta, alpha).sum() - _dirichlet_kl(lam, eta, e_log_beta).sum())
 
 
 def _dirichlet_kl(conc: np.ndarray, prior: float, e_log: np.ndarray) -> np.ndarray:
@@ -113,7 +119,7 @@ def _dirichlet_kl(conc: np.ndarray, prior: float, e_log: np.ndarray) -> np.ndarr
 
 
 def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, eta: float | None = None,
-            num_steps: int = 100, tol: float = 1e-4, local_max_iter: int = 100, local_tol: float = 1e-3,
+            num_steps: int = 100, tol: float = 1e-6, local_max_iter: int = 100, local_tol: float = 1e-3,
             seed: int = 0) -> LDAResult:
     """Batch mean-field CAVI for LDA (course §3.4.3, eqs. (3.15)-(3.17)).
 
@@ -147,7 +153,12 @@ def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, 
     trace, converged = [], False
     for _ in range(num_steps):
         exp_beta = np.exp(dirichlet_expectation(lam))
-        gamma = local_step(counts, gamma, exp_beta, alpha, max_iter=local_max_iter, tol=local_tol)
+        warm = local_step(counts, gamma, exp_beta, alpha, max_iter=local_max_iter, tol=local_tol)
+        fresh = local_step(counts, rng.gamma(100.0, 0.01, size=gamma.shape), exp_beta, alpha,
+                           max_iter=local_max_iter, tol=local_tol)
+        e_log_beta = np.log(exp_beta)
+        better = _document_terms(counts, fresh, e_log_beta, alpha) > _document_terms(counts, warm, e_log_beta, alpha)
+        gamma = np.where(better[:, None], fresh, warm)
         lam = global_step(counts, gamma, exp_beta, eta)
         trace.append(lda_elbo(counts, gamma, lam, alpha, eta))
         if len(trace) > 1 and abs(trace[-1] - trace[-2]) < tol * abs(trace[-1]):
