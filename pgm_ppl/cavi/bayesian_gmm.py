@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import digamma, gammaln, logsumexp
 
 from pgm_ppl.em.kmeans import kmeans
+from pgm_ppl.inference.result import Fit
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,32 @@ class BGMMResult(NamedTuple):
         """Posterior-mean-precision covariances :math:`(\\nu_k W_k)^{-1}` (scikit-learn's ``covariances_``)."""
         L = self.state.W_inv_chol
         return L @ np.swapaxes(L, 1, 2) / self.state.nu[:, None, None]
+
+    def to_fit(self, num_samples: int = 1000, seed: int = 0) -> Fit:
+        r"""Draws from :math:`q(\pi)\prod_k q(\mu_k, \Lambda_k)` as a one-chain :class:`Fit`
+        (``method="cavi"``; sites ``pi`` (K,), ``mu`` (K, d), ``Lambda`` (K, d, d)) for ArviZ.
+
+        :math:`\Lambda_k \sim \mathcal W(W_k, \nu_k)` by Bartlett's decomposition
+        :math:`\Lambda = B A A^\top B^\top` with :math:`B B^\top = W_k`, :math:`A` lower triangular,
+        :math:`A_{ii}^2 \sim \chi^2_{\nu_k - i + 1}`, :math:`A_{ij} \sim \mathcal N(0, 1)` below the diagonal;
+        then :math:`\mu_k \sim \mathcal N(m_k, (\beta_k \Lambda_k)^{-1})`.
+        """
+        rng = np.random.default_rng(seed)
+        st = self.state
+        K, d = st.m.shape
+        B = np.swapaxes(np.linalg.inv(st.W_inv_chol), 1, 2)                      # B B^T = W_k
+        A = np.tril(rng.standard_normal((num_samples, K, d, d)), -1)
+        A[..., np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(st.nu[:, None] - np.arange(d), (num_samples, K, d)))
+        BA = B @ A
+        Lambda = BA @ np.swapaxes(BA, -1, -2)
+        C = np.linalg.cholesky(st.beta[:, None, None] * Lambda)                  # C C^T = beta_k Lambda_k
+        mu = st.m + np.linalg.solve(np.swapaxes(C, -1, -2), rng.standard_normal((num_samples, K, d, 1)))[..., 0]
+        pi = rng.dirichlet(st.alpha, size=num_samples)
+        posterior = {"pi": pi[None], "mu": mu[None], "Lambda": Lambda[None]}
+        dims = {"pi": ["component"], "mu": ["component", "feature"], "Lambda": ["component", "feature", "feature_"]}
+        return Fit(method="cavi", backend="numpy", model=fit_bayesian_gmm, args=(), kwargs={}, posterior=posterior,
+                   dims=dims, params={"alpha": st.alpha, "beta": st.beta, "m": st.m, "nu": st.nu},
+                   losses=-self.elbo)
 
 
 def _suff_stats(X: np.ndarray, resp: np.ndarray, reg_covar: float):

@@ -3,6 +3,7 @@ initial responsibilities, same iterations)."""
 
 import warnings
 
+import arviz as az
 import numpy as np
 import pytest
 from sklearn.mixture import BayesianGaussianMixture
@@ -69,3 +70,18 @@ def test_default_init_and_validation():
         fit_bayesian_gmm(X, 2, init_resp=np.ones((3, 2)))
     with pytest.raises(ValueError, match="num_components"):
         fit_bayesian_gmm(X, 0)
+
+
+def test_to_fit_draws_match_the_factors(fits):
+    ours = fits[3]
+    result = ours.to_fit(num_samples=4000, seed=0)
+    draws = result.posterior
+    assert draws["Lambda"].shape == (1, 4000, K, 3, 3)
+    np.testing.assert_allclose(draws["pi"].mean((0, 1)), ours.weights, atol=0.01)
+    # E[Lambda_k] = nu_k W_k, i.e. the inverse of scikit-learn-style covariances
+    expected = np.linalg.inv(ours.covariances)
+    np.testing.assert_allclose(draws["Lambda"].mean((0, 1)), expected, rtol=0.1, atol=0.1 * np.abs(expected).max())
+    mu = draws["mu"][0]
+    assert np.all(np.abs(mu.mean(0) - ours.state.m) < 5 * mu.std(0) / np.sqrt(len(mu)))  # E[mu_k] = m_k
+    summary = az.summary(result.to_inference_data(), var_names=["pi"])
+    assert summary.shape[0] == K
