@@ -83,7 +83,7 @@ BAD_INPUTS = {
     "3-D array": (lambda f: ["fit", "--data", _save(f, "cube.npy", np.zeros((2, 2, 2)))],
                   "cube.npy, array 'array': expected 1 or 2 dimensions, got shape (2, 2, 2)."),
     "unknown model": (lambda f: ["fit", "gpt5"], "Unknown model 'gpt5': choose one of linear_regression, "
-                                                 "gaussian_mixture."),
+                                                 "gaussian_mixture, factor_analysis."),
     "unknown dataset": (lambda f: ["fit", "--data", "mnist"], "Unknown dataset 'mnist': choose one of iris,"),
     "unknown method": (lambda f: ["fit", "--method", "gibbs"], "invalid choice: 'gibbs'"),
     "bad model option": (lambda f: ["fit", "--set", "K"], "--set 'K': expected NAME=VALUE, e.g. --set K=4."),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pgm_ppl.data import DataError, DataTable
+from pgm_ppl.models.factor_analysis import factor_analysis
 from pgm_ppl.models.gmm import gaussian_mixture
 from pgm_ppl.models.linear_regression import linear_regression
 
@@ -44,7 +45,7 @@ def _regression_inputs(table: DataTable) -> dict:
 
 
 def _mixture_inputs(table: DataTable) -> dict:
-    """All columns, standardised; a target column, if any, is left out (the mixture does not see labels)."""
+    """All columns, standardised; a target column, if any, is left out (unsupervised models see no labels)."""
     return {"x": standardise(table.values)}
 
 
@@ -56,6 +57,10 @@ ZOO: dict[str, ZooModel] = {
         "gaussian_mixture", gaussian_mixture,
         "hierarchical Bayesian Gaussian mixture, enumerated assignments (course Ex. 3.1)", "iris",
         _mixture_inputs, {"K": 3}),
+    "factor_analysis": ZooModel(
+        "factor_analysis", factor_analysis,
+        "Bayesian factor analysis, lower-triangular loadings fix the rotation", "wine",
+        _mixture_inputs, {"num_factors": 2}),
 }
 """The zoo, by name."""
 
