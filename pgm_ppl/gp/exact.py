@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import gpytorch
 import numpy as np
 import torch
+from scipy.stats import norm
 
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
@@ -45,6 +46,13 @@ def _noise(noise) -> torch.Tensor:
     if not value > 0:
         raise ValueError(f"noise (the noise variance) must be positive, got {noise!r}")
     return torch.tensor(value, dtype=DTYPE)
+
+
+def _z(level: float) -> float:
+    """Standard-normal quantile of a central interval of probability ``level``."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    return float(norm.ppf(0.5 + level / 2))
 
 
 def _lml(kernel, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -93,8 +101,7 @@ def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise: float, x_new, *, inc
     With ``include_noise`` the predictive of noisy observations :math:`y_*` (adds :math:`\sigma_n^2 I`),
     otherwise of the latent :math:`f_*`. ``level`` sets the central predictive interval.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    _z(level)
     xt, xs = as_inputs(x), as_inputs(x_new, "x_new")
     if xs.shape[1] != xt.shape[1]:
         raise ValueError(f"x_new: expected {xt.shape[1]} input columns like x, got {xs.shape[1]}")
@@ -114,7 +121,7 @@ def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise: float, x_new, *, inc
             cov = None
             var = kernel(xs, diag=True) - (V * V).sum(0) + (s2 if include_noise else 0.0)
     std = var.clamp_min(0.0).sqrt().numpy()
-    z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(0.5 + level / 2)))
+    z = _z(level)
     m = mean.numpy()
     return GPPredictive(m, None if cov is None else cov.numpy(), std, m - z * std, m + z * std, level)
 
@@ -222,7 +229,7 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
     if not runs:
         raise ValueError("every restart failed (K + noise * I not positive definite); start from a larger noise")
     best, obj, losses = max(runs, key=lambda run: run[0])
-    return GPTraining(obj.kernel, float(obj.noise), best, np.asarray(losses),
+    return GPTraining(obj.kernel, float(obj.noise.detach()), best, np.asarray(losses),
                       np.array([run[0] for run in runs]), optimizer, time.perf_counter() - start)
 
 

@@ -23,7 +23,7 @@ import gpytorch
 import numpy as np
 import torch
 
-from pgm_ppl.gp.exact import GPPredictive, _targets
+from pgm_ppl.gp.exact import GPPredictive, _targets, _z
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
 __all__ = ["SVGP", "SVGPTraining", "train_svgp", "predict_svgp"]
@@ -138,5 +138,5 @@ def predict_svgp(trained: SVGPTraining, x_new, *, include_noise: bool = False, l
             variances.append(out.variance.double())
     mean = torch.cat(means).numpy()
     std = torch.cat(variances).clamp_min(0).sqrt().numpy()
-    z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(0.5 + level / 2)))
+    z = _z(level)
     return GPPredictive(mean, None, std, mean - z * std, mean + z * std, level)

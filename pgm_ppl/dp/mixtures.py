@@ -1,0 +1,104 @@
+r"""The truncated stick-breaking DP Gaussian mixture as a backend-neutral model (course §4.2, Def. 4.3).
+
+.. math::
+
+    V_k \sim \mathrm{Beta}(1, \alpha)\ (k < K),\quad V_K = 1,\quad
+    C_k = V_k \textstyle\prod_{j<k}(1 - V_j),\qquad
+    \mu_k \sim \mathcal N(0, s_0^2 I_d),\quad \sigma_{kj} \sim \mathrm{HalfNormal}(1),
+
+    z_n \sim \mathrm{Cat}(C),\qquad x_n \mid z_n \sim \mathcal N(\mu_{z_n}, \mathrm{diag}(\sigma_{z_n}^2)).
+
+Setting :math:`V_K = 1` makes the truncated weights sum to one (Ishwaran and James, 2001; the error of
+truncation is bounded by :func:`pgm_ppl.dp.random_measures.truncation_error_bound`). The assignments
+:math:`z_n` are enumerated, so :func:`pgm_ppl.fit` runs NUTS or SVI (``TraceEnum_ELBO``) on either backend
+over :math:`V, \mu, \sigma` only; :func:`assignment_probabilities` recovers :math:`q(z_n)` from draws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+from scipy.stats import norm
+
+from pgm_ppl.backend import dist, ops, pyro
+
+__all__ = ["dp_mixture", "dp_mixture_guide", "assignment_probabilities", "stick_weights"]
+
+
+def stick_weights(v):
+    r"""Backend-neutral :math:`C_k = V_k\prod_{j<k}(1-V_j)` for :math:`k \le K-1` plus the leftover
+    :math:`C_K = \prod_{j<K}(1-V_j)`, from sticks of shape (..., K-1); computed in log space."""
+    log_rest = ops.cumsum(ops.log1p(-v), axis=-1)
+    zero = ops.zeros(tuple(v.shape[:-1]) + (1,))
+    return ops.exp(ops.concatenate([ops.log(v), zero], axis=-1)
+                   + ops.concatenate([zero, log_rest], axis=-1))
+
+
+def dp_mixture(x, K: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
+    r"""Truncated stick-breaking DP mixture of diagonal Gaussians with enumerated assignments.
+
+    Parameters
+    ----------
+    x
+        Data, shape (N, d); standardise the columns first (the priors assume unit scale).
+    K
+        Truncation level (number of sticks); choose it with
+        :func:`pgm_ppl.dp.random_measures.truncation_level`.
+    alpha
+        DP concentration :math:`\alpha`.
+    prior_scale
+        Prior standard deviation :math:`s_0` of the component means.
+    """
+    num_data, num_features = x.shape
+    with pyro.plate("sticks", K - 1):
+        v = pyro.sample("v", dist.Beta(1.0, alpha))  # V_k ~ Beta(1, alpha), Def. 4.3
+    weights = pyro.deterministic("weights", stick_weights(v))  # C_k = V_k prod_{j<k} (1 - V_j)
+    with pyro.plate("components", K):
+        mu = pyro.sample("mu", dist.Normal(0.0, prior_scale).expand([num_features]).to_event(1))
+        sigma = pyro.sample("sigma", dist.HalfNormal(1.0).expand([num_features]).to_event(1))
+    with pyro.plate("data", num_data):
+        z = pyro.sample("z", dist.Categorical(weights), infer={"enumerate": "parallel"})
+        pyro.sample("x", dist.Normal(mu[z], sigma[z]).to_event(1), obs=x)
+
+
+def dp_mixture_guide(x, K: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
+    r"""Blei-Jordan mean-field guide for :func:`dp_mixture`, with :math:`z` left to enumeration.
+
+    .. math:: q(V_k) = \mathrm{Beta}(a_k, b_k),\quad q(\mu_k) = \mathcal N(m_k, \mathrm{diag}(s_k^2)),\quad
+              q(\sigma_k) = \mathrm{LogNormal}(l_k, \mathrm{diag}(t_k^2)).
+
+    The means :math:`m_k` start at :math:`K` data points spread evenly through ``x`` and the sticks at the
+    prior; an autoguide would start every :math:`\mu_k` at the same point, a symmetric saddle from which
+    SVI often merges clusters.
+    """
+    num_data, num_features = x.shape
+    a = pyro.param("v_a", ops.ones(K - 1), constraint=dist.constraints.positive)
+    b = pyro.param("v_b", alpha * ops.ones(K - 1), constraint=dist.constraints.positive)
+    start = np.linspace(0, num_data - 1, K).round().astype(np.int64)
+    loc = pyro.param("mu_loc", x[start])
+    scale = pyro.param("mu_scale", 0.1 * ops.ones((K, num_features)), constraint=dist.constraints.positive)
+    log_loc = pyro.param("sigma_loc", -1.0 * ops.ones((K, num_features)))
+    log_scale = pyro.param("sigma_scale", 0.1 * ops.ones((K, num_features)), constraint=dist.constraints.positive)
+    with pyro.plate("sticks", K - 1):
+        pyro.sample("v", dist.Beta(a, b))
+    with pyro.plate("components", K):
+        pyro.sample("mu", dist.Normal(loc, scale).to_event(1))
+        pyro.sample("sigma", dist.LogNormal(log_loc, log_scale).to_event(1))
+
+
+def assignment_probabilities(x, weights, mu, sigma) -> np.ndarray:
+    r""":math:`p(z_n = k \mid x_n, C, \mu, \sigma)` averaged over posterior draws.
+
+    ``weights`` (..., K), ``mu`` and ``sigma`` (..., K, d) hold draws with any leading sample axes (as in
+    ``Fit.posterior``); returns (N, K). Average over draws of one chain only: components of different
+    chains may carry different labels.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weights).reshape(-1, np.shape(weights)[-1])
+    m = np.asarray(mu).reshape((w.shape[0],) + np.shape(mu)[-2:])
+    s = np.asarray(sigma).reshape(m.shape)
+    if x.ndim != 2 or x.shape[1] != m.shape[-1]:
+        raise ValueError(f"x: expected shape (N, {m.shape[-1]}), got {x.shape}")
+    log_lik = norm.logpdf(x[None, :, None, :], m[:, None], s[:, None]).sum(-1)  # (S, N, K)
+    logits = np.log(np.clip(w, 1e-300, None))[:, None, :] + log_lik
+    return np.exp(logits - logsumexp(logits, axis=-1, keepdims=True)).mean(0)

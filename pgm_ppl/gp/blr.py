@@ -1,0 +1,126 @@
+r"""Bayesian linear regression in feature space, and its GP view (course §4.3, eqs. (4.17)-(4.21)).
+
+With features :math:`\Phi = [\phi(x_n)^\top]_n` (N, m), prior :math:`w \sim \mathcal N(0, \Sigma_w)` and
+:math:`y = \Phi w + \epsilon`, :math:`\epsilon \sim \mathcal N(0, \sigma^2 I)`:
+
+.. math::
+
+    p(y \mid X) = \mathcal N(0, \Phi\Sigma_w\Phi^\top + \sigma^2 I) \quad \text{(4.17)-(4.19)},\qquad
+    \Sigma = (\Sigma_w^{-1} + \Phi^\top\Phi/\sigma^2)^{-1},\quad \mu = \Sigma\Phi^\top y/\sigma^2,
+
+    m_* = \phi_*^\top\mu, \qquad v_* = \phi_*^\top\Sigma\phi_* \quad \text{(4.20)-(4.21)}.
+
+The same predictive is the GP posterior with kernel :math:`k(x, x') = \phi(x)^\top\Sigma_w\phi(x')`
+(:class:`FeatureKernel`; course Def. 4.4): the weight-space route costs :math:`O(m^3)`, the function-space
+route :math:`O(N^3)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import gpytorch
+import numpy as np
+import torch
+
+from pgm_ppl.gp.kernels import DTYPE, as_inputs
+
+__all__ = ["gaussian_bump_features", "polynomial_features", "BLRPosterior", "blr_posterior", "blr_predict",
+           "FeatureKernel"]
+
+
+def gaussian_bump_features(x, centres, lengthscale: float = 0.5) -> np.ndarray:
+    r"""Gaussian bumps :math:`\phi_i(x) = \exp(-(x - c_i)^2 / (2\ell^2))` (Example 4.2, Fig. 4.6), shape (N, m)."""
+    if not lengthscale > 0:
+        raise ValueError(f"lengthscale must be positive, got {lengthscale!r}")
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    c = np.asarray(centres, dtype=np.float64).reshape(-1)
+    return np.exp(-((x[:, None] - c[None, :]) ** 2) / (2 * lengthscale**2))
+
+
+def polynomial_features(x, offset: float = 1.0) -> np.ndarray:
+    r"""The 6 features of eq. (4.24) for :math:`d = p = 2`: :math:`\phi(x)^\top\phi(x') = (x^\top x' + c)^2`.
+
+    .. math:: \phi(x) = (x_1^2,\ x_2^2,\ \sqrt2 x_1x_2,\ \sqrt{2c}\,x_1,\ \sqrt{2c}\,x_2,\ c)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"x: expected shape (N, 2), got {x.shape}")
+    if not offset >= 0:
+        raise ValueError(f"offset must be non-negative, got {offset!r}")
+    x1, x2 = x[:, 0], x[:, 1]
+    r = np.sqrt(2 * offset)
+    return np.stack([x1**2, x2**2, np.sqrt(2) * x1 * x2, r * x1, r * x2, np.full_like(x1, offset)], axis=1)
+
+
+class BLRPosterior(NamedTuple):
+    """Weight posterior ``mean`` :math:`\\mu` (m,) and ``covariance`` :math:`\\Sigma` (m, m), the
+    ``noise`` variance and the ``log_evidence`` :math:`\\log p(y \\mid X)`."""
+
+    mean: np.ndarray
+    covariance: np.ndarray
+    noise: float
+    log_evidence: float
+
+
+def blr_posterior(Phi, y, prior_cov, noise: float) -> BLRPosterior:
+    r"""Weight posterior and evidence of Bayesian linear regression (eqs. (4.17)-(4.19)).
+
+    The evidence uses the matrix determinant lemma and Woodbury identity, so everything is :math:`O(m^3 + Nm^2)`:
+    :math:`\log|\Phi\Sigma_w\Phi^\top+\sigma^2I| = \log|\Sigma_w| - \log|\Sigma| + N\log\sigma^2`.
+    """
+    Phi = np.asarray(Phi, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    Sw = np.asarray(prior_cov, dtype=np.float64)
+    if Phi.ndim != 2:
+        raise ValueError(f"Phi: expected shape (N, m), got {Phi.shape}")
+    n, m = Phi.shape
+    if y.shape != (n,):
+        raise ValueError(f"y: expected shape ({n},), got {y.shape}")
+    if Sw.shape != (m, m):
+        raise ValueError(f"prior_cov: expected shape ({m}, {m}), got {Sw.shape}")
+    if not noise > 0:
+        raise ValueError(f"noise (variance) must be positive, got {noise!r}")
+    Lw = np.linalg.cholesky(Sw)
+    precision = np.linalg.inv(Sw) + Phi.T @ Phi / noise
+    Lp = np.linalg.cholesky(precision)
+    cov = np.linalg.inv(precision)
+    b = Phi.T @ y / noise
+    mean = cov @ b
+    logdet_C = 2 * np.log(np.diag(Lw)).sum() + 2 * np.log(np.diag(Lp)).sum() + n * np.log(noise)
+    quad = y @ y / noise - b @ mean  # y^T C^{-1} y by Woodbury
+    log_evidence = -0.5 * (quad + logdet_C + n * np.log(2 * np.pi))
+    return BLRPosterior(mean, cov, float(noise), float(log_evidence))
+
+
+def blr_predict(posterior: BLRPosterior, Phi_new, *, include_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    r"""Predictive mean :math:`\phi_*^\top\mu` and covariance :math:`\phi_*^\top\Sigma\phi_*` (eqs. (4.20)-(4.21))."""
+    P = np.asarray(Phi_new, dtype=np.float64)
+    if P.ndim != 2 or P.shape[1] != posterior.mean.size:
+        raise ValueError(f"Phi_new: expected shape (M, {posterior.mean.size}), got {P.shape}")
+    cov = P @ posterior.covariance @ P.T
+    if include_noise:
+        cov = cov + posterior.noise * np.eye(P.shape[0])
+    return P @ posterior.mean, cov
+
+
+class FeatureKernel(gpytorch.kernels.Kernel):
+    r"""The degenerate kernel :math:`k(x, x') = \phi(x)^\top\Sigma_w\phi(x')` of a feature map (Remark 4.11).
+
+    ``feature_map`` maps an (N, d) numpy array to (N, m) features; it has no trainable parameters.
+    """
+
+    def __init__(self, feature_map: Callable[[np.ndarray], np.ndarray], prior_cov):
+        super().__init__()
+        self.feature_map = feature_map
+        self.register_buffer("prior_cov", torch.as_tensor(np.asarray(prior_cov, dtype=np.float64), dtype=DTYPE))
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(self.feature_map(x.detach().numpy()), dtype=DTYPE)
+
+    def forward(self, x1, x2, diag: bool = False, **params):
+        a, b = self._features(as_inputs(x1)), self._features(as_inputs(x2))
+        if diag:
+            return ((a @ self.prior_cov) * b).sum(-1)
+        return a @ self.prior_cov @ b.T

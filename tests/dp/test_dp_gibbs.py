@@ -1,0 +1,54 @@
+"""Collapsed Gibbs (Neal's algorithm 3): posterior number of clusters and co-clustering on well-separated
+data, and agreement of the three DP-mixture methods (Gibbs, CAVI, the enumerated model under SVI on both
+backends) by adjusted Rand index > 0.9."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from pgm_ppl import fit
+from pgm_ppl.dp import cavi, gibbs
+from pgm_ppl.dp.mixtures import assignment_probabilities, dp_mixture, dp_mixture_guide
+
+RNG = np.random.default_rng(3)
+TRUTH = np.repeat([0, 1, 2], 30)
+X = np.array([[0.0, 0.0], [4.0, 4.0], [-4.0, 4.0]])[TRUTH] + 0.5 * RNG.normal(size=(90, 2))
+
+
+@pytest.fixture(scope="module")
+def gibbs_run():
+    return gibbs.run(X, alpha=1.0, sigma=0.5, tau=4.0, num_samples=60, num_warmup=20, seed=0)
+
+
+def test_gibbs_posterior_clusters(gibbs_run):
+    assert gibbs_run.labels.shape == (60, 90)
+    distribution = gibbs_run.num_clusters_distribution()
+    assert max(distribution, key=distribution.get) == 3
+    assert abs(sum(distribution.values()) - 1) < 1e-12
+    P = gibbs_run.co_clustering
+    np.testing.assert_allclose(np.diag(P), 1.0)
+    np.testing.assert_allclose(P, P.T)
+    same = TRUTH[:, None] == TRUTH[None, :]
+    assert P[same].mean() > 0.95 and P[~same].mean() < 0.05
+
+
+def test_gibbs_state_counts_match_labels(gibbs_run):
+    state = gibbs_run.state
+    np.testing.assert_array_equal(state.counts, np.bincount(state.labels))
+    sums = np.stack([X[state.labels == k].sum(0) for k in range(state.counts.size)])
+    np.testing.assert_allclose(state.sums, sums, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["numpyro", "pyro"])
+def test_three_methods_agree(gibbs_run, backend):
+    z = (X - X.mean(0)) / X.std(0)
+    model_fit = fit(dp_mixture, z, method="svi", guide=dp_mixture_guide, backend=backend, model_kwargs={"K": 6},
+                    num_steps=800, learning_rate=0.05, num_samples=30, predictive=False, log_likelihood=False,
+                    progress_bar=False, seed=0)
+    post = model_fit.posterior
+    svi_labels = assignment_probabilities(z, post["weights"][0], post["mu"][0], post["sigma"][0]).argmax(1)
+    cavi_labels = cavi.run(X, 6, prior=cavi.default_prior(X, 6, alpha=1.0)).labels
+    gibbs_labels = gibbs_run.map_labels()
+    for a, b in [(svi_labels, cavi_labels), (cavi_labels, gibbs_labels), (gibbs_labels, svi_labels)]:
+        assert adjusted_rand_score(a, b) > 0.9
+    assert model_fit.to_inference_data().posterior["weights"].shape[-1] == 6
