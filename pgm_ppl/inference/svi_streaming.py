@@ -38,7 +38,7 @@ def minibatches(data: np.ndarray, batch_size: int, rng: np.random.Generator) -> 
 
 def run_streaming_svi(model: Callable, guide: Callable, data: np.ndarray, *, batch_size: int = 256,
                       num_epochs: int = 10, learning_rate: float = 0.01, lr_decay: float = 1.0,
-                      seed: int = 0, model_kwargs: dict | None = None) -> Fit:
+                      num_particles: int = 1, seed: int = 0, model_kwargs: dict | None = None) -> Fit:
     """SVI with Adam on mini-batches streamed from ``data``.
 
     Parameters
@@ -53,6 +53,8 @@ def run_streaming_svi(model: Callable, guide: Callable, data: np.ndarray, *, bat
     learning_rate, lr_decay
         Adam's step size and its per-step multiplicative decay (``ClippedAdam``'s ``lrd``; Robbins-Monro
         style decay makes the iterates settle rather than jitter).
+    num_particles
+        Draws of the guide per step in the ELBO estimate (more particles, less gradient noise).
     seed
         Seeds Pyro's sampling and the batch order.
 
@@ -72,7 +74,8 @@ def run_streaming_svi(model: Callable, guide: Callable, data: np.ndarray, *, bat
     start = time.perf_counter()
     with pyro.get_param_store().scope():
         pyro.set_rng_seed(seed)
-        svi = SVI(model, guide, ClippedAdam({"lr": learning_rate, "lrd": lr_decay}), Trace_ELBO())
+        optimiser = ClippedAdam({"lr": learning_rate, "lrd": lr_decay})
+        svi = SVI(model, guide, optimiser, Trace_ELBO(num_particles=num_particles))
         losses = []
         for _ in range(num_epochs):
             for batch in minibatches(data, batch_size, rng):
