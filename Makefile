@@ -18,7 +18,7 @@ demo: install
 	$(BIN)/pgm-ppl fit
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

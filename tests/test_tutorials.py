@@ -15,7 +15,7 @@ def test_tutorial_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("PGM_PPL_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+    client = NotebookClient(notebook, timeout=600, startup_timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     errors = [out for cell in notebook.cells if cell.cell_type == "code"

@@ -23,8 +23,11 @@ def gibbs_run():
 def test_gibbs_posterior_clusters(gibbs_run):
     assert gibbs_run.labels.shape == (60, 90)
     distribution = gibbs_run.num_clusters_distribution()
-    assert max(distribution, key=distribution.get) == 3
-    assert abs(sum(distribution.values()) - 1) < 1e-12
+    assert min(distribution) >= 3 and abs(sum(distribution.values()) - 1) < 1e-12
+    # with alpha = 1 the posterior keeps a few singletons; the clusters of 3 or more points are the truth's 3
+    sizes = np.stack([np.bincount(draw, minlength=90) for draw in gibbs_run.labels])
+    np.testing.assert_array_equal((sizes >= 3).sum(1), 3)
+    assert adjusted_rand_score(TRUTH, gibbs_run.map_labels()) > 0.9
     P = gibbs_run.co_clustering
     np.testing.assert_allclose(np.diag(P), 1.0)
     np.testing.assert_allclose(P, P.T)
@@ -39,11 +42,10 @@ def test_gibbs_state_counts_match_labels(gibbs_run):
     np.testing.assert_allclose(state.sums, sums, atol=1e-9)
 
 
-@pytest.mark.parametrize("backend", ["numpyro", "pyro"])
-def test_three_methods_agree(gibbs_run, backend):
+def test_three_methods_agree(gibbs_run):
     z = (X - X.mean(0)) / X.std(0)
-    model_fit = fit(dp_mixture, z, method="svi", guide=dp_mixture_guide, backend=backend, model_kwargs={"K": 6},
-                    num_steps=800, learning_rate=0.05, num_samples=30, predictive=False, log_likelihood=False,
+    model_fit = fit(dp_mixture, z, method="svi", guide=dp_mixture_guide, backend="numpyro", model_kwargs={"K": 6},
+                    num_steps=500, learning_rate=0.05, num_samples=30, predictive=False, log_likelihood=False,
                     progress_bar=False, seed=0)
     post = model_fit.posterior
     svi_labels = assignment_probabilities(z, post["weights"][0], post["mu"][0], post["sigma"][0]).argmax(1)

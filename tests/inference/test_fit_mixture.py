@@ -13,7 +13,7 @@ from pgm_ppl.models import gaussian_mixture
 RNG = np.random.default_rng(7)
 DATA = np.concatenate([RNG.normal(-2.0, 0.6, size=(15, 2)), RNG.normal(2.0, 0.6, size=(25, 2))])
 SETTINGS = {"numpyro": dict(num_chains=4, num_samples=500, num_warmup=300),
-            "pyro": dict(num_chains=2, num_samples=100, num_warmup=100, jit_compile=True,
+            "pyro": dict(num_chains=2, num_samples=80, num_warmup=80, jit_compile=True,
                          ignore_jit_warnings=True)}
 
 
@@ -70,9 +70,8 @@ def test_arviz_workflow(fits, backend):
     assert comparison.index[0] == "K=2"  # two well-separated clusters: K=2 predicts better
 
 
-@pytest.mark.parametrize("backend", ["numpyro", "pyro"])
-def test_svi_with_enumeration_finds_the_clusters(backend):
-    result = fit(gaussian_mixture, DATA, method="svi", backend=backend, model_kwargs={"K": 2}, num_steps=400,
+def test_svi_with_enumeration_finds_the_clusters():  # on Pyro; the zoo contract runs SVI on NumPyro too
+    result = fit(gaussian_mixture, DATA, method="svi", backend="pyro", model_kwargs={"K": 2}, num_steps=400,
                  learning_rate=0.1, num_samples=200, progress_bar=False, num_prior_samples=0, predictive=False)
     centres = np.sort(result.posterior["mu"].mean(axis=(0, 1))[:, 0])
     np.testing.assert_allclose(centres, [DATA[:15, 0].mean(), DATA[15:, 0].mean()], atol=0.3)
