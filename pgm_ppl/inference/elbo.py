@@ -135,12 +135,14 @@ def gradient_variance(model: Callable, guide: Callable, *args, estimator: str = 
                       **kwargs) -> GradientStats:
     """Spread of one-sample ELBO gradient estimates for the guide's parameters :math:`\\lambda`.
 
-    ``estimator="reparam"``: :math:`\\nabla_\\lambda[\\log p(x, z_\\lambda(\\epsilon)) - \\log q_\\lambda(z_\\lambda(\\epsilon))]`
+    ``estimator="reparam"``:
+    :math:`\\nabla_\\lambda[\\log p(x, z_\\lambda(\\epsilon)) - \\log q_\\lambda(z_\\lambda(\\epsilon))]`
     with :math:`z = z_\\lambda(\\epsilon)` a differentiable transform of noise.
     ``estimator="score"``: course eq. (3.14) with a baseline :math:`b`,
 
     .. math::
-        \\hat g = (\\log p(x, z) - \\log q_\\lambda(z) - b)\\,\\nabla_\\lambda \\log q_\\lambda(z), \\quad z \\sim q_\\lambda,
+        \\hat g = (\\log p(x, z) - \\log q_\\lambda(z) - b)\\,\\nabla_\\lambda \\log q_\\lambda(z),
+        \\quad z \\sim q_\\lambda,
 
     where :math:`b` is the decaying average (rate ``baseline_decay``) of the previous estimates'
     :math:`\\log p - \\log q` (computed before the current draw, so the estimator stays unbiased);

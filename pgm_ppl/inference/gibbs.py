@@ -99,6 +99,7 @@ def gibbs(conditionals: Mapping[str, Conditional], init: Mapping[str, np.ndarray
         for name, value in state.items():
             draws[name][:, i] = value
     dims = {name: [f"{name}_dim_{k}" for k in range(value.ndim - 2)] for name, value in draws.items()}
-    return Fit(method="gibbs", backend="numpy", model=partial(gibbs_step, conditionals=dict(conditionals)), args=(), kwargs={}, posterior=draws,
+    return Fit(method="gibbs", backend="numpy", model=partial(gibbs_step, conditionals=dict(conditionals)),
+               args=(), kwargs={}, posterior=draws,
                sample_stats={"acceptance_rate": np.ones((num_chains, num_samples))}, dims=dims,
                seconds=time.perf_counter() - start)

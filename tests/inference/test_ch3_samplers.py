@@ -48,7 +48,8 @@ def test_rwm_nuts_svi_gibbs_agree_on_conjugate_posterior(blr):
               learning_rate=0.02, num_samples=2000, seed=4, **options)
     svi_mean = np.concatenate([svi.posterior["w"], svi.posterior["b"][..., None]], axis=-1).mean((0, 1))
     sd = np.sqrt(np.diag(cov))
-    assert np.all(np.abs(svi_mean - mean) < 0.4 * sd)  # Adam at a fixed rate jitters the optimum: a fraction of a posterior sd
+    # Adam at a fixed rate jitters around the optimum: allow a fraction of a posterior sd
+    assert np.all(np.abs(svi_mean - mean) < 0.4 * sd)
 
 
 def test_metropolis_hastings_needs_the_hastings_correction():
