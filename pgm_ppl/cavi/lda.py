@@ -15,6 +15,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln
 
+from pgm_ppl.inference.result import Fit
+
 
 class LDACorpus(NamedTuple):
     """A corpus drawn from LDA: ``counts`` (D, V), the true ``topics`` :math:`\\beta` (K, V), document
@@ -57,6 +59,19 @@ class LDAResult(NamedTuple):
     def topics(self) -> np.ndarray:
         """Posterior mean topics :math:`\\lambda_k / \\sum_v \\lambda_{kv}`."""
         return self.lam / self.lam.sum(1, keepdims=True)
+
+    def to_fit(self, num_samples: int = 200, seed: int = 0) -> Fit:
+        """Draws of the topics ``beta`` (K, V) from :math:`q(\\beta_k) = \\mathrm{Dir}(\\lambda_k)` and of the
+        document proportions ``theta`` (D, K) from :math:`q(\\theta_d) = \\mathrm{Dir}(\\gamma_d)`, as a
+        one-chain :class:`Fit` (``method="cavi"``) for ArviZ; Dirichlet draws by normalised Gammas."""
+        rng = np.random.default_rng(seed)
+        beta = rng.standard_gamma(self.lam, size=(num_samples,) + self.lam.shape)
+        theta = rng.standard_gamma(self.gamma, size=(num_samples,) + self.gamma.shape)
+        posterior = {"beta": (beta / beta.sum(-1, keepdims=True))[None],
+                     "theta": (theta / theta.sum(-1, keepdims=True))[None]}
+        return Fit(method="cavi", backend="numpy", model=fit_lda, args=(), kwargs={}, posterior=posterior,
+                   dims={"beta": ["topic", "word"], "theta": ["document", "topic"]}, losses=-self.elbo,
+                   params={"lam": self.lam, "gamma": self.gamma})
 
     def perplexity(self, counts: np.ndarray) -> float:
         """:math:`\\exp(-\\mathcal L / \\sum_{dv} n_{dv})` on the training counts (scikit-learn's definition)."""

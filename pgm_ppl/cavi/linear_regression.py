@@ -18,6 +18,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln
 
+from pgm_ppl.inference.result import Fit
+
 
 class BLRResult(NamedTuple):
     """:math:`q(w) = \\mathcal N(m, S)`, :math:`q(\\tau) = \\mathrm{Gamma}(a, b)` (rate b) and the ELBO trace."""
@@ -27,6 +29,19 @@ class BLRResult(NamedTuple):
     a: float
     b: float
     elbo: np.ndarray
+
+    def to_fit(self, num_samples: int = 1000, seed: int = 0) -> Fit:
+        """Draws of ``w`` from :math:`q(w)` and of ``tau`` from :math:`q(\\tau)` (absent when
+        :math:`\\tau` was fixed) as a one-chain :class:`Fit` (``method="cavi"``) for ArviZ."""
+        rng = np.random.default_rng(seed)
+        posterior = {"w": rng.multivariate_normal(self.m, self.S, size=num_samples)[None]}
+        dims = {"w": ["feature"]}
+        if np.isfinite(self.a):
+            posterior["tau"] = rng.gamma(self.a, 1.0 / self.b, size=num_samples)[None]
+            dims["tau"] = []
+        return Fit(method="cavi", backend="numpy", model=fit_linear_regression, args=(), kwargs={},
+                   posterior=posterior, dims=dims, losses=-self.elbo,
+                   params={"m": self.m, "S": self.S, "a": np.asarray(self.a), "b": np.asarray(self.b)})
 
 
 def fit_linear_regression(X: np.ndarray, y: np.ndarray, *, prior_precision: float = 1.0, a0: float = 1e-2,

@@ -1,5 +1,6 @@
 """LDA CAVI against scikit-learn's batch LatentDirichletAllocation on a corpus from known topics."""
 
+import arviz as az
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
@@ -52,3 +53,14 @@ def test_dirichlet_expectation_by_monte_carlo():
 def test_bad_counts():
     with pytest.raises(ValueError, match="counts"):
         fit_lda(-np.ones((3, 4)), 2)
+
+
+def test_to_fit_draws_from_the_factors(corpus_and_fits):
+    ours = corpus_and_fits[1]
+    result = ours.to_fit(num_samples=300, seed=0)
+    beta = result.posterior["beta"][0]
+    assert beta.shape == (300,) + ours.lam.shape
+    se = beta.std(0) / np.sqrt(300)
+    assert np.all(np.abs(beta.mean(0) - ours.topics) < 5 * se + 1e-12)
+    summary = az.summary(result.to_inference_data(), var_names=["theta"], coords={"document": [0]})
+    assert summary.shape[0] == K
