@@ -10,9 +10,6 @@ from collections.abc import Callable
 
 from pyroapi.dispatch import GenericModule
 
-FLAVOURS = ("neutral", "pyro", "numpyro")
-
-
 def detect_flavour(model: Callable, args: tuple = (), kwargs: dict | None = None) -> str:
     """Return "neutral", "pyro" or "numpyro" from the names the model's code refers to.
 

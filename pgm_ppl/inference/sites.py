@@ -25,7 +25,6 @@ class Site:
     kind: str  # "latent", "observed", "enumerated", "deterministic" or "factor"
     shape: tuple[int, ...]
     dims: tuple[str, ...]
-    plates: tuple[str, ...]
     event_dim: int = 0
     value: np.ndarray | None = None
 
@@ -64,7 +63,6 @@ def describe_trace(trace) -> ModelStructure:
             kind=kind,
             shape=value.shape,
             dims=_dims(name, value.shape, event_dim, frames),
-            plates=tuple(frame.name for frame in frames),
             event_dim=event_dim,
             value=value if kind == "observed" else None,
         )
