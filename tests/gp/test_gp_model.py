@@ -1,0 +1,30 @@
+"""The GP regression model with hyperpriors through fit (SVI on Pyro here; NUTS on NumPyro in the tutorial, kept out of the test budget): its pointwise
+log-likelihood is the log marginal likelihood (4.22) of pgm_ppl.gp.exact, and it converts to ArviZ."""
+
+import arviz as az
+import numpy as np
+import pytest
+
+from pgm_ppl import fit
+from pgm_ppl.gp import kernels as K
+from pgm_ppl.gp.exact import log_marginal_likelihood
+from pgm_ppl.models.gp import gp_regression
+
+RNG = np.random.default_rng(0)
+X = np.linspace(-2, 2, 25)[:, None]
+Y = np.sin(2 * X[:, 0]) + 0.2 * RNG.normal(size=25)
+
+
+@pytest.mark.parametrize("backend, method", [("pyro", "svi")])
+def test_gp_model_through_fit(backend, method):
+    options = dict(num_samples=100, num_warmup=100, num_chains=2) if method == "nuts" else dict(num_steps=300,
+                                                                                               num_samples=50)
+    result = fit(gp_regression, (X, Y), method=method, backend=backend, progress_bar=False, seed=0,
+                 num_prior_samples=10, learning_rate=0.05, **options)
+    post = {k: result.posterior[k][0, 0] for k in ("lengthscale", "variance", "noise")}
+    kernel = K.squared_exponential(float(post["lengthscale"]), float(post["variance"]))
+    expected = log_marginal_likelihood(kernel, X, Y, float(post["noise"]) + 1e-6)
+    np.testing.assert_allclose(np.sum(result.log_likelihood["y"][0, 0]), expected, rtol=1e-4)
+    summary = az.summary(result.to_inference_data(), var_names=["lengthscale", "noise"])
+    assert 0.5 < summary.loc["lengthscale", "mean"] < 3.0
+    assert summary.loc["noise", "mean"] < 0.2
