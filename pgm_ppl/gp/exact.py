@@ -282,6 +282,6 @@ def train_cg(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, num_s
             opt.step()
             losses.append(float(loss.detach()))
     seconds = time.perf_counter() - start
-    noise_value = float(likelihood.noise)
+    noise_value = float(likelihood.noise.detach())
     lml = log_marginal_likelihood(model.covar_module, xt, yt, noise_value) if xt.shape[0] <= 5000 else -losses[-1]
     return GPTraining(model.covar_module, noise_value, lml, np.asarray(losses), np.array([lml]), "adam-cg", seconds)
