@@ -1,7 +1,9 @@
-"""Gaussian processes (course chapter 4): kernels, exact and sparse regression, BLR in feature space."""
+"""Gaussian processes (course chapter 4): kernels, exact and sparse regression, BLR in feature space,
+Laplace GP classification."""
 
 from pgm_ppl.gp.blr import (BLRPosterior, FeatureKernel, blr_posterior, blr_predict, gaussian_bump_features,
                             polynomial_features)
+from pgm_ppl.gp.classification import LaplaceGPC, laplace_classification
 from pgm_ppl.gp.exact import GPPredictive, GPTraining, log_marginal_likelihood, posterior, train, train_cg
 from pgm_ppl.gp.kernels import (PriorSamples, gram, linear, locally_periodic, matern, periodic, polynomial,
                                 rational_quadratic, sample_prior, squared_exponential)
@@ -12,5 +14,5 @@ __all__ = [
     "polynomial_features", "GPPredictive", "GPTraining", "log_marginal_likelihood", "posterior", "train",
     "train_cg", "PriorSamples", "gram", "linear", "locally_periodic", "matern", "periodic", "polynomial",
     "rational_quadratic", "sample_prior", "squared_exponential", "SVGP", "SVGPTraining", "predict_svgp",
-    "train_svgp",
+    "train_svgp", "LaplaceGPC", "laplace_classification",
 ]
