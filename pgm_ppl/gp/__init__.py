@@ -4,6 +4,7 @@ Laplace GP classification."""
 from pgm_ppl.gp.blr import (BLRPosterior, FeatureKernel, blr_posterior, blr_predict, gaussian_bump_features,
                             polynomial_features)
 from pgm_ppl.gp.classification import LaplaceGPC, laplace_classification
+from pgm_ppl.gp.co2 import CO2Data, co2_kernel, load_co2
 from pgm_ppl.gp.exact import GPPredictive, GPTraining, log_marginal_likelihood, posterior, train, train_cg
 from pgm_ppl.gp.kernels import (PriorSamples, gram, linear, locally_periodic, matern, periodic, polynomial,
                                 rational_quadratic, sample_prior, squared_exponential)
@@ -15,4 +16,5 @@ __all__ = [
     "train_cg", "PriorSamples", "gram", "linear", "locally_periodic", "matern", "periodic", "polynomial",
     "rational_quadratic", "sample_prior", "squared_exponential", "SVGP", "SVGPTraining", "predict_svgp",
     "train_svgp", "LaplaceGPC", "laplace_classification",
+    "CO2Data", "co2_kernel", "load_co2",
 ]

@@ -27,7 +27,7 @@ DTYPE = torch.float64
 
 def as_inputs(x, name: str = "x") -> torch.Tensor:
     """Inputs as a float64 tensor of shape (N, d); a 1-D array is read as N scalar inputs."""
-    t = torch.as_tensor(np.asarray(x, dtype=np.float64) if not isinstance(x, torch.Tensor) else x,
+    t = torch.as_tensor(np.array(x, dtype=np.float64) if not isinstance(x, torch.Tensor) else x,
                         dtype=DTYPE)
     if t.ndim == 1:
         t = t[:, None]
