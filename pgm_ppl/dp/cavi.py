@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, logsumexp
 
+from pgm_ppl.inference.result import Fit
+
 __all__ = ["DPMixturePrior", "CAVIState", "CAVIResult", "default_prior", "init", "step", "run"]
 
 _EPS = 10 * np.finfo(np.float64).eps
@@ -99,6 +101,17 @@ class CAVIResult:
     lower_bounds: np.ndarray
     num_iterations: int
     converged: bool
+
+    def to_fit(self, x) -> Fit:
+        """The variational point estimate as a :class:`pgm_ppl.inference.result.Fit` (``point_estimate``
+        True) for ArviZ: weights, means and covariances, and the lower-bound trace as ``losses``."""
+        s = self.state
+        cov = s.covariances * (s.degrees_of_freedom / (s.degrees_of_freedom - s.means.shape[1] - 1))[:, None, None]
+        return Fit(method="cavi", backend="numpy", model=run, args=(x,), kwargs={},
+                   posterior={"weights": self.weights[None, None], "mu": s.means[None, None],
+                              "covariance": cov[None, None]},
+                   observed_data={"x": np.asarray(x, dtype=np.float64)}, point_estimate=True,
+                   losses=-self.lower_bounds, dims={"weights": ["components"], "mu": ["components", "mu_dim_1"]})
 
     @property
     def num_clusters(self) -> int:

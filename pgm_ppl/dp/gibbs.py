@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
+from pgm_ppl.inference.result import Fit
+
 __all__ = ["CollapsedGibbsResult", "GibbsState", "init", "step", "run", "co_clustering"]
 
 
@@ -51,6 +53,15 @@ class CollapsedGibbsResult:
         """Posterior probability of each number of clusters (relative frequencies of the draws)."""
         values, counts = np.unique(self.num_clusters, return_counts=True)
         return {int(v): float(c) / self.num_clusters.size for v, c in zip(values, counts)}
+
+    def to_fit(self, x) -> Fit:
+        """The draws as a :class:`pgm_ppl.inference.result.Fit` (one chain) for ArviZ: the number of
+        clusters and the labels per draw, with the data as observed data."""
+        return Fit(method="gibbs", backend="numpy", model=run, args=(x,), kwargs={},
+                   posterior={"num_clusters": self.num_clusters[None].astype(np.float64),
+                              "z": self.labels[None]},
+                   observed_data={"x": np.asarray(x, dtype=np.float64)},
+                   dims={"z": ["data"], "x": ["data", "x_dim_1"]})
 
     def map_labels(self) -> np.ndarray:
         """The draw whose partition agrees best with the co-clustering matrix (least squares)."""

@@ -54,3 +54,13 @@ def test_three_methods_agree(gibbs_run):
     for a, b in [(svi_labels, cavi_labels), (cavi_labels, gibbs_labels), (gibbs_labels, svi_labels)]:
         assert adjusted_rand_score(a, b) > 0.9
     assert model_fit.to_inference_data().posterior["weights"].shape[-1] == 6
+
+
+def test_engines_convert_to_arviz(gibbs_run):
+    import arviz as az
+
+    summary = az.summary(gibbs_run.to_fit(X).to_inference_data(), var_names=["num_clusters"])
+    assert summary.loc["num_clusters", "mean"] == pytest.approx(gibbs_run.num_clusters.mean())
+    result = cavi.run(X, 6, prior=cavi.default_prior(X, 6, alpha=1.0))
+    idata = result.to_fit(X).to_inference_data()
+    np.testing.assert_allclose(idata.posterior["weights"].values[0, 0], result.weights)
