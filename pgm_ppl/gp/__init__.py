@@ -1,5 +1,5 @@
 """Gaussian processes (course chapter 4): kernels, exact and sparse regression, BLR in feature space,
-Laplace GP classification."""
+Laplace GP classification, warped GPs, the Mauna Loa CO2 kernel."""
 
 from pgm_ppl.gp.blr import (BLRPosterior, FeatureKernel, blr_posterior, blr_predict, gaussian_bump_features,
                             polynomial_features)
@@ -8,6 +8,7 @@ from pgm_ppl.gp.co2 import CO2Data, co2_kernel, load_co2
 from pgm_ppl.gp.exact import GPPredictive, GPTraining, log_marginal_likelihood, posterior, train, train_cg
 from pgm_ppl.gp.kernels import (PriorSamples, gram, linear, locally_periodic, matern, periodic, polynomial,
                                 rational_quadratic, sample_prior, squared_exponential)
+from pgm_ppl.gp.warped import WarpedGP, train_warped
 from pgm_ppl.gp.sparse import SVGP, SVGPTraining, predict_svgp, train_svgp
 
 __all__ = [
@@ -16,5 +17,5 @@ __all__ = [
     "train_cg", "PriorSamples", "gram", "linear", "locally_periodic", "matern", "periodic", "polynomial",
     "rational_quadratic", "sample_prior", "squared_exponential", "SVGP", "SVGPTraining", "predict_svgp",
     "train_svgp", "LaplaceGPC", "laplace_classification",
-    "CO2Data", "co2_kernel", "load_co2",
+    "CO2Data", "co2_kernel", "load_co2", "WarpedGP", "train_warped",
 ]
