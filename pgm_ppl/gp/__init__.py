@@ -3,7 +3,8 @@ Laplace GP classification, warped GPs, the Mauna Loa CO2 kernel."""
 
 from pgm_ppl.gp.blr import (BLRPosterior, FeatureKernel, blr_posterior, blr_predict, gaussian_bump_features,
                             polynomial_features)
-from pgm_ppl.gp.classification import LaplaceGPC, laplace_classification
+from pgm_ppl.gp.classification import (LaplaceGPC, VariationalGPC, laplace_classification,
+                                       variational_classification)
 from pgm_ppl.gp.co2 import CO2Data, co2_kernel, load_co2
 from pgm_ppl.gp.exact import GPPredictive, GPTraining, log_marginal_likelihood, posterior, train, train_cg
 from pgm_ppl.gp.kernels import (PriorSamples, gram, linear, locally_periodic, matern, periodic, polynomial,
@@ -16,6 +17,7 @@ __all__ = [
     "polynomial_features", "GPPredictive", "GPTraining", "log_marginal_likelihood", "posterior", "train",
     "train_cg", "PriorSamples", "gram", "linear", "locally_periodic", "matern", "periodic", "polynomial",
     "rational_quadratic", "sample_prior", "squared_exponential", "SVGP", "SVGPTraining", "predict_svgp",
-    "train_svgp", "LaplaceGPC", "laplace_classification",
+    "train_svgp", "LaplaceGPC", "laplace_classification", "VariationalGPC",
+    "variational_classification",
     "CO2Data", "co2_kernel", "load_co2", "WarpedGP", "train_warped",
 ]

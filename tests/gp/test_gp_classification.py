@@ -27,3 +27,16 @@ def test_matches_scikit_learn():
 def test_bad_labels():
     with pytest.raises(ValueError, match="labels"):
         laplace_classification(K.squared_exponential(), X, Y + 1)
+
+
+def test_variational_and_laplace_agree():
+    from pgm_ppl.gp.classification import variational_classification
+
+    kernel = K.squared_exponential(0.8, 2.0)
+    laplace = laplace_classification(kernel, X, Y)
+    variational = variational_classification(kernel, X, Y, num_steps=300)
+    grid = np.linspace(-2.5, 2.5, 20)[:, None]
+    # different links (logistic vs probit) and approximations: the class probabilities differ by < 0.15
+    np.testing.assert_allclose(variational.predict_proba(grid), laplace.predict_proba(grid), atol=0.15)
+    assert np.mean((variational.predict_proba(grid) > 0.5) == (laplace.predict_proba(grid) > 0.5)) > 0.9
+    assert variational.losses[-1] < variational.losses[0]
