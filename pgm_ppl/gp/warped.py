@@ -77,12 +77,9 @@ def train_warped(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, c
     yt = _targets(y, xt.shape[0])
     if not noise > 0:
         raise ValueError(f"noise (variance) must be positive, got {noise!r}")
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)  # Spline initialises its parameters from torch's global generator
-    try:
+    with torch.random.fork_rng(devices=[]):  # Spline draws its initial parameters from torch's generator
+        torch.random.manual_seed(seed)
         transform = Spline(1, count_bins=count_bins, bound=bound).to(DTYPE)
-    finally:
-        torch.random.set_rng_state(torch_state)
     kern = copy.deepcopy(kernel)
     raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise)), dtype=DTYPE))
     opt = torch.optim.Adam([*transform.parameters(), *kern.parameters(), raw_noise], lr=learning_rate)
