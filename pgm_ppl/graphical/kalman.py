@@ -18,8 +18,12 @@ Rauch-Tung-Striebel smoother runs backwards with :math:`J_t=P_{t|t}A^\\top P_{t+
     P_{t|T}=P_{t|t}+J_t(P_{t+1|T}-P_{t+1|t})J_t^\\top,\\qquad
     \\mathrm{Cov}(z_{t+1},z_t\\mid x)=P_{t+1|T}J_t^\\top.
 
-EM (course Ch. 2; Shumway and Stoffer 1982) uses these smoothed moments as the E-step. Rows of ``x`` that
-are all NaN are treated as missing (prediction only).
+EM (course Ch. 2; Shumway and Stoffer 1982) uses these smoothed moments as the E-step.
+
+NaN entries of ``x`` are missing. At step :math:`t` with observed index set :math:`o_t`, the observed part
+:math:`x_{t,o}=C_{o}z_t+\\eta_{t,o}` has noise covariance :math:`R_{oo}` (the marginal of the missing
+entries), so the update uses the rows :math:`C_o`, :math:`x_{t,o}` and the block :math:`R_{oo}` and filter,
+smoother and log-likelihood stay exact; a row with nothing observed is a prediction step only.
 """
 
 from __future__ import annotations
@@ -114,11 +118,18 @@ def _observations(model: LinearGaussianSSM, x: np.ndarray) -> np.ndarray:
     d = model.C.shape[0]
     if x.ndim != 2 or x.shape[1] != d or len(x) < 1:
         raise ValueError(f"x must have shape (T, {d}) (T >= 1), got {x.shape}.")
-    partial = np.isnan(x).any(1) & ~np.isnan(x).all(1)
-    if partial.any():
-        raise ValueError(f"x rows {np.flatnonzero(partial)[:5].tolist()} are partly NaN; "
-                         "only whole rows may be missing.")
+    infinite = np.isinf(x)
+    if infinite.any():
+        raise ValueError(f"x has infinite entries at (row, column) {np.argwhere(infinite)[:5].tolist()}; "
+                         "mark missing entries with NaN.")
     return x
+
+
+def _observed_block(model: LinearGaussianSSM, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`C_o` and :math:`R_{oo}` for the observed entries ``seen`` (a boolean mask of length d)."""
+    if seen.all():
+        return model.C, model.R
+    return model.C[seen], model.R[np.ix_(seen, seen)]
 
 
 def kalman_filter(model: LinearGaussianSSM, x: np.ndarray) -> KalmanFilterResult:
@@ -129,9 +140,11 @@ def kalman_filter(model: LinearGaussianSSM, x: np.ndarray) -> KalmanFilterResult
     model
         The parameters.
     x
-        Observations, shape ``(T, d)`` (or ``(T,)`` when ``d = 1``); all-NaN rows are missing.
+        Observations, shape ``(T, d)`` (or ``(T,)`` when ``d = 1``); NaN entries are missing, and the
+        update at each step uses the observed entries only (see the module notes).
     """
     x = _observations(model, x)
+    seen = ~np.isnan(x)
     t_len, m = len(x), model.A.shape[0]
     means, covs = np.empty((t_len, m)), np.empty((t_len, m, m))
     pred_means, pred_covs = np.empty((t_len, m)), np.empty((t_len, m, m))
@@ -142,16 +155,17 @@ def kalman_filter(model: LinearGaussianSSM, x: np.ndarray) -> KalmanFilterResult
         if t:
             mean, cov = model.A @ mean, model.A @ cov @ model.A.T + model.Q
         pred_means[t], pred_covs[t] = mean, cov
-        if not np.isnan(x[t, 0]):
-            innovation = x[t] - model.C @ mean
-            s = model.C @ cov @ model.C.T + model.R
+        if seen[t].any():
+            c, r = _observed_block(model, seen[t])
+            innovation = x[t, seen[t]] - c @ mean
+            s = c @ cov @ c.T + r
             factor = cho_factor(s)
-            gain = cho_solve(factor, model.C @ cov).T
+            gain = cho_solve(factor, c @ cov).T
             log_lik -= 0.5 * (innovation @ cho_solve(factor, innovation) + 2 * np.log(np.diag(factor[0])).sum()
                               + len(innovation) * np.log(2 * np.pi))
             mean = mean + gain @ innovation
-            ikc = eye - gain @ model.C
-            cov = ikc @ cov @ ikc.T + gain @ model.R @ gain.T
+            ikc = eye - gain @ c
+            cov = ikc @ cov @ ikc.T + gain @ r @ gain.T
         means[t], covs[t] = mean, cov
     return KalmanFilterResult(means, covs, pred_means, pred_covs, float(log_lik))
 
@@ -188,6 +202,40 @@ class KalmanEMResult(NamedTuple):
 _PARAMETERS = ("A", "C", "Q", "R", "mu0", "P0")
 
 
+def _expected_observations(model: LinearGaussianSSM, x: np.ndarray,
+                           s: SmootherResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The E-step for the missing entries of partly observed rows (the complete data of EM include them).
+
+    Given :math:`z_t` and the observed entries :math:`x_{t,o}`, the missing ones :math:`u` are Gaussian,
+
+    .. math::
+
+        x_{t,u} = P_t z_t + G_t x_{t,o} + \\xi_t,\\qquad G_t = R_{uo}R_{oo}^{-1},\\quad P_t = C_u - G_t C_o,\\quad
+        \\xi_t\\sim\\mathcal N(0, R_{uu} - G_t R_{ou}),
+
+    so with the smoothed moments :math:`\\mu_{t|T}, P_{t|T}`, :math:`\\hat x_{t,u}=\\mathbb E[x_{t,u}\\mid x_{obs}]
+    = P_t\\mu_{t|T}+G_tx_{t,o}`, :math:`\\mathrm{Cov}(x_{t,u},z_t\\mid x_{obs})=P_tP_{t|T}` and
+    :math:`\\mathrm{Cov}(x_{t,u}\\mid x_{obs})=P_tP_{t|T}P_t^\\top+R_{uu}-G_tR_{ou}` (zero for observed entries).
+
+    Returns
+    -------
+    xhat, cov_xz, cov_xx
+        :math:`\\hat x_t` for the rows with at least one observed entry, shape ``(T_o, d)``, and the sums
+        over those rows of the two conditional covariances, ``(d, m)`` and ``(d, d)``.
+    """
+    seen = ~np.isnan(x)
+    xhat = x.copy()
+    cov_xz, cov_xx = np.zeros(model.C.shape), np.zeros(model.R.shape)
+    for t in np.flatnonzero(seen.any(1) & ~seen.all(1)):
+        o, u = seen[t], ~seen[t]
+        g = np.linalg.solve(model.R[np.ix_(o, o)], model.R[np.ix_(o, u)]).T
+        p = model.C[u] - g @ model.C[o]
+        xhat[t, u] = p @ s.means[t] + g @ x[t, o]
+        cov_xz[u] += p @ s.covariances[t]
+        cov_xx[np.ix_(u, u)] += p @ s.covariances[t] @ p.T + model.R[np.ix_(u, u)] - g @ model.R[np.ix_(o, u)]
+    return xhat[seen.any(1)], cov_xz, cov_xx
+
+
 def _m_step(model: LinearGaussianSSM, x: np.ndarray, s: SmootherResult, learn: Collection[str]) -> LinearGaussianSSM:
     """Closed-form ECM updates: A then Q given A, C then R given C, then mu0 and P0."""
     mu, ezz = s.means, s.covariances + np.einsum("ti,tj->tij", s.means, s.means)
@@ -201,13 +249,13 @@ def _m_step(model: LinearGaussianSSM, x: np.ndarray, s: SmootherResult, learn: C
         if "Q" in learn:
             q = (s11 - a @ s10.T - s10 @ a.T + a @ s00 @ a.T) / (len(mu) - 1)
             new["Q"] = 0.5 * (q + q.T)
-    seen = ~np.isnan(x[:, 0])
-    xo, mo = x[seen], mu[seen]
-    sxx, sxz, szz = xo.T @ xo, xo.T @ mo, ezz[seen].sum(0)
+    rows = ~np.isnan(x).all(1)
+    xhat, cov_xz, cov_xx = _expected_observations(model, x, s)
+    sxx, sxz, szz = xhat.T @ xhat + cov_xx, xhat.T @ mu[rows] + cov_xz, ezz[rows].sum(0)
     if "C" in learn:
         c = new["C"] = np.linalg.solve(szz.T, sxz.T).T
     if "R" in learn:
-        r = (sxx - c @ sxz.T - sxz @ c.T + c @ szz @ c.T) / seen.sum()
+        r = (sxx - c @ sxz.T - sxz @ c.T + c @ szz @ c.T) / rows.sum()
         new["R"] = 0.5 * (r + r.T)
     mu0 = new["mu0"] = mu[0] if "mu0" in learn else model.mu0
     if "P0" in learn:
@@ -225,7 +273,9 @@ def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str]
     model
         Initial parameters.
     x
-        Observations ``(T, d)``; all-NaN rows are missing.
+        Observations ``(T, d)``; NaN entries are missing. In a partly observed row the missing entries join
+        the complete data, and the E-step adds their conditional moments (``_expected_observations``), so
+        every iteration is an exact EM step and the log-likelihood still never decreases.
     learn
         Which of ``"A", "C", "Q", "R", "mu0", "P0"`` to update (the others stay fixed), for example
         ``("Q", "R")`` for a local-level model whose dynamics are known.

@@ -1,7 +1,10 @@
 """Kalman filter and RTS smoother against the dense Gaussian conditional; EM monotone; Nile."""
 
+import re
+
 import numpy as np
 import pytest
+from scipy.optimize import minimize
 from scipy.stats import multivariate_normal
 
 from pgm_ppl.graphical import LinearGaussianSSM, kalman_em, kalman_filter, rts_smoother
@@ -29,7 +32,7 @@ def _dense_posterior(model, x):
             cov_z[s * m:(s + 1) * m, t * m:(t + 1) * m] = block
             cov_z[t * m:(t + 1) * m, s * m:(s + 1) * m] = block.T
     c = np.kron(np.eye(t_len), model.C)
-    seen = np.repeat(~np.isnan(x[:, 0]), x.shape[1])
+    seen = ~np.isnan(x).ravel()
     cov_x = (c @ cov_z @ c.T + np.kron(np.eye(t_len), model.R))[np.ix_(seen, seen)]
     cov_zx = (cov_z @ c.T)[:, seen]
     mean_x = (c @ mean_z.ravel())[seen]
@@ -39,12 +42,21 @@ def _dense_posterior(model, x):
     return post_mean.reshape(t_len, m), post_cov, multivariate_normal(mean_x, cov_x).logpdf(xo)
 
 
-@pytest.mark.parametrize("missing", [False, True])
+def _knock_out(x, missing):
+    """No missing entries, two whole rows, or whole rows and single entries (including at t = 1 and T)."""
+    x = x.copy()
+    if missing in ("rows", "entries"):
+        x[[2, 5]] = np.nan
+    if missing == "entries":
+        x[0, 1] = x[3, 0] = x[6, 1] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("missing", ["none", "rows", "entries"])
 def test_smoother_equals_dense_gaussian_conditional(missing):
     model = _model()
     _, x = model.sample(7, seed=1)
-    if missing:
-        x[[2, 5]] = np.nan
+    x = _knock_out(x, missing)
     mean, cov, log_lik = _dense_posterior(model, x)
     s = rts_smoother(model, x)
     m = 2
@@ -74,6 +86,54 @@ def test_em_log_likelihood_never_decreases_and_approaches_truth():
     assert res.log_likelihood[-1] > kalman_filter(truth, x).log_likelihood - 5.0
 
 
+def test_partly_missing_entries_condition_on_the_observed_marginal():
+    # with a correlated R the observed entries' noise is the block R_oo of a joint Gaussian (not the rows of a
+    # diagonal R); the dense reference conditions on exactly the observed entries
+    model = _model()
+    model = LinearGaussianSSM(model.A, model.C, model.Q, np.array([[0.5, 0.25], [0.25, 0.2]]), model.mu0, model.P0)
+    _, x = model.sample(7, seed=4)
+    x = _knock_out(x, "entries")
+    mean, cov, log_lik = _dense_posterior(model, x)
+    s = rts_smoother(model, x)
+    np.testing.assert_allclose(s.means, mean, atol=1e-8)
+    np.testing.assert_allclose(s.covariances[3], cov[6:8, 6:8], atol=1e-8)
+    assert abs(s.log_likelihood - log_lik) < 1e-8
+
+
+def _c_r_log_likelihood(model, x, theta):
+    """Log-likelihood as a function of C (2x2) and the Cholesky factor of R (lower triangle)."""
+    lower = np.array([[theta[4], 0.0], [theta[5], theta[6]]])
+    candidate = LinearGaussianSSM(model.A, theta[:4].reshape(2, 2), model.Q, lower @ lower.T, model.mu0, model.P0)
+    return kalman_filter(candidate, x).log_likelihood
+
+
+def _c_r_mle(model, x):
+    """Maximise the log-likelihood over C and the Cholesky factor of R by BFGS, starting from ``model``."""
+    chol = np.linalg.cholesky(model.R)
+    theta0 = np.concatenate([model.C.ravel(), [chol[0, 0], chol[1, 0], chol[1, 1]]])
+    opt = minimize(lambda th: -_c_r_log_likelihood(model, x, th), theta0, method="BFGS", options={"gtol": 1e-9})
+    lower = np.array([[opt.x[4], 0.0], [opt.x[5], opt.x[6]]])
+    return LinearGaussianSSM(model.A, opt.x[:4].reshape(2, 2), model.Q, lower @ lower.T, model.mu0, model.P0)
+
+
+def test_em_with_partly_missing_entries_is_monotone_and_fixes_the_maximum_likelihood_estimate():
+    truth = _model()
+    truth = LinearGaussianSSM(truth.A, truth.C, truth.Q, np.array([[0.5, 0.2], [0.2, 0.3]]), truth.mu0, truth.P0)
+    _, x = truth.sample(100, seed=5)
+    x[np.random.default_rng(6).random(x.shape) < 0.25] = np.nan  # a quarter of the entries, 3 whole rows
+    assert (np.isnan(x).any(1) & ~np.isnan(x).all(1)).sum() == 43
+    start = LinearGaussianSSM(truth.A, truth.C + 0.3, truth.Q, np.eye(2), truth.mu0, truth.P0)
+    res = kalman_em(start, x, learn=("C", "R"), max_iterations=40)
+    assert np.all(np.diff(res.log_likelihood) >= -1e-10 * np.abs(res.log_likelihood[1:]))
+    # reference: the MLE of (C, R) by BFGS on the Kalman likelihood. An exact EM map has the MLE as a fixed
+    # point; an E-step that mishandled the missing entries (e.g. imputing C_u mu without the R_uo R_oo^{-1}
+    # correction) moves it by 6e-3.
+    mle = _c_r_mle(truth, x)
+    step = kalman_em(mle, x, learn=("C", "R"), max_iterations=1).model
+    np.testing.assert_allclose(step.C, mle.C, atol=1e-5)
+    np.testing.assert_allclose(step.R, mle.R, atol=1e-5)
+
+
 def test_nile_local_level_em_matches_the_published_mle():
     sm = pytest.importorskip("statsmodels.datasets.nile")
     y = sm.load_pandas().data["volume"].to_numpy()
@@ -91,5 +151,9 @@ def test_validation():
         LinearGaussianSSM(1, 1, -1.0, 1.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="shape"):
         kalman_filter(_model(), np.zeros((5, 3)))
+    x = np.zeros((5, 2))
+    x[3, 1] = np.inf
+    with pytest.raises(ValueError, match=re.escape("x has infinite entries at (row, column) [[3, 1]]")):
+        kalman_filter(_model(), x)
     with pytest.raises(ValueError, match="learn"):
         kalman_em(_model(), np.zeros((5, 2)), learn=("B",))
