@@ -4,7 +4,8 @@ Bayesian networks (CPTs, BIF files) and Markov random fields as factor graphs; e
 elimination and junction trees; sum- and max-product belief propagation (exact on trees, loopy with
 damping); mean-field and Gibbs sampling for pairwise MRFs; parameter learning (counts, EM); HMMs
 (forward-backward, Viterbi, Baum-Welch); linear-Gaussian state-space models (Kalman filter, RTS smoother,
-EM); the notes' nonlinear state-space model with a bootstrap particle filter; a bridge to Pyro enumeration.
+EM, with per-entry missing data); the notes' nonlinear state-space model with a bootstrap particle filter and,
+as a Pyro model, a variational smoother fitted by SVI; a bridge to Pyro enumeration.
 """
 
 from .bayesnet import BayesianNetwork, read_bif
@@ -41,14 +42,20 @@ __all__ = [
     "rts_smoother", "kalman_em", "NonlinearSSM", "course_ssm", "ParticleFilterResult",
     "bootstrap_particle_filter",
     # Pyro
-    "to_pyro_model",
+    "to_pyro_model", "ssm_model", "gauss_markov_guide", "NonlinearGaussianChain", "GaussMarkovChain",
+    "VariationalSmootherResult", "variational_smoother",
 ]
+
+_PYRO_MODULES = {"to_pyro_model": "pyro_bridge", "ssm_model": "state_space_svi",
+                 "gauss_markov_guide": "state_space_svi", "NonlinearGaussianChain": "state_space_svi",
+                 "GaussMarkovChain": "state_space_svi", "VariationalSmootherResult": "state_space_svi",
+                 "variational_smoother": "state_space_svi"}
 
 
 def __getattr__(name: str):
-    """Import the Pyro bridge on first use, so that importing this subpackage does not load Pyro."""
-    if name == "to_pyro_model":
-        from .pyro_bridge import to_pyro_model
+    """Import the Pyro-based modules on first use, so that importing this subpackage does not load Pyro."""
+    if name in _PYRO_MODULES:
+        from importlib import import_module
 
-        return to_pyro_model
+        return getattr(import_module(f".{_PYRO_MODULES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,9 +36,10 @@ class NonlinearSSM:
     Parameters
     ----------
     transition
-        :math:`f`, vectorised over an array of states.
+        :math:`f`, vectorised over an array of states. For
+        :func:`~pgm_ppl.graphical.variational_smoother` it must also map torch tensors to torch tensors.
     observation
-        :math:`h`, vectorised.
+        :math:`h`, vectorised, likewise.
     process_scale, observation_scale
         :math:`q` and :math:`r`.
     initial_mean, initial_scale
@@ -76,9 +77,23 @@ class NonlinearSSM:
         return -0.5 * ((x - self.observation(z)) / r) ** 2 - np.log(r) - 0.5 * np.log(2 * np.pi)
 
 
+def _course_transition(z):
+    """:math:`f(z)=0.7z+0.5\\sin z` for numpy arrays and torch tensors alike (a tensor has a ``sin`` method)."""
+    return 0.7 * z + 0.5 * (z.sin() if hasattr(z, "sin") else np.sin(z))
+
+
+def _course_observation(z):
+    """:math:`h(z)=z^2/5`."""
+    return z ** 2 / 5.0
+
+
 def course_ssm() -> NonlinearSSM:
-    """The notes' example: :math:`f(z)=0.7z+0.5\\sin z`, :math:`h(z)=z^2/5`, :math:`q=0.25`, :math:`r=0.45`."""
-    return NonlinearSSM(lambda z: 0.7 * z + 0.5 * np.sin(z), lambda z: z ** 2 / 5.0, 0.25, 0.45)
+    """The notes' example: :math:`f(z)=0.7z+0.5\\sin z`, :math:`h(z)=z^2/5`, :math:`q=0.25`, :math:`r=0.45`.
+
+    :math:`f` and :math:`h` accept numpy arrays and torch tensors, so the same model runs in the particle
+    filter and, as a Pyro model, in :func:`~pgm_ppl.graphical.variational_smoother`.
+    """
+    return NonlinearSSM(_course_transition, _course_observation, 0.25, 0.45)
 
 
 class ParticleFilterResult(NamedTuple):
