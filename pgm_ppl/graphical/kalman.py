@@ -142,6 +142,11 @@ def kalman_filter(model: LinearGaussianSSM, x: np.ndarray) -> KalmanFilterResult
     x
         Observations, shape ``(T, d)`` (or ``(T,)`` when ``d = 1``); NaN entries are missing, and the
         update at each step uses the observed entries only (see the module notes).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` has the wrong shape or infinite entries.
     """
     x = _observations(model, x)
     seen = ~np.isnan(x)
@@ -274,8 +279,8 @@ def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str]
         Initial parameters.
     x
         Observations ``(T, d)``; NaN entries are missing. In a partly observed row the missing entries join
-        the complete data, and the E-step adds their conditional moments (``_expected_observations``), so
-        every iteration is an exact EM step and the log-likelihood still never decreases.
+        the complete data and the E-step adds their conditional moments given the observed data, so every
+        iteration is an exact EM step and the log-likelihood still never decreases.
     learn
         Which of ``"A", "C", "Q", "R", "mu0", "P0"`` to update (the others stay fixed), for example
         ``("Q", "R")`` for a local-level model whose dynamics are known.

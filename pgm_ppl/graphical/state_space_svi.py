@@ -146,7 +146,6 @@ class GaussMarkovChain(NonlinearGaussianChain):
     def __init__(self, loc: torch.Tensor, coupling: torch.Tensor, scale: torch.Tensor, *,
                  stick_the_landing: bool = False, validate_args: bool | None = None):
         self.loc, self.coupling, self.full_scale = loc, coupling, scale
-        self.stick_the_landing = stick_the_landing
         if stick_the_landing:
             loc, coupling, scale = loc.detach(), coupling.detach(), scale.detach()
         super().__init__(lambda previous: loc[1:] + coupling * (previous - loc[:-1]), loc[0], scale[0], scale[1:],
@@ -197,11 +196,12 @@ def ssm_model(x: torch.Tensor, ssm: NonlinearSSM, learn: Collection[str] = ("q",
 
 def gauss_markov_guide(init_loc: torch.Tensor, init_scale: float = 0.1) -> Callable[..., torch.Tensor]:
     """A guide for :func:`ssm_model`: :math:`q_\\phi(z)` a :class:`GaussMarkovChain` with parameters
-    ``z_loc`` (started at ``init_loc``), ``z_coupling`` (started at 0) and ``z_scale`` (at ``init_scale``),
-    whose density enters the ELBO with the sticking-the-landing gradient."""
+    ``z_loc`` (started at a copy of ``init_loc``), ``z_coupling`` (started at 0) and ``z_scale`` (at
+    ``init_scale``), whose density enters the ELBO with the sticking-the-landing gradient."""
+    start = torch.as_tensor(init_loc, dtype=_DTYPE).detach().clone()
 
     def guide(x: torch.Tensor, ssm: NonlinearSSM, learn: Collection[str] = ("q", "r")) -> torch.Tensor:
-        loc = pyro.param("z_loc", init_loc)
+        loc = pyro.param("z_loc", lambda: start.clone())  # Adam updates parameters in place
         coupling = pyro.param("z_coupling", torch.zeros(len(x) - 1, dtype=_DTYPE))
         scale = pyro.param("z_scale", torch.full((len(x),), float(init_scale), dtype=_DTYPE),
                            constraint=constraints.positive)
@@ -314,7 +314,7 @@ def variational_smoother(ssm: NonlinearSSM, x: np.ndarray, *, init_loc: np.ndarr
             raise ValueError(f"{name} must be at least {least}, got {value}.")
     xt, learn = torch.tensor(x), tuple(learn)
     with seeded(seed):
-        guide = gauss_markov_guide(torch.tensor(init_loc))  # a copy: Adam updates it in place
+        guide = gauss_markov_guide(torch.as_tensor(init_loc))
         optim = pyro.optim.ClippedAdam({"lr": learning_rate, "lrd": 0.1 ** (1 / max(int(num_steps), 1))})
         svi = SVI(ssm_model, guide, optim, Trace_ELBO(num_particles=int(num_particles), vectorize_particles=True,
                                                       max_plate_nesting=0))
