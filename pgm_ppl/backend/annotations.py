@@ -10,15 +10,16 @@ from dataclasses import dataclass
 class ExchangeableComponents:
     """The model's components are exchangeable (label switching): which sites carry a component axis.
 
-    ``sites`` maps each site to the axis of its value that indexes components; ``by`` names the site
-    whose values identify a component (a mixture's means).
+    ``sites`` maps each site to the axis of its value that indexes components, or to a tuple of axes
+    when several do (an HMM's transition matrix is indexed by states along both axes); ``by`` names the
+    site whose values identify a component (a mixture's means).
     """
 
     by: str
-    sites: dict[str, int]
+    sites: dict[str, int | tuple[int, ...]]
 
 
-def exchangeable_components(*, by: str, sites: dict[str, int]) -> Callable[[Callable], Callable]:
+def exchangeable_components(*, by: str, sites: dict[str, int | tuple[int, ...]]) -> Callable[[Callable], Callable]:
     """Mark a mixture model so that ``fit`` aligns component labels across draws and chains.
 
     The likelihood of a K-component mixture is invariant to the K! relabellings of its components, so

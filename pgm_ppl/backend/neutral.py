@@ -8,7 +8,9 @@ They are ``pyroapi.GenericModule`` dispatchers under our own names, so they neve
 The primitives are our own small modules (:mod:`pgm_ppl.backend.numpyro_primitives` rather than
 ``numpyro.compat``, which lacks ``deterministic`` and ``factor``; :mod:`pgm_ppl.backend.pyro_primitives`,
 whose ``param`` takes plain numbers as NumPyro's does); ``ops`` is our numpy-style array
-vocabulary (:mod:`pgm_ppl.backend.ops_torch`, :mod:`pgm_ppl.backend.ops_jax`), identical on both.
+vocabulary (:mod:`pgm_ppl.backend.ops_torch`, :mod:`pgm_ppl.backend.ops_jax`), identical on both; ``dist``
+is the backend's distributions plus ours, the same on both (:mod:`pgm_ppl.backend.distributions_pyro`,
+:mod:`pgm_ppl.backend.distributions_numpyro`), such as the state-marginalised ``HiddenMarkovModel``.
 """
 
 from __future__ import annotations
@@ -24,18 +26,18 @@ BACKENDS: tuple[str, ...] = ("numpyro", "pyro")
 _MODULES = {
     "pyro": {
         "pgm_ppl.pyro": "pgm_ppl.backend.pyro_primitives",
-        "pgm_ppl.dist": "pyro.distributions",
+        "pgm_ppl.dist": "pgm_ppl.backend.distributions_pyro",
         "pgm_ppl.ops": "pgm_ppl.backend.ops_torch",
     },
     "numpyro": {
         "pgm_ppl.pyro": "pgm_ppl.backend.numpyro_primitives",
-        "pgm_ppl.dist": "numpyro.distributions",
+        "pgm_ppl.dist": "pgm_ppl.backend.distributions_numpyro",
         "pgm_ppl.ops": "pgm_ppl.backend.ops_jax",
     },
 }
 
 pyro = GenericModule("pgm_ppl.pyro", "pgm_ppl.backend.pyro_primitives")
-dist = GenericModule("pgm_ppl.dist", "pyro.distributions")
+dist = GenericModule("pgm_ppl.dist", "pgm_ppl.backend.distributions_pyro")
 ops = GenericModule("pgm_ppl.ops", "pgm_ppl.backend.ops_torch")
 
 for _name, _modules in _MODULES.items():

@@ -25,7 +25,8 @@ def align_components(posterior: dict[str, np.ndarray], spec: ExchangeableCompone
         Draws by site name, each of shape ``(chain, draw, *site_shape)``.
     spec
         Which site identifies components (``spec.by``) and the component axis of each site
-        (``spec.sites``, counted within the site's own shape).
+        (``spec.sites``, counted within the site's own shape; a tuple permutes every axis it names,
+        as a transition matrix :math:`A_{kl}` needs).
     num_passes
         How many times the reference is recomputed from the relabelled draws.
 
@@ -47,9 +48,10 @@ def align_components(posterior: dict[str, np.ndarray], spec: ExchangeableCompone
     canonical = np.lexsort(reference.T[::-1])  # components sorted by the reference's first coordinate
     order = order[:, canonical]
     aligned = dict(posterior)
-    for name, site_axis in spec.sites.items():
+    for name, site_axes in spec.sites.items():
         if name in posterior:
-            aligned[name] = _permute(posterior[name], order.reshape(chains, draws, -1), 2 + site_axis)
+            for site_axis in (site_axes,) if isinstance(site_axes, int) else site_axes:
+                aligned[name] = _permute(aligned[name], order.reshape(chains, draws, -1), 2 + site_axis)
     return aligned
 
 

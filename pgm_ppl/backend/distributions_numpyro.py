@@ -1,0 +1,86 @@
+"""``dist`` under the NumPyro backend: :mod:`numpyro.distributions` plus pgm_ppl's own distributions.
+
+Every name of :mod:`numpyro.distributions` resolves here unchanged (module ``__getattr__``); what we add
+is :class:`HiddenMarkovModel`, the same distribution as
+:class:`pgm_ppl.backend.distributions_pyro.HiddenMarkovModel` (see there for the maths).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpyro.distributions as _numpyro_dist
+from numpyro.distributions import Distribution, constraints
+
+from pgm_ppl.backend import hidden_markov, ops_jax
+
+__all__ = ["HiddenMarkovModel"]
+
+
+def __getattr__(name: str):
+    return getattr(_numpyro_dist, name)
+
+
+# compiled once per shape: run eagerly (as NumPyro does while it sets a model up), the pairwise rounds
+# would otherwise dispatch, and compile, dozens of small operations one by one
+_log_likelihood = jax.jit(partial(hidden_markov.log_likelihood, ops_jax))
+
+
+@partial(jax.jit, static_argnums=(3, 4))
+def _sample_states(key, initial_logits, transition_logits, shape: tuple[int, ...], num_steps: int):
+    """Ancestral draws of :math:`z_{1:T}`, shape ``(*shape, T)``."""
+    k = initial_logits.shape[-1]
+    keys = jax.random.split(key, num_steps)
+    transition = jnp.broadcast_to(transition_logits, shape + (k, k))
+    first = jax.random.categorical(keys[0], jnp.broadcast_to(initial_logits, shape + (k,)))
+
+    def step(previous, step_key):
+        row = jnp.take_along_axis(transition, previous[..., None, None], axis=-2)[..., 0, :]
+        state = jax.random.categorical(step_key, row)
+        return state, state
+
+    _, rest = jax.lax.scan(step, first, keys[1:])
+    return jnp.concatenate([first[..., None], jnp.moveaxis(rest, 0, -1)], axis=-1)
+
+
+class HiddenMarkovModel(Distribution):
+    r"""Sequences :math:`x_{1:T}` of a hidden Markov model with the states summed out (NumPyro).
+
+    Parameters are those of :class:`pgm_ppl.backend.distributions_pyro.HiddenMarkovModel`:
+    ``initial_logits`` ``(..., K)`` for :math:`z_1`, ``transition_logits`` ``(..., K, K)``, an
+    ``emission`` distribution with batch shape ``(K,)`` or ``(..., T or 1, K)``, and ``num_steps`` :math:`T`.
+    """
+
+    arg_constraints = {"initial_logits": constraints.real_vector,
+                       "transition_logits": constraints.independent(constraints.real, 2)}
+    pytree_data_fields = ("initial_logits", "transition_logits", "emission")
+    pytree_aux_fields = ("num_steps", "num_states")
+
+    def __init__(self, initial_logits, transition_logits, emission, num_steps: int, *, validate_args=None):
+        batch_shape, self.num_states = hidden_markov.check_shapes(
+            jnp.shape(initial_logits), jnp.shape(transition_logits), tuple(emission.batch_shape), num_steps)
+        self.initial_logits = hidden_markov.log_normalise(ops_jax, initial_logits)
+        self.transition_logits = hidden_markov.log_normalise(ops_jax, transition_logits)
+        self.emission = emission
+        self.num_steps = int(num_steps)
+        super().__init__(batch_shape, (self.num_steps,) + tuple(emission.event_shape), validate_args=validate_args)
+
+    @property
+    def support(self):
+        return constraints.independent(self.emission.support, 1)
+
+    def log_prob(self, value):
+        states_axis = -1 - len(self.emission.event_shape)
+        log_emission = self.emission.log_prob(jnp.expand_dims(value, states_axis))
+        return _log_likelihood(self.initial_logits, self.transition_logits, log_emission)
+
+    def sample(self, key, sample_shape=()):
+        key_states, key_emissions = jax.random.split(key)
+        z = _sample_states(key_states, self.initial_logits, self.transition_logits,
+                           tuple(sample_shape) + self.batch_shape, self.num_steps)
+        emissions = self.emission.expand(self.batch_shape + (self.num_steps, self.num_states)).sample(key_emissions, sample_shape)
+        event = tuple(self.emission.event_shape)
+        index = z.reshape(z.shape + (1,) * (1 + len(event)))
+        return jnp.take_along_axis(emissions, index, axis=-1 - len(event)).squeeze(-1 - len(event))

@@ -1,0 +1,89 @@
+"""``dist`` under the Pyro backend: :mod:`pyro.distributions` plus pgm_ppl's own distributions.
+
+Every name of :mod:`pyro.distributions` resolves here unchanged (module ``__getattr__``); what we add is
+:class:`HiddenMarkovModel`, which :mod:`pgm_ppl.backend.distributions_numpyro` implements identically on
+NumPyro.
+"""
+
+from __future__ import annotations
+
+import pyro.distributions as _pyro_dist
+import torch
+from pyro.distributions import TorchDistribution, constraints
+from pyro.util import ignore_jit_warnings
+
+from pgm_ppl.backend import hidden_markov, ops_torch
+
+__all__ = ["HiddenMarkovModel"]
+
+
+def __getattr__(name: str):
+    return getattr(_pyro_dist, name)
+
+
+class HiddenMarkovModel(TorchDistribution):
+    r"""Sequences :math:`x_{1:T}` of a hidden Markov model with the states summed out.
+
+    .. math:: z_1\sim\mathrm{Cat}(\pi),\quad z_t\mid z_{t-1}\sim\mathrm{Cat}(A_{z_{t-1}}),\quad
+              x_t\mid z_t\sim p(x\mid\phi_{z_t}),
+
+    ``log_prob`` is :math:`\log p(x_{1:T})` by the forward algorithm in the log semiring
+    (:mod:`pgm_ppl.backend.hidden_markov`); ``sample`` draws the chain ancestrally. Unlike Pyro's
+    ``DiscreteHMM``, whose initial distribution is that of a state *before* the first observation, here
+    :math:`\pi` is the distribution of :math:`z_1`, as in the notes.
+
+    Parameters
+    ----------
+    initial_logits
+        Unnormalised :math:`\log\pi`, shape ``(..., K)``.
+    transition_logits
+        Unnormalised :math:`\log A`, shape ``(..., K, K)``; row :math:`k` is :math:`p(z_t\mid z_{t-1}=k)`.
+    emission
+        :math:`p(x\mid z=k)`, a distribution with batch shape ``(K,)`` or ``(..., T or 1, K)``.
+    num_steps
+        The sequence length :math:`T`; the event shape is ``(T, *emission.event_shape)``.
+    """
+
+    arg_constraints = {"initial_logits": constraints.real_vector,
+                       "transition_logits": constraints.independent(constraints.real, 2)}
+
+    def __init__(self, initial_logits, transition_logits, emission, num_steps: int, validate_args=None):
+        with ignore_jit_warnings():  # shapes are constants of a traced model
+            batch_shape, self.num_states = hidden_markov.check_shapes(
+                tuple(initial_logits.shape), tuple(transition_logits.shape), tuple(emission.batch_shape), num_steps)
+            self.num_steps = int(num_steps)
+        self.initial_logits = hidden_markov.log_normalise(ops_torch, initial_logits)
+        self.transition_logits = hidden_markov.log_normalise(ops_torch, transition_logits)
+        self.emission = emission
+        super().__init__(torch.Size(batch_shape), torch.Size((self.num_steps,) + tuple(emission.event_shape)),
+                         validate_args=validate_args)
+
+    @property
+    def support(self):
+        return constraints.independent(self.emission.support, 1)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        states_axis = -1 - len(self.emission.event_shape)
+        log_emission = self.emission.log_prob(value.unsqueeze(states_axis))
+        with ignore_jit_warnings():  # the pairwise rounds depend only on T, fixed for a traced model
+            return hidden_markov.log_likelihood(ops_torch, self.initial_logits, self.transition_logits, log_emission)
+
+    def sample(self, sample_shape=torch.Size()):
+        shape = torch.Size(sample_shape) + self.batch_shape
+        k = self.num_states
+        with torch.no_grad():
+            # inverse-CDF draws: z_t = #{l : u_t > F(l | z_{t-1})}, one uniform per step, no per-step objects
+            initial_cdf = self.initial_logits.exp().cumsum(-1).expand(shape + (k,))
+            transition_cdf = self.transition_logits.exp().cumsum(-1).expand(shape + (k, k))
+            uniforms = torch.rand(shape + (self.num_steps,), dtype=initial_cdf.dtype, device=initial_cdf.device)
+            z = [(uniforms[..., 0, None] > initial_cdf).sum(-1).clamp(max=k - 1)]
+            for t in range(1, self.num_steps):
+                row = transition_cdf.gather(-2, z[-1][..., None, None].expand(shape + (1, k))).squeeze(-2)
+                z.append((uniforms[..., t, None] > row).sum(-1).clamp(max=k - 1))
+            z = torch.stack(z, dim=-1)  # (*shape, T)
+            emissions = self.emission.expand(self.batch_shape + (self.num_steps, k)).sample(sample_shape)
+            event = tuple(self.emission.event_shape)
+            index = z.reshape(z.shape + (1,) * (1 + len(event))).expand(z.shape + (1,) + event)
+            return emissions.gather(-1 - len(event), index).squeeze(-1 - len(event))
