@@ -36,6 +36,7 @@ def seeded(seed: int) -> Iterator[None]:
         try:
             yield
         finally:
+            store.clear()  # set_state merges: without this, the block's parameters leak to the caller
             store.set_state(saved)
 
 

@@ -111,3 +111,22 @@ def test_nan_loss_stops_with_step_and_site(backend):
     with pytest.raises(NonFiniteLossError, match=message):  # Adam's first steps (about lr) leave |mu| < 3
         fit(penalised_model, Y, method="svi", backend=backend, num_steps=50, learning_rate=50.0,
             progress_bar=False, num_prior_samples=0)
+
+
+def test_pyro_runs_leave_the_callers_rng_and_param_store_alone():
+    """Pyro fits run in a forked, seeded generator and a scoped parameter store: the caller's own
+    parameters survive, and the fit's (the guide's) do not leak out."""
+    import pyro as native_pyro
+    import torch
+
+    from pgm_ppl.models.linear_regression import linear_regression
+
+    store = native_pyro.get_param_store()
+    with store.scope():
+        native_pyro.param("mine", torch.tensor(1.5))
+        rng = torch.random.get_rng_state()
+        X = np.random.default_rng(0).normal(size=(20, 2))
+        fit(linear_regression, {"X": X, "y": X.sum(1)}, method="svi", backend="pyro", num_steps=20,
+            num_samples=5, predictive=False, log_likelihood=False, progress_bar=False)
+        assert list(store.keys()) == ["mine"] and float(store["mine"]) == 1.5
+        assert torch.equal(torch.random.get_rng_state(), rng)
