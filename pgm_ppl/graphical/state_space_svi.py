@@ -323,7 +323,6 @@ def variational_smoother(ssm: NonlinearSSM, x: np.ndarray, *, init_loc: np.ndarr
                            max_plate_nesting=0)
         elbos = -np.array([batch.loss(ssm_model, guide, xt, ssm, learn) for _ in range(10)])
         params = {name: value.detach().numpy().copy() for name, value in pyro.get_param_store().items()}
-        pyro.get_param_store().clear()  # `seeded` restores the caller's parameters but keeps names added inside
     with torch.no_grad():
         chain = GaussMarkovChain(*(torch.as_tensor(params[name]) for name in ("z_loc", "z_coupling", "z_scale")))
         variance = chain.variance.numpy()
