@@ -6,7 +6,8 @@ from pgm_ppl.gp.blr import (BLRPosterior, FeatureKernel, blr_posterior, blr_pred
 from pgm_ppl.gp.classification import (LaplaceGPC, VariationalGPC, laplace_classification,
                                        variational_classification)
 from pgm_ppl.gp.co2 import CO2Data, co2_kernel, load_co2
-from pgm_ppl.gp.exact import GPPredictive, GPTraining, log_marginal_likelihood, posterior, train, train_cg
+from pgm_ppl.gp.exact import (CGOptions, GPPredictive, GPTraining, log_marginal_likelihood, posterior, train,
+                              train_cg)
 from pgm_ppl.gp.kernels import (PriorSamples, gram, linear, locally_periodic, matern, periodic, polynomial,
                                 rational_quadratic, sample_prior, squared_exponential)
 from pgm_ppl.gp.warped import WarpedGP, train_warped
@@ -14,7 +15,7 @@ from pgm_ppl.gp.sparse import SVGP, SVGPTraining, predict_svgp, train_svgp
 
 __all__ = [
     "BLRPosterior", "FeatureKernel", "blr_posterior", "blr_predict", "gaussian_bump_features",
-    "polynomial_features", "GPPredictive", "GPTraining", "log_marginal_likelihood", "posterior", "train",
+    "polynomial_features", "CGOptions", "GPPredictive", "GPTraining", "log_marginal_likelihood", "posterior", "train",
     "train_cg", "PriorSamples", "gram", "linear", "locally_periodic", "matern", "periodic", "polynomial",
     "rational_quadratic", "sample_prior", "squared_exponential", "SVGP", "SVGPTraining", "predict_svgp",
     "train_svgp", "LaplaceGPC", "laplace_classification", "VariationalGPC",

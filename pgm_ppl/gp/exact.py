@@ -12,14 +12,33 @@ With :math:`C = K_{XX} + \sigma_n^2 I = LL^\top` and :math:`\alpha = C^{-1} y`,
 
 Hyper-parameters (the kernel's GPyTorch parameters and the noise variance) are learned by maximising
 (4.22) with Adam or L-BFGS in the kernels' unconstrained (softplus) coordinates, from several restarts
-(course Alg. 2). :func:`train_cg` is the scalable path: GPyTorch's conjugate-gradient/Lanczos inference.
+(course Alg. 2).
+
+The scalable path (``cg=CGOptions(...)`` in :func:`log_marginal_likelihood` and :func:`posterior`, and
+:func:`train_cg`) replaces the Cholesky factorisation by GPyTorch's BBMM inference (Gardner et al., 2018):
+:math:`C^{-1}y` and :math:`C^{-1}K_{X*}` by preconditioned conjugate gradients, :math:`O(N^2)` per
+iteration, and
+
+.. math::
+
+    \log|C| = \log|P| + \operatorname{tr}\log(P^{-1/2} C P^{-1/2})
+    \approx \log|P| + \frac1t \sum_{i=1}^t w_i^\top \log(P^{-1/2} C P^{-1/2})\, w_i,
+    \qquad w_i \sim \mathcal N(0, I),
+
+by stochastic Lanczos quadrature, with :math:`P = LL^\top + \sigma_n^2 I` the pivoted-Cholesky
+preconditioner of rank :math:`r` and :math:`t` probe vectors. The estimate is unbiased up to the Lanczos
+quadrature error, with standard deviation :math:`\sqrt{2\sum_i \log^2\lambda_i / t}` over the eigenvalues
+:math:`\lambda_i` of :math:`P^{-1}C`. The probes are drawn inside a forked torch RNG seeded by
+:attr:`CGOptions.seed`, so results are reproducible and the global RNG is left untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gpytorch
@@ -29,7 +48,64 @@ from scipy.stats import norm
 
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
-__all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "GPPredictive", "GPTraining"]
+__all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "CGOptions", "GPPredictive", "GPTraining"]
+
+
+@dataclass(frozen=True)
+class CGOptions:
+    r"""Settings of GPyTorch's conjugate-gradient (BBMM) inference, used in place of Cholesky.
+
+    Attributes
+    ----------
+    max_iterations
+        Cap on CG iterations (GPyTorch's ``max_cg_iterations``).
+    tolerance
+        Relative residual :math:`\lVert Cv - b\rVert / \lVert b\rVert` at which CG stops (GPyTorch's
+        ``cg_tolerance`` and ``eval_cg_tolerance``; GPyTorch trains at 1 and predicts at 0.01).
+    num_probes
+        Probe vectors :math:`t` of the stochastic log-determinant (``num_trace_samples``).
+    lanczos_iterations
+        Lanczos steps per probe (``max_lanczos_quadrature_iterations``).
+    preconditioner_rank
+        Rank :math:`r` of the pivoted-Cholesky preconditioner (``max_preconditioner_size``), used at every
+        N (GPyTorch's default skips it below N = 2,000); 0 turns preconditioning off.
+    seed
+        Seeds the probe vectors (drawn in a forked torch RNG).
+    """
+
+    max_iterations: int = 1000
+    tolerance: float = 0.01
+    num_probes: int = 10
+    lanczos_iterations: int = 20
+    preconditioner_rank: int = 15
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("max_iterations", "num_probes", "lanczos_iterations"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"CGOptions.{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.preconditioner_rank, int) or self.preconditioner_rank < 0:
+            raise ValueError(f"CGOptions.preconditioner_rank must be a non-negative integer, "
+                             f"got {self.preconditioner_rank!r}")
+        if not self.tolerance > 0:
+            raise ValueError(f"CGOptions.tolerance must be positive, got {self.tolerance!r}")
+
+
+@contextlib.contextmanager
+def _cg_mode(options: CGOptions) -> Iterator[None]:
+    """GPyTorch's settings for ``options`` (Cholesky off), inside a torch RNG forked and seeded."""
+    s = gpytorch.settings
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.random.fork_rng(devices=[]))
+        torch.manual_seed(options.seed)
+        for setting in (s.max_cholesky_size(0), s.max_cg_iterations(options.max_iterations),
+                        s.cg_tolerance(options.tolerance), s.eval_cg_tolerance(options.tolerance),
+                        s.num_trace_samples(options.num_probes),
+                        s.max_lanczos_quadrature_iterations(options.lanczos_iterations),
+                        s.max_preconditioner_size(options.preconditioner_rank), s.min_preconditioning_size(1)):
+            stack.enter_context(setting)
+        yield
 
 
 def _targets(y, n: int) -> torch.Tensor:
@@ -77,7 +153,14 @@ def _lml(kernel, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> torch
     return value + inner - inner.detach()
 
 
-def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x, y, noise: float) -> float:
+def _cg_lml(kernel, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Eq. (4.22) by GPyTorch's CG and stochastic Lanczos quadrature; call it inside :func:`_cg_mode`."""
+    inv_quad, logdet = kernel(x).add_diagonal(noise).inv_quad_logdet(y[:, None], logdet=True)
+    return -0.5 * inv_quad - 0.5 * logdet - 0.5 * x.shape[0] * math.log(2 * math.pi)
+
+
+def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x, y, noise: float, *,
+                            cg: CGOptions | None = None) -> float:
     r"""Log evidence :math:`\log \mathcal N(y; 0, K_{XX} + \sigma_n^2 I)`, course eq. (4.22).
 
     Parameters
@@ -88,10 +171,17 @@ def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x, y, noise: float)
         Inputs (N,) or (N, d) and targets (N,).
     noise
         Noise variance :math:`\sigma_n^2`.
+    cg
+        None (default) for the exact Cholesky value; :class:`CGOptions` for GPyTorch's CG/Lanczos estimate
+        (see the module docstring for its error).
     """
     xt = as_inputs(x)
+    yt, s2 = _targets(y, xt.shape[0]), _noise(noise)
     with torch.no_grad():
-        return float(_lml(kernel, xt, _targets(y, xt.shape[0]), _noise(noise)))
+        if cg is None:
+            return float(_lml(kernel, xt, yt, s2))
+        with _cg_mode(cg):
+            return float(_cg_lml(kernel, xt, yt, s2))
 
 
 @dataclass(frozen=True)
@@ -108,11 +198,13 @@ class GPPredictive:
 
 
 def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise: float, x_new, *, include_noise: bool = False,
-              full_cov: bool = True, level: float = 0.95) -> GPPredictive:
-    r"""GP posterior at ``x_new`` by Cholesky (course eqs. (4.29)-(4.30), Alg. 3).
+              full_cov: bool = True, level: float = 0.95, cg: CGOptions | None = None) -> GPPredictive:
+    r"""GP posterior at ``x_new`` by Cholesky (course eqs. (4.29)-(4.30), Alg. 3) or by CG.
 
     With ``include_noise`` the predictive of noisy observations :math:`y_*` (adds :math:`\sigma_n^2 I`),
-    otherwise of the latent :math:`f_*`. ``level`` sets the central predictive interval.
+    otherwise of the latent :math:`f_*`. ``level`` sets the central predictive interval. With ``cg``
+    (:class:`CGOptions`), :math:`C^{-1}[y, K_{X*}]` is solved by preconditioned CG instead (deterministic:
+    no probe vectors), to CG's relative residual ``cg.tolerance``.
     """
     _z(level)
     xt, xs = as_inputs(x), as_inputs(x_new, "x_new")
@@ -120,19 +212,24 @@ def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise: float, x_new, *, inc
         raise ValueError(f"x_new: expected {xt.shape[1]} input columns like x, got {xs.shape[1]}")
     yt, s2 = _targets(y, xt.shape[0]), _noise(noise)
     with torch.no_grad():
-        C = kernel(xt).to_dense() + s2 * torch.eye(xt.shape[0], dtype=DTYPE)
-        L = torch.linalg.cholesky(C)
         Ksx = kernel(xs, xt).to_dense()
-        mean = Ksx @ torch.cholesky_solve(yt[:, None], L)[:, 0]
-        V = torch.linalg.solve_triangular(L, Ksx.T, upper=False)
+        if cg is None:
+            L = torch.linalg.cholesky(kernel(xt).to_dense() + s2 * torch.eye(xt.shape[0], dtype=DTYPE))
+            mean = Ksx @ torch.cholesky_solve(yt[:, None], L)[:, 0]
+            V = torch.linalg.solve_triangular(L, Ksx.T, upper=False)
+            W = V  # K_{*X} C^{-1} K_{X*} = V^T V
+        else:
+            with _cg_mode(cg):
+                solves = kernel(xt).add_diagonal(s2).solve(torch.cat([yt[:, None], Ksx.T], dim=1))
+            mean, V, W = Ksx @ solves[:, 0], Ksx.T, solves[:, 1:]  # K_{*X} C^{-1} K_{X*} = K_{*X} (C^{-1} K_{X*})
         if full_cov:
-            cov = kernel(xs).to_dense() - V.T @ V
+            cov = kernel(xs).to_dense() - V.T @ W
             if include_noise:
                 cov = cov + s2 * torch.eye(xs.shape[0], dtype=DTYPE)
             var = cov.diagonal()
         else:
             cov = None
-            var = kernel(xs, diag=True) - (V * V).sum(0) + (s2 if include_noise else 0.0)
+            var = kernel(xs, diag=True) - (V * W).sum(0) + (s2 if include_noise else 0.0)
     std = var.clamp_min(0.0).sqrt().numpy()
     z = _z(level)
     m = mean.numpy()
@@ -155,17 +252,21 @@ class GPTraining:
 
 
 class _Objective(torch.nn.Module):
-    def __init__(self, kernel, noise: float):
+    """Negative eq. (4.22) over the kernel's parameters and the softplus-coordinate noise variance, by
+    Cholesky or (``use_cg``, inside :func:`_cg_mode`) by GPyTorch's CG."""
+
+    def __init__(self, kernel, noise: float, use_cg: bool = False):
         super().__init__()
         self.kernel = kernel
         self.raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise)), dtype=DTYPE))
+        self.use_cg = use_cg
 
     @property
     def noise(self) -> torch.Tensor:
         return torch.nn.functional.softplus(self.raw_noise) + 1e-9
 
     def forward(self, x, y):
-        return -_lml(self.kernel, x, y, self.noise)
+        return -(_cg_lml if self.use_cg else _lml)(self.kernel, x, y, self.noise)
 
 
 def _perturb(module: torch.nn.Module, generator: torch.Generator, scale: float) -> None:
@@ -246,42 +347,25 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
                       np.array([run[0] for run in runs]), optimizer, time.perf_counter() - start)
 
 
-class _CGModel(gpytorch.models.ExactGP):
-    def __init__(self, x, y, likelihood, kernel):
-        super().__init__(x, y, likelihood)
-        self.mean_module = gpytorch.means.ZeroMean()
-        self.covar_module = kernel
-
-    def forward(self, x):
-        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
-
-
 def train_cg(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, num_steps: int = 50,
-             learning_rate: float = 0.1, max_cg_iterations: int = 200) -> GPTraining:
+             learning_rate: float = 0.1, cg: CGOptions = CGOptions()) -> GPTraining:
     r"""Scalable exact GP training with GPyTorch's conjugate gradients (BBMM) instead of Cholesky.
 
-    GPyTorch solves :math:`C^{-1}y` by preconditioned CG and estimates :math:`\log|C|` by stochastic
-    Lanczos quadrature, :math:`O(N^2)` per step instead of :math:`O(N^3)`; the objective is eq. (4.22)
-    up to that stochastic error. Adam runs ``num_steps`` steps at ``learning_rate``.
+    Adam runs ``num_steps`` steps at ``learning_rate`` on eq. (4.22) estimated as in the module docstring:
+    :math:`O(N^2)` per step instead of :math:`O(N^3)`, with fresh probe vectors each step (unbiased
+    gradients), all drawn from one forked torch RNG seeded by ``cg.seed``. The reported
+    ``log_marginal_likelihood`` is the CG estimate at the final hyper-parameters (one call of
+    :func:`log_marginal_likelihood` with ``cg``); ``losses`` are the per-step estimates.
     """
+    if not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
     xt = as_inputs(x)
     yt = _targets(y, xt.shape[0])
-    likelihood = gpytorch.likelihoods.GaussianLikelihood().to(DTYPE)
-    likelihood.noise = float(_noise(noise))
-    model = _CGModel(xt, yt, likelihood, copy.deepcopy(kernel)).to(DTYPE)
-    mll = gpytorch.mlls.ExactMarginalLogLikelihood(likelihood, model)
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    model.train()
-    losses = []
+    obj = _Objective(copy.deepcopy(kernel), float(_noise(noise)), use_cg=True)
     start = time.perf_counter()
-    with gpytorch.settings.max_cholesky_size(0), gpytorch.settings.max_cg_iterations(max_cg_iterations):
-        for _ in range(num_steps):
-            opt.zero_grad()
-            loss = -mll(model(xt), yt) * xt.shape[0]
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
+    with _cg_mode(cg):
+        losses = _optimise(obj, xt, yt, "adam", num_steps, learning_rate)
     seconds = time.perf_counter() - start
-    noise_value = float(likelihood.noise.detach())
-    lml = log_marginal_likelihood(model.covar_module, xt, yt, noise_value) if xt.shape[0] <= 5000 else -losses[-1]
-    return GPTraining(model.covar_module, noise_value, lml, np.asarray(losses), np.array([lml]), "adam-cg", seconds)
+    noise_value = float(obj.noise.detach())
+    lml = log_marginal_likelihood(obj.kernel, xt, yt, noise_value, cg=cg)
+    return GPTraining(obj.kernel, noise_value, lml, np.asarray(losses), np.array([lml]), "adam-cg", seconds)

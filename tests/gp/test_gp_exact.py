@@ -1,14 +1,17 @@
 """Exact GP regression against scikit-learn's GaussianProcessRegressor at fixed hyper-parameters
-(eqs. (4.22), (4.29)-(4.30)) to 1e-6 relative, and hyper-parameter learning (Alg. 2) reaching
-scikit-learn's optimum."""
+(eqs. (4.22), (4.29)-(4.30)) to 1e-6 relative, hyper-parameter learning (Alg. 2) reaching
+scikit-learn's optimum, and GPyTorch's conjugate-gradient path against Cholesky at N = 2,000."""
+
+import re
 
 import numpy as np
 import pytest
+import torch
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process import kernels as sk
 
 from pgm_ppl.gp import kernels as K
-from pgm_ppl.gp.exact import log_marginal_likelihood, posterior, train, train_cg
+from pgm_ppl.gp.exact import CGOptions, log_marginal_likelihood, posterior, train, train_cg
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(0, 10, size=(60, 1))
@@ -60,6 +63,54 @@ def test_conjugate_gradient_path_agrees_with_cholesky():
     best = train(K.squared_exponential(), X, Y, noise=NOISE, num_steps=100)
     # Adam with stochastic log-determinants stops near, not at, the optimum of eq. (4.22).
     assert result.log_marginal_likelihood > best.log_marginal_likelihood - 0.5
+
+
+@pytest.fixture(scope="module")
+def large():
+    """N = 2,000 points: CG with the rank-15 pivoted-Cholesky preconditioner and stochastic log-determinants."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 10, 2000)
+    return x, np.sin(x) + 0.3 * rng.normal(size=2000), K.squared_exponential(1.0, 1.0), 0.09
+
+
+def test_conjugate_gradient_log_marginal_likelihood_at_scale(large):
+    x, y, kernel, noise = large
+    exact = log_marginal_likelihood(kernel, x, y, noise)
+    state = torch.random.get_rng_state()
+    estimate = log_marginal_likelihood(kernel, x, y, noise, cg=CGOptions(seed=3))
+    assert torch.equal(torch.random.get_rng_state(), state)  # probes come from a forked, seeded RNG
+    assert log_marginal_likelihood(kernel, x, y, noise, cg=CGOptions(seed=3)) == estimate
+    # The only stochastic term is the SLQ estimate of log|C| = log|P| + tr log(P^-1 C) with t = 10 Gaussian
+    # probes: sd = sqrt(2 sum_i log^2 lambda_i / t) over the eigenvalues lambda_i >= 1 of P^-1 C, with
+    # P = LL^T + noise I. As 0 <= log lambda <= lambda - 1 and P >= noise I, sum_i log^2 lambda_i <=
+    # ||K - LL^T||_F^2 / noise^2. The LML is -1/2 log|C| + ..., so |error| >= 4 sd has probability below
+    # 1e-4 for a Gaussian error, at most 1/16 by Chebyshev whatever its law (CG's error on y^T C^-1 y is
+    # far below this at the default tolerance).
+    L = kernel(torch.as_tensor(x[:, None])).pivoted_cholesky(rank=CGOptions().preconditioner_rank).detach()
+    residual = torch.linalg.matrix_norm(torch.as_tensor(K.gram(kernel, x, x)) - L @ L.T).item()
+    sd = 0.5 * np.sqrt(2 / CGOptions().num_probes) * residual / noise
+    assert 0 < sd < 1.0  # the preconditioner makes the estimate useful: ~0.1% of |LML| ~ 500
+    assert abs(estimate - exact) < 4 * sd
+
+
+def test_conjugate_gradient_posterior_at_scale(large):
+    x, y, kernel, noise = large
+    xs = np.linspace(-1, 11, 50)
+    exact = posterior(kernel, x, y, noise, xs)
+    fast = posterior(kernel, x, y, noise, xs, cg=CGOptions(tolerance=1e-4))
+    # Deterministic (no probes): CG's relative residual reaches ~1e-6 on this system, an error ~1e-5; a
+    # solve that ignored the noise or stopped early would be off by more than 1e-2.
+    np.testing.assert_allclose(fast.mean, exact.mean, atol=1e-4 * np.abs(exact.mean).max())
+    np.testing.assert_allclose(fast.covariance, exact.covariance, atol=1e-4 * np.abs(exact.covariance).max())
+    diagonal = posterior(kernel, x, y, noise, xs, cg=CGOptions(tolerance=1e-4), full_cov=False)
+    np.testing.assert_allclose(diagonal.std, fast.std, rtol=1e-8)
+
+
+def test_cg_options_are_validated():
+    with pytest.raises(ValueError, match=re.escape("CGOptions.num_probes must be a positive integer, got 0")):
+        CGOptions(num_probes=0)
+    with pytest.raises(ValueError, match="CGOptions.tolerance must be positive"):
+        CGOptions(tolerance=0.0)
 
 
 def test_bad_inputs_name_the_culprit():
