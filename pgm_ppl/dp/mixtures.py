@@ -12,6 +12,22 @@ Setting :math:`V_K = 1` makes the truncated weights sum to one (Ishwaran and Jam
 truncation is bounded by :func:`pgm_ppl.dp.random_measures.truncation_error_bound`). The assignments
 :math:`z_n` are enumerated, so :func:`pgm_ppl.fit` runs NUTS or SVI (``TraceEnum_ELBO``) on either backend
 over :math:`V, \mu, \sigma` only; :func:`assignment_probabilities` recovers :math:`q(z_n)` from draws.
+
+Label switching. The stick-breaking prior is *not* invariant to permuting components: :math:`C_k` is
+stochastically decreasing in :math:`k` (:math:`\mathbb E[C_k] = \alpha^{k-1}/(1+\alpha)^k`) and the sticks
+:math:`V` cannot be permuted into sticks of the same law. So :func:`dp_mixture` carries no
+:func:`~pgm_ppl.backend.annotations.exchangeable_components` annotation: relabelling draws by a permutation
+would assume a symmetric posterior it does not have, and would leave ``v`` inconsistent with ``weights``.
+The ordering is weak, though: a cluster of :math:`n` points sits at index :math:`k` or :math:`j` with
+posterior odds of order one, and NUTS cannot move between those modes, so separate chains may hold the same
+cluster under different indices, and empty components simply sample their prior. R-hat and ESS on ``mu``,
+``sigma`` or ``weights`` across chains therefore measure label disagreement, not convergence. Report
+label-invariant quantities instead: :func:`co_clustering` (pools all chains), the MAP clustering from one
+chain's :func:`assignment_probabilities` compared by adjusted Rand index, the number of components with
+weight above a threshold, sorted weights, and the pointwise ``log_likelihood`` group of the fit (LOO, and
+R-hat on its sum). With few draws a chain can also keep a redundant component that holds a few points of a
+cluster (metastable, not a posterior feature: the CRP prior odds of such a split are ~1e-3); more warm-up
+or more chains and the co-clustering matrix show it.
 """
 
 from __future__ import annotations
@@ -22,7 +38,7 @@ from scipy.stats import norm
 
 from pgm_ppl.backend import dist, ops, pyro
 
-__all__ = ["dp_mixture", "dp_mixture_guide", "assignment_probabilities", "stick_weights"]
+__all__ = ["dp_mixture", "dp_mixture_guide", "assignment_probabilities", "co_clustering", "stick_weights"]
 
 
 def stick_weights(v):
@@ -86,13 +102,8 @@ def dp_mixture_guide(x, K: int = 10, *, alpha: float = 1.0, prior_scale: float =
         pyro.sample("sigma", dist.LogNormal(log_loc, log_scale).to_event(1))
 
 
-def assignment_probabilities(x, weights, mu, sigma) -> np.ndarray:
-    r""":math:`p(z_n = k \mid x_n, C, \mu, \sigma)` averaged over posterior draws.
-
-    ``weights`` (..., K), ``mu`` and ``sigma`` (..., K, d) hold draws with any leading sample axes (as in
-    ``Fit.posterior``); returns (N, K). Average over draws of one chain only: components of different
-    chains may carry different labels.
-    """
+def _responsibilities(x, weights, mu, sigma) -> np.ndarray:
+    """Per-draw :math:`p(z_n = k \mid x_n, C, \mu, \sigma)`, shape (S, N, K), draws flattened."""
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(weights).reshape(-1, np.shape(weights)[-1])
     m = np.asarray(mu).reshape((w.shape[0],) + np.shape(mu)[-2:])
@@ -101,4 +112,30 @@ def assignment_probabilities(x, weights, mu, sigma) -> np.ndarray:
         raise ValueError(f"x: expected shape (N, {m.shape[-1]}), got {x.shape}")
     log_lik = norm.logpdf(x[None, :, None, :], m[:, None], s[:, None]).sum(-1)  # (S, N, K)
     logits = np.log(np.clip(w, 1e-300, None))[:, None, :] + log_lik
-    return np.exp(logits - logsumexp(logits, axis=-1, keepdims=True)).mean(0)
+    return np.exp(logits - logsumexp(logits, axis=-1, keepdims=True))
+
+
+def assignment_probabilities(x, weights, mu, sigma) -> np.ndarray:
+    r""":math:`p(z_n = k \mid x_n, C, \mu, \sigma)` averaged over posterior draws.
+
+    ``weights`` (..., K), ``mu`` and ``sigma`` (..., K, d) hold draws with any leading sample axes (as in
+    ``Fit.posterior``); returns (N, K). Average over draws of one chain only: components of different
+    chains may carry different labels (see the module docstring); :func:`co_clustering` does not.
+    """
+    return _responsibilities(x, weights, mu, sigma).mean(0)
+
+
+def co_clustering(x, weights, mu, sigma) -> np.ndarray:
+    r"""Posterior co-clustering matrix :math:`P_{nm} = p(z_n = z_m \mid x)`, label-invariant.
+
+    .. math:: P_{nm} = \frac1S \sum_{s=1}^S \sum_{k=1}^K r^{(s)}_{nk}\, r^{(s)}_{mk}, \qquad
+              r^{(s)}_{nk} = p(z_n = k \mid x_n, C^{(s)}, \mu^{(s)}, \sigma^{(s)}),
+
+    for :math:`n \ne m`, using that the :math:`z_n` are independent given the globals of draw :math:`s`,
+    and :math:`P_{nn} = 1`. Each term is invariant to relabelling the components of its draw, so draws of all
+    chains may be pooled. Arguments as in :func:`assignment_probabilities`; returns (N, N).
+    """
+    r = _responsibilities(x, weights, mu, sigma)
+    P = np.einsum("snk,smk->nm", r, r) / r.shape[0]
+    np.fill_diagonal(P, 1.0)
+    return P
