@@ -5,6 +5,9 @@
    object is built once) against one ``VariableElimination.query`` per node. Goal: >= 10x.
 2. Forward-backward on 10,000 sequences of length 100 with 10 states: our batched recursion against the same
    scaled recursion written as a Python loop over sequences (what one writes without batching). Goal: >= 50x.
+3. The gradient NUTS needs from an HMM model: log p(x) of 100 Gaussian-emission sequences (T = 100, K = 5)
+   with the states summed out, and its gradient in (pi, A, mu, sigma). Our ``dist.HiddenMarkovModel`` on
+   NumPyro (jit-compiled) and on Pyro, against Pyro's ``DiscreteHMM`` (the library's own HMM likelihood).
 
 Run: ``.venv/bin/python benchmarks/bench_graphical.py``
 """
@@ -98,7 +101,60 @@ def bench_forward_backward() -> float:
                   time_call("Python loop over sequences", loop, warmup=0, repeat=1), goal=">= 50x")
 
 
+def bench_hmm_gradient() -> tuple[float, float]:
+    import jax
+    import jax.numpy as jnp
+    import pyro.distributions as pyro_dist
+    import torch
+
+    from pgm_ppl.backend import dist, use_backend
+
+    rng = np.random.default_rng(0)
+    k, n, t_len = 5, 100, 100
+    x = rng.normal(size=(n, t_len))
+    params = [np.log(rng.dirichlet(np.ones(k))), np.log(rng.dirichlet(np.ones(k), k)), rng.normal(size=k),
+              rng.uniform(0.5, 1.5, k)]
+
+    def ours_jax(initial, transition, mu, sigma):
+        return dist.HiddenMarkovModel(initial, transition, dist.Normal(mu, sigma), t_len).log_prob(x).sum()
+
+    def torch_grad(log_prob):
+        tensors = [torch.tensor(p, requires_grad=True) for p in params]
+        value = log_prob(*tensors)
+        value.backward()
+        return float(value), [t.grad.numpy() for t in tensors]
+
+    def ours_torch(initial, transition, mu, sigma):
+        return dist.HiddenMarkovModel(initial, transition, dist.Normal(mu, sigma), t_len).log_prob(xt).sum()
+
+    def pyro_discrete_hmm(initial, transition, mu, sigma):
+        # DiscreteHMM starts one transition before x_1: a first transition with every row pi makes it ours
+        first = torch.log_softmax(initial, -1).expand(1, k, k)
+        steps = torch.cat([first, torch.log_softmax(transition, -1).expand(t_len - 1, k, k)])
+        return pyro_dist.DiscreteHMM(torch.zeros(k), steps, pyro_dist.Normal(mu, sigma).expand([t_len, k])
+                                     ).log_prob(xt).sum()
+
+    xt = torch.as_tensor(x)
+    with use_backend("numpyro"):
+        grad_jax = jax.jit(jax.value_and_grad(ours_jax, argnums=(0, 1, 2, 3)))
+        jax_params = [jnp.asarray(p) for p in params]
+        value, _ = grad_jax(*jax_params)
+        numpyro_timing = time_call("dist.HiddenMarkovModel (NumPyro, jit)",
+                                   lambda: jax.block_until_ready(grad_jax(*jax_params)), repeat=20)
+    with use_backend("pyro"):
+        ours_value, ours_grads = torch_grad(ours_torch)
+        pyro_timing = time_call("dist.HiddenMarkovModel (Pyro)", lambda: torch_grad(ours_torch), repeat=20)
+        ref_value, ref_grads = torch_grad(pyro_discrete_hmm)
+        reference = time_call("pyro DiscreteHMM", lambda: torch_grad(pyro_discrete_hmm), repeat=20)
+    error = max(np.abs(a - b).max() for a, b in zip(ours_grads, ref_grads))
+    print(f"HMM log p(x) + gradient, {n} x {t_len} x {k}: log p = {float(value):.6f} (NumPyro), {ours_value:.6f} "
+          f"(Pyro), {ref_value:.6f} (DiscreteHMM); max |gradient difference| = {error:.1e}")
+    return report(numpyro_timing, reference), report(pyro_timing, reference)
+
+
 if __name__ == "__main__":
     bench_alarm()
     print()
     bench_forward_backward()
+    print()
+    bench_hmm_gradient()
