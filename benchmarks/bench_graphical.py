@@ -5,7 +5,7 @@
    object is built once) against one ``VariableElimination.query`` per node. Goal: >= 10x.
 2. Forward-backward on 10,000 sequences of length 100 with 10 states: our batched recursion against the same
    scaled recursion written as a Python loop over sequences (what one writes without batching). Goal: >= 50x.
-3. The gradient NUTS needs from an HMM model: log p(x) of 100 Gaussian-emission sequences (T = 100, K = 5)
+3. The gradient NUTS needs from an HMM model: log p(x) of 100 Gaussian-emission sequences (T = 100, K = 5, 20)
    with the states summed out, and its gradient in (pi, A, mu, sigma). Our ``dist.HiddenMarkovModel`` on
    NumPyro (jit-compiled) and on Pyro, against Pyro's ``DiscreteHMM`` (the library's own HMM likelihood).
 
@@ -101,7 +101,7 @@ def bench_forward_backward() -> float:
                   time_call("Python loop over sequences", loop, warmup=0, repeat=1), goal=">= 50x")
 
 
-def bench_hmm_gradient() -> tuple[float, float]:
+def bench_hmm_gradient(k: int = 5) -> tuple[float, float]:
     import jax
     import jax.numpy as jnp
     import pyro.distributions as pyro_dist
@@ -110,7 +110,7 @@ def bench_hmm_gradient() -> tuple[float, float]:
     from pgm_ppl.backend import dist, use_backend
 
     rng = np.random.default_rng(0)
-    k, n, t_len = 5, 100, 100
+    n, t_len = 100, 100
     x = rng.normal(size=(n, t_len))
     params = [np.log(rng.dirichlet(np.ones(k))), np.log(rng.dirichlet(np.ones(k), k)), rng.normal(size=k),
               rng.uniform(0.5, 1.5, k)]
@@ -157,4 +157,5 @@ if __name__ == "__main__":
     print()
     bench_forward_backward()
     print()
-    bench_hmm_gradient()
+    for states in (5, 20):
+        bench_hmm_gradient(states)

@@ -23,8 +23,8 @@ def __getattr__(name: str):
     return getattr(_numpyro_dist, name)
 
 
-# compiled once per shape: run eagerly (as NumPyro does while it sets a model up), the pairwise rounds
-# would otherwise dispatch, and compile, dozens of small operations one by one
+# compiled once per shape: run eagerly (as NumPyro does while it sets a model up), the recursion would
+# otherwise dispatch, and compile, its small operations one by one
 _log_likelihood = jax.jit(partial(hidden_markov.log_likelihood, ops_jax))
 
 
@@ -74,6 +74,9 @@ class HiddenMarkovModel(Distribution):
     def log_prob(self, value):
         states_axis = -1 - len(self.emission.event_shape)
         log_emission = self.emission.log_prob(jnp.expand_dims(value, states_axis))
+        # the scan's carry keeps one shape: give the emissions the parameters' batch axes up front
+        steps = log_emission.shape[-2:]
+        log_emission = jnp.broadcast_to(log_emission, jnp.broadcast_shapes(log_emission.shape, self.batch_shape + steps))
         return _log_likelihood(self.initial_logits, self.transition_logits, log_emission)
 
     def sample(self, key, sample_shape=()):

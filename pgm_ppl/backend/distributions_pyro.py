@@ -27,7 +27,7 @@ class HiddenMarkovModel(TorchDistribution):
     .. math:: z_1\sim\mathrm{Cat}(\pi),\quad z_t\mid z_{t-1}\sim\mathrm{Cat}(A_{z_{t-1}}),\quad
               x_t\mid z_t\sim p(x\mid\phi_{z_t}),
 
-    ``log_prob`` is :math:`\log p(x_{1:T})` by the forward algorithm in the log semiring
+    ``log_prob`` is :math:`\log p(x_{1:T})` by the forward recursion in log space
     (:mod:`pgm_ppl.backend.hidden_markov`); ``sample`` draws the chain ancestrally. Unlike Pyro's
     ``DiscreteHMM``, whose initial distribution is that of a state *before* the first observation, here
     :math:`\pi` is the distribution of :math:`z_1`, as in the notes.
@@ -67,7 +67,7 @@ class HiddenMarkovModel(TorchDistribution):
             self._validate_sample(value)
         states_axis = -1 - len(self.emission.event_shape)
         log_emission = self.emission.log_prob(value.unsqueeze(states_axis))
-        with ignore_jit_warnings():  # the pairwise rounds depend only on T, fixed for a traced model
+        with ignore_jit_warnings():  # the recursion loops over T steps, fixed for a traced model
             return hidden_markov.log_likelihood(ops_torch, self.initial_logits, self.transition_logits, log_emission)
 
     def sample(self, sample_shape=torch.Size()):

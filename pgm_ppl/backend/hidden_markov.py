@@ -8,13 +8,18 @@ A homogeneous HMM with :math:`K` states (course Example 3.3 with a discrete stat
                = \pi_1^\top M_2 M_3\cdots M_T\,\mathbf 1,
     \qquad \pi_1 = \pi\odot b_1,\quad (M_t)_{kl} = A_{kl}\,b_t(l),\quad b_t(l) = p(x_t\mid z_t=l).
 
-We evaluate the matrix product in the log semiring, :math:`(\log M\otimes\log N)_{kl} =
-\operatorname{logsumexp}_j(\log M_{kj} + \log N_{jl})`, by pairwise reduction: the :math:`T-1` matrices
-are multiplied in pairs, then the results in pairs, :math:`\lceil\log_2 T\rceil` rounds in all (the scheme
-of Pyro's ``DiscreteHMM``). Each round is one batched array operation, so a traced NumPyro model or a
-PyTorch autograd graph has depth :math:`O(\log T)` rather than :math:`T`, and everything stays in log
-space. The functions take the backend's ``ops`` module (:mod:`pgm_ppl.backend.ops_torch` or
-:mod:`pgm_ppl.backend.ops_jax`) as their first argument.
+We run the forward recursion of the notes in log space, :math:`\log\alpha_1 = \log\pi + \log b_1` and
+
+.. math:: \log\alpha_t(l) = s_{t-1} + \log\sum_k e^{\log\alpha_{t-1}(k) - s_{t-1}} A_{kl} + \log b_t(l),
+          \qquad s_{t-1} = \max_k\log\alpha_{t-1}(k),
+
+one vector-matrix product per step for all sequences at once (:math:`O(TNK^2)`), then
+:math:`\log p(x_{1:T}) = \operatorname{logsumexp}_l\log\alpha_T(l)`. The steps run through ``ops.scan``: one
+compiled ``jax.lax.scan`` on NumPyro, a loop on PyTorch. Pyro's ``DiscreteHMM`` multiplies the :math:`M_t`
+in pairwise rounds instead (depth :math:`\log_2 T`, made for GPUs), which costs :math:`K` times more
+arithmetic; on CPU the recursion is faster (``benchmarks/bench_graphical.py``). The functions take the
+backend's ``ops`` module (:mod:`pgm_ppl.backend.ops_torch` or :mod:`pgm_ppl.backend.ops_jax`) as their first
+argument.
 """
 
 from __future__ import annotations
@@ -65,30 +70,8 @@ def log_normalise(ops: ModuleType, logits):
     return logits - ops.logsumexp(logits, axis=-1, keepdims=True)
 
 
-def _log_matmul(ops: ModuleType, a, b):
-    """Matrix product in the log semiring over the last two axes (broadcasting the rest).
-
-    :math:`\log(e^{a-s}e^{b-u}) + s + u` with row maxima :math:`s` of ``a`` and column maxima :math:`u`
-    of ``b``: one BLAS product instead of a :math:`K^3` log-sum-exp, and no overflow. The shifts are
-    clipped so that an all ``-inf`` row gives ``-inf``, not ``nan``; their gradients cancel exactly.
-    """
-    a_shift = ops.clip(ops.max(a, axis=-1, keepdims=True), -1e30)
-    b_shift = ops.clip(ops.max(b, axis=-2, keepdims=True), -1e30)
-    return ops.log(ops.matmul(ops.exp(a - a_shift), ops.exp(b - b_shift))) + a_shift + b_shift
-
-
-def _log_chain_product(ops: ModuleType, matrices):
-    """:math:`\\log(M_1 M_2\\cdots M_n)` from ``log M`` of shape ``(..., n, K, K)``, by pairwise rounds."""
-    while matrices.shape[-3] > 1:
-        n = matrices.shape[-3]
-        even = n // 2 * 2
-        paired = _log_matmul(ops, matrices[..., 0:even:2, :, :], matrices[..., 1:even:2, :, :])
-        matrices = paired if n == even else ops.concatenate([paired, matrices[..., even:, :, :]], axis=-3)
-    return matrices[..., 0, :, :]
-
-
 def log_likelihood(ops: ModuleType, log_initial, log_transition, log_emission):
-    r""":math:`\log p(x_{1:T})` with the states summed out.
+    r""":math:`\log p(x_{1:T})` with the states summed out, by the forward recursion.
 
     Parameters
     ----------
@@ -99,16 +82,22 @@ def log_likelihood(ops: ModuleType, log_initial, log_transition, log_emission):
     log_transition
         :math:`\log A` (rows are the current state), shape ``(..., K, K)``, normalised over the last axis.
     log_emission
-        :math:`\log p(x_t\mid z_t=k)`, shape ``(..., T, K)``.
+        :math:`\log p(x_t\mid z_t=k)`, shape ``(..., T, K)``; its batch shape must hold those of the other two
+        (the recursion's carry keeps one shape).
 
     Returns
     -------
     array
-        Shape ``(...)``: the broadcast of the three batch shapes.
+        Shape ``(...)``.
     """
+    transition = ops.exp(log_transition)
+
+    def forward(log_alpha, log_emission_t):
+        # the shift is clipped so that an all -inf row stays -inf instead of becoming nan
+        shift = ops.clip(ops.max(log_alpha, axis=-1, keepdims=True), -1e30)
+        predicted = ops.matmul(ops.expand_dims(ops.exp(log_alpha - shift), -2), transition)[..., 0, :]
+        return ops.log(predicted) + shift + log_emission_t, None
+
     first = log_initial + log_emission[..., 0, :]
-    if log_emission.shape[-2] == 1:
-        return ops.logsumexp(first, axis=-1)
-    steps = ops.expand_dims(log_transition, -3) + ops.expand_dims(log_emission[..., 1:, :], -2)
-    product = _log_chain_product(ops, steps)
-    return ops.logsumexp(ops.expand_dims(first, -1) + product, axis=(-2, -1))
+    last, _ = ops.scan(forward, first, ops.moveaxis(log_emission[..., 1:, :], -2, 0))
+    return ops.logsumexp(last, axis=-1)

@@ -4,14 +4,15 @@ Numpy's names and signatures (``axis=``), so that model code reads the same on b
 :mod:`pgm_ppl.backend.ops_torch` implements exactly the same names on PyTorch.
 """
 
+import jax
 import jax.nn
 import jax.numpy as jnp
 import jax.scipy.special
 
 __all__ = [
     "abs", "arange", "asarray", "clip", "concatenate", "cumsum", "einsum", "exp", "expand_dims", "eye",
-    "full", "linspace", "log", "log1p", "logsumexp", "matmul", "max", "mean", "min", "ones", "reshape",
-    "sigmoid", "softmax", "sqrt", "square", "stack", "sum", "tanh", "where", "zeros",
+    "full", "linspace", "log", "log1p", "logsumexp", "matmul", "max", "mean", "min", "moveaxis", "ones",
+    "reshape", "scan", "sigmoid", "softmax", "sqrt", "square", "stack", "sum", "tanh", "where", "zeros",
 ]
 
 abs = jnp.abs
@@ -33,6 +34,7 @@ matmul = jnp.matmul
 max = jnp.max
 mean = jnp.mean
 min = jnp.min
+moveaxis = jnp.moveaxis
 ones = jnp.ones
 reshape = jnp.reshape
 sigmoid = jax.nn.sigmoid
@@ -44,3 +46,9 @@ sum = jnp.sum
 tanh = jnp.tanh
 where = jnp.where
 zeros = jnp.zeros
+
+
+def scan(f, init, xs):
+    """``carry, ys``: ``carry, y = f(carry, x)`` for each ``x`` along the leading axis of the array ``xs``,
+    the ``y`` stacked (``jax.lax.scan``: compiled once, not unrolled). ``f`` must be pure (no sample sites)."""
+    return jax.lax.scan(f, init, xs)

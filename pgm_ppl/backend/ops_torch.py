@@ -12,8 +12,8 @@ import torch
 
 __all__ = [
     "abs", "arange", "asarray", "clip", "concatenate", "cumsum", "einsum", "exp", "expand_dims", "eye",
-    "full", "linspace", "log", "log1p", "logsumexp", "matmul", "max", "mean", "min", "ones", "reshape",
-    "sigmoid", "softmax", "sqrt", "square", "stack", "sum", "tanh", "where", "zeros",
+    "full", "linspace", "log", "log1p", "logsumexp", "matmul", "max", "mean", "min", "moveaxis", "ones",
+    "reshape", "scan", "sigmoid", "softmax", "sqrt", "square", "stack", "sum", "tanh", "where", "zeros",
 ]
 
 abs = torch.abs
@@ -28,6 +28,7 @@ matmul = torch.matmul
 einsum = torch.einsum
 eye = torch.eye
 linspace = torch.linspace
+moveaxis = torch.movedim
 reshape = torch.reshape
 
 
@@ -123,3 +124,13 @@ def where(condition, x, y) -> torch.Tensor:
 
 def _shape(shape) -> tuple[int, ...]:
     return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def scan(f, init, xs):
+    """``carry, ys``: ``carry, y = f(carry, x)`` for each ``x`` along the leading axis of ``xs``, the ``y``
+    stacked (``None`` when ``f`` returns ``None``), as ``jax.lax.scan``; a Python loop on PyTorch."""
+    carry, ys = init, []
+    for x in xs:
+        carry, y = f(carry, x)
+        ys.append(y)
+    return carry, None if not ys or ys[0] is None else torch.stack(ys)
