@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
+import numpy as np
+
 __all__ = ["check_shapes", "log_normalise", "log_likelihood"]
 
 
@@ -49,20 +51,11 @@ def check_shapes(initial_shape: tuple[int, ...], transition_shape: tuple[int, ..
     if len(emission_batch_shape) >= 2 and emission_batch_shape[-2] not in (1, num_steps):
         raise ValueError(f"the emission batch shape must be (..., T or 1, K) with T={num_steps}, got "
                          f"{tuple(emission_batch_shape)}; the axis before the states is time.")
-    batch = _broadcast(tuple(initial_shape[:-1]), tuple(transition_shape[:-2]), tuple(emission_batch_shape[:-2]))
-    return batch, k
-
-
-def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    ndim = max(map(len, shapes))
-    padded = [(1,) * (ndim - len(s)) + s for s in shapes]
-    result = []
-    for sizes in zip(*padded):
-        distinct = {s for s in sizes if s != 1}
-        if len(distinct) > 1:
-            raise ValueError(f"HMM parameter batch shapes {shapes} do not broadcast.")
-        result.append(distinct.pop() if distinct else 1)
-    return tuple(result)
+    shapes = (tuple(initial_shape[:-1]), tuple(transition_shape[:-2]), tuple(emission_batch_shape[:-2]))
+    try:
+        return np.broadcast_shapes(*shapes), k
+    except ValueError:
+        raise ValueError(f"HMM parameter batch shapes {shapes} do not broadcast.") from None
 
 
 def log_normalise(ops: ModuleType, logits):

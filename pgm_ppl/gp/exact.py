@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
+from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
 __all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "CGOptions", "GPPredictive", "GPTraining"]
@@ -97,8 +98,7 @@ def _cg_mode(options: CGOptions) -> Iterator[None]:
     """GPyTorch's settings for ``options`` (Cholesky off), inside a torch RNG forked and seeded."""
     s = gpytorch.settings
     with contextlib.ExitStack() as stack:
-        stack.enter_context(torch.random.fork_rng(devices=[]))
-        torch.manual_seed(options.seed)
+        stack.enter_context(torch_seeded(options.seed))
         for setting in (s.max_cholesky_size(0), s.max_cg_iterations(options.max_iterations),
                         s.cg_tolerance(options.tolerance), s.eval_cg_tolerance(options.tolerance),
                         s.num_trace_samples(options.num_probes),

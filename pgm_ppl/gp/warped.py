@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from pyro.distributions.transforms import Spline
 
+from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.gp.exact import GPPredictive, _lml, _targets, _z, posterior
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
@@ -77,8 +78,7 @@ def train_warped(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, c
     yt = _targets(y, xt.shape[0])
     if not noise > 0:
         raise ValueError(f"noise (variance) must be positive, got {noise!r}")
-    with torch.random.fork_rng(devices=[]):  # Spline draws its initial parameters from torch's generator
-        torch.random.manual_seed(seed)
+    with torch_seeded(seed):  # Spline draws its initial parameters from torch's generator
         transform = Spline(1, count_bins=count_bins, bound=bound).to(DTYPE)
     kern = copy.deepcopy(kernel)
     raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise)), dtype=DTYPE))

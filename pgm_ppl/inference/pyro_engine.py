@@ -18,6 +18,7 @@ from pyro.infer import HMC, MCMC, NUTS, SVI, Predictive, Trace_ELBO, TraceEnum_E
 from tqdm import tqdm
 
 from pgm_ppl.backend import to_numpy
+from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.inference.errors import ModelRunError, NonFiniteLossError, model_run_message, non_finite_message
 from pgm_ppl.inference.guides import GUIDES, hide_enumerated
 from pgm_ppl.inference.sites import ModelStructure, describe_trace
@@ -28,8 +29,7 @@ _KERNELS = {"nuts": NUTS, "hmc": HMC}
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Run the block with PyTorch's generator forked and seeded, and a fresh Pyro parameter store."""
-    with torch.random.fork_rng(devices=[]):
-        torch.random.manual_seed(seed)
+    with torch_seeded(seed):
         store = pyro.get_param_store()
         saved = store.get_state()
         store.clear()
