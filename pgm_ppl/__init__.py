@@ -18,7 +18,7 @@ _EXPORTS = {
     "load_data": "pgm_ppl.data",
     "diagnose": "pgm_ppl.diagnostics", "to_inference_data": "pgm_ppl.diagnostics",
 }
-_SUBPACKAGES = ("backend", "cavi", "data", "diagnostics", "dp", "em", "gp", "graphical", "inference", "information",
+_SUBPACKAGES = ("backend", "cavi", "core", "data", "diagnostics", "dp", "em", "gp", "graphical", "inference", "information",
                 "models", "ot")
 
 __all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)

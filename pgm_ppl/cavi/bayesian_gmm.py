@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import digamma, gammaln, logsumexp
 
 from pgm_ppl.em.kmeans import kmeans
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 
 
 class BLRResult(NamedTuple):

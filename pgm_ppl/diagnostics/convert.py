@@ -1,8 +1,9 @@
-"""Conversion of a :class:`~pgm_ppl.inference.Fit` to :class:`arviz.InferenceData`.
+"""The one converter of a :class:`~pgm_ppl.core.Fit` to :class:`arviz.InferenceData`.
 
-Every group is built from plain numpy arrays with ``arviz.from_dict`` (present in ArviZ 0.x and 1.x;
-ArviZ 1.x has no ``from_pyro``, and ArviZ 0.23's ``from_pyro`` puts deterministic sites into
-``log_likelihood``). Axes are named after the model's plates.
+Every engine returns a ``Fit``, so every result reaches ArviZ through :func:`to_inference_data`. Every group is
+built from plain numpy arrays with ``arviz.from_dict`` (present in ArviZ 0.x and 1.x; ArviZ 1.x has no
+``from_pyro``, and ArviZ 0.23's ``from_pyro`` puts deterministic sites into ``log_likelihood``). Axes are named
+after the model's plates.
 """
 
 from __future__ import annotations
@@ -11,23 +12,37 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from pgm_ppl.inference import Fit
+from pgm_ppl.core import Fit
 
 
 def to_inference_data(fit: Fit) -> az.InferenceData:
     """Convert ``fit`` to InferenceData.
 
-    Groups: ``posterior``; ``sample_stats`` (NUTS/HMC: ``diverging``, ``step_size``, ``tree_depth``,
-    ``n_steps``, ``acceptance_rate``, ``lp``; SVI: ``elbo`` and ``loss`` over the ``svi_step`` axis);
-    ``log_likelihood`` (pointwise, discrete latents summed out, deterministic and factor sites
-    excluded); ``observed_data``; ``constant_data``; ``prior``; ``prior_predictive``;
-    ``posterior_predictive``. A MAP fit holds one draw and has ``attrs["point_estimate"] = 1``.
+    Groups: ``posterior`` (draws, or one point estimate with ``attrs["point_estimate"] = 1``);
+    ``sample_stats`` (NUTS/HMC: ``diverging``, ``step_size``, ``tree_depth``, ``n_steps``, ``acceptance_rate``,
+    ``lp``; optimisers and training: ``loss`` and ``elbo = -loss`` over the ``step`` axis, and
+    ``validation_loss`` when there is one); ``log_likelihood`` (pointwise, discrete latents summed out,
+    deterministic and factor sites excluded; for trained models, the held-out rows); ``observed_data``;
+    ``constant_data``; ``prior``; ``prior_predictive``; ``posterior_predictive`` (for trained generative
+    models: generated samples). Attributes record the engine, the stopping rule that fired and, where the fit
+    has a density on new data, what kind it is.
+
+    Raises
+    ------
+    TypeError
+        If ``fit`` is not a :class:`~pgm_ppl.core.Fit`.
     """
-    dims = {name: [d for d in site_dims] for name, site_dims in fit.dims.items()}
+    if not isinstance(fit, Fit):
+        raise TypeError(f"fit: expected a pgm_ppl Fit (what every engine returns), got {type(fit).__name__}.")
+    dims = {name: list(site_dims) for name, site_dims in fit.dims.items()}
     attrs = {"inference_library": fit.backend, "method": fit.method, "point_estimate": int(fit.point_estimate),
-             "sampling_time": fit.seconds}
+             "sampling_time": fit.seconds, "stop_reason": fit.stop_reason}
+    if fit.converged is not None:
+        attrs["converged"] = int(fit.converged)
+    if fit.density is not None:
+        attrs["density_kind"] = fit.density.kind
     idata = az.from_dict(
-        posterior=fit.posterior,
+        posterior=fit.posterior or None,
         sample_stats=fit.sample_stats or None,
         prior=fit.prior or None,
         prior_predictive=fit.prior_predictive or None,
@@ -38,13 +53,24 @@ def to_inference_data(fit: Fit) -> az.InferenceData:
                          for name, value in fit.constant_data.items()}},
     )
     if fit.log_likelihood:
-        loglik_dims = {name: dims[name][: np.ndim(value) - 2] for name, value in fit.log_likelihood.items()}
+        loglik_dims = {name: dims.get(name, [f"{name}_dim_{i}" for i in range(np.ndim(value) - 2)])
+                       [: np.ndim(value) - 2] for name, value in fit.log_likelihood.items()}
         idata.extend(az.from_dict(log_likelihood=fit.log_likelihood, dims=loglik_dims))
     if fit.losses is not None:
-        steps = np.arange(len(fit.losses))
-        stats = xr.Dataset({"loss": ("svi_step", fit.losses), "elbo": ("svi_step", -fit.losses)},
-                           coords={"svi_step": steps})
-        idata.add_groups(sample_stats=stats)
+        trace = _loss_trace(fit)
+        if "sample_stats" in idata.groups():  # per-draw statistics and the per-step trace share the group
+            trace = xr.merge([idata.sample_stats, trace])
+            del idata.sample_stats
+        idata.add_groups(sample_stats=trace)
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
+
+
+def _loss_trace(fit: Fit) -> xr.Dataset:
+    """The objective per optimisation step: ``loss``, ``elbo = -loss`` and ``validation_loss`` when recorded."""
+    losses = np.asarray(fit.losses, dtype=np.float64)
+    data = {"loss": ("step", losses), "elbo": ("step", -losses)}
+    if fit.validation_losses is not None:
+        data["validation_loss"] = ("step", np.asarray(fit.validation_losses, dtype=np.float64))
+    return xr.Dataset(data, coords={"step": np.arange(len(losses))})

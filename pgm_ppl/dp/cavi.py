@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, logsumexp
 
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 
 __all__ = ["DPMixturePrior", "CAVIState", "CAVIResult", "default_prior", "init", "step", "run"]
 
@@ -103,7 +103,7 @@ class CAVIResult:
     converged: bool
 
     def to_fit(self, x) -> Fit:
-        """The variational point estimate as a :class:`pgm_ppl.inference.result.Fit` (``point_estimate``
+        """The variational point estimate as a :class:`pgm_ppl.core.result.Fit` (``point_estimate``
         True) for ArviZ: weights, means and covariances, and the lower-bound trace as ``losses``."""
         s = self.state
         cov = s.covariances * (s.degrees_of_freedom / (s.degrees_of_freedom - s.means.shape[1] - 1))[:, None, None]

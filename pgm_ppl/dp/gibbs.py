@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 
 __all__ = ["CollapsedGibbsResult", "GibbsState", "init", "step", "run", "co_clustering"]
 
@@ -55,7 +55,7 @@ class CollapsedGibbsResult:
         return {int(v): float(c) / self.num_clusters.size for v, c in zip(values, counts)}
 
     def to_fit(self, x) -> Fit:
-        """The draws as a :class:`pgm_ppl.inference.result.Fit` (one chain) for ArviZ: the number of
+        """The draws as a :class:`pgm_ppl.core.result.Fit` (one chain) for ArviZ: the number of
         clusters and the labels per draw, with the data as observed data."""
         return Fit(method="gibbs", backend="numpy", model=run, args=(x,), kwargs={},
                    posterior={"num_clusters": self.num_clusters[None].astype(np.float64),

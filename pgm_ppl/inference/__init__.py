@@ -10,7 +10,7 @@ from pgm_ppl.inference.guides import GUIDES
 from pgm_ppl.inference.methods import METHODS
 
 _EXPORTS = {
-    "fit": "pgm_ppl.inference.fitting", "Fit": "pgm_ppl.inference.result",
+    "fit": "pgm_ppl.inference.fitting", "Fit": "pgm_ppl.core.result",
     "ModelRunError": "pgm_ppl.inference.errors", "NonFiniteLossError": "pgm_ppl.inference.errors",
     "align_components": "pgm_ppl.inference.relabel",
 }

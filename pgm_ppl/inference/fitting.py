@@ -15,7 +15,7 @@ from pgm_ppl.inference.guides import resolve_guide_name
 from pgm_ppl.inference.inputs import model_inputs
 from pgm_ppl.inference.methods import DEFAULT_BACKEND, METHODS
 from pgm_ppl.inference.relabel import align_components
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 from pgm_ppl.inference.sites import ModelStructure
 
 _ENGINES = {"numpyro": numpyro_engine, "pyro": pyro_engine}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 
 Conditional = Callable[[np.random.Generator, dict[str, np.ndarray]], np.ndarray]
 """A full conditional sampler: ``(rng, state) -> new value of its block`` for every chain at once; every

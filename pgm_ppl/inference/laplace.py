@@ -2,7 +2,7 @@
 
 :func:`laplace_approximation` works on any JAX-traceable log density of a vector; :func:`laplace` on any
 model written with ``pgm_ppl.pyro`` / ``dist`` (or a native NumPyro model), in the unconstrained space of its
-latents, returning a :class:`~pgm_ppl.inference.result.Fit`. :func:`logistic_regression_newton` is the
+latents, returning a :class:`~pgm_ppl.core.result.Fit`. :func:`logistic_regression_newton` is the
 Newton iteration of course Example 3.4.
 """
 
@@ -21,7 +21,7 @@ from scipy.special import expit
 
 from pgm_ppl.backend import to_backend, to_numpy, use_backend
 from pgm_ppl.inference.inputs import model_inputs
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 
 
 class LaplaceResult(NamedTuple):

@@ -3,7 +3,7 @@
 Every chain advances in the same numpy call, so 64 chains cost little more than one. The samplers follow
 the engine trio: :func:`mh_init` builds the state, :func:`mh_step` moves every chain once and
 :func:`metropolis_hastings` / :func:`random_walk_metropolis` run warm-up and sampling and return a
-:class:`~pgm_ppl.inference.result.Fit` (acceptance rates in ``sample_stats``) that converts to ArviZ.
+:class:`~pgm_ppl.core.result.Fit` (acceptance rates in ``sample_stats``) that converts to ArviZ.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 
 LogDensity = Callable[[np.ndarray], np.ndarray]
 """An unnormalised log target: maps states ``(num_chains, d)`` to log-densities ``(num_chains,)``."""

@@ -18,7 +18,7 @@ import torch
 from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import ClippedAdam
 
-from pgm_ppl.inference.result import Fit
+from pgm_ppl.core.result import Fit
 
 
 def data_plate(name: str, batch: torch.Tensor, num_data: int | None = None) -> pyro.plate:

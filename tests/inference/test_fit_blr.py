@@ -97,7 +97,7 @@ def test_laplace_and_map_guides_recover_the_gaussian_posterior(backend):
     np.testing.assert_allclose(_stacked(point)[0, 0], MEAN, atol=1e-3)
     assert point.losses.shape == (1000,)
     idata = point.to_inference_data()
-    assert idata.sample_stats["elbo"].dims == ("svi_step",)
+    assert idata.sample_stats["elbo"].dims == ("step",)
     assert idata.posterior.attrs["point_estimate"] == 1
 
 
