@@ -1,4 +1,4 @@
-"""Seeding PyTorch without touching the caller's generator."""
+"""Seeding PyTorch (and Pyro) without touching the caller's generator or parameter store."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+
+__all__ = ["seeded", "torch_seeded"]
 
 
 @contextmanager
@@ -19,3 +21,23 @@ def torch_seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.random.manual_seed(seed)
         yield
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a Pyro block with PyTorch's generator forked and seeded, and a fresh Pyro parameter store.
+
+    The caller's parameter store is saved and restored on exit, so a library call neither sees the user's
+    ``pyro.param`` values nor leaves its own behind.
+    """
+    import pyro  # here, so that torch_seeded alone does not load Pyro
+
+    with torch_seeded(seed):
+        store = pyro.get_param_store()
+        saved = store.get_state()
+        store.clear()
+        try:
+            yield
+        finally:
+            store.clear()  # set_state merges: without this, the block's parameters leak to the caller
+            store.set_state(saved)

@@ -247,7 +247,7 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
 
 
 def _kmeans_responsibilities(x: np.ndarray, K: int, seed: int) -> np.ndarray:
-    from pgm_ppl.em.kmeans import kmeans
+    from pgm_ppl.clustering import kmeans
 
     labels = np.asarray(kmeans(x, K, seed=seed).labels)
     return np.eye(K)[labels]

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from pgm_ppl.ot import DiscreteMeasure
+from pgm_ppl.core.measures import DiscreteMeasure
 
 __all__ = ["empirical_measure", "discrete_measure", "mixture_density"]
 

@@ -14,7 +14,7 @@ from pgm_ppl.em.factor_analysis import (FactorAnalysisParams, FactorAnalysisResu
                                         factor_analysis_log_likelihood, fit_factor_analysis, ppca_closed_form)
 from pgm_ppl.em.gmm import (DirichletPrior, GMMParams, GMMResult, InverseWishartPrior, fit_gmm, gmm_log_likelihood,
                             gmm_log_prob, gmm_responsibilities, sample_gmm)
-from pgm_ppl.em.kmeans import KMeansResult, kmeans, kmeans_plusplus
+from pgm_ppl.clustering import KMeansResult, kmeans, kmeans_plusplus
 from pgm_ppl.em.mfa import MFAParams, MFAResult, fit_mfa, mfa_log_prob
 from pgm_ppl.em.student_t import (StudentTMixtureParams, StudentTMixtureResult, fit_student_t_mixture,
                                   student_t_mixture_log_prob)

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 from pgm_ppl.em import _gaussian as G
 from pgm_ppl.em._validation import as_data, check_choice, check_num_components
 from pgm_ppl.em.driver import EStep, run_em
-from pgm_ppl.em.kmeans import kmeans, kmeans_plusplus, squared_distances
+from pgm_ppl.clustering import kmeans, kmeans_plusplus, squared_distances
 
 INITS = ("kmeans", "k-means++", "random", "random_from_data")
 _EPS = 10.0 * float(np.finfo(np.float64).eps)

@@ -43,7 +43,7 @@ from pyro.distributions import constraints
 from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.infer import SVI, Trace_ELBO
 
-from pgm_ppl.inference.pyro_engine import seeded
+from pgm_ppl.backend.seeding import seeded
 
 from .state_space import NonlinearSSM
 

@@ -18,7 +18,8 @@ from pyro.infer import Trace_ELBO, TraceEnum_ELBO
 
 from pgm_ppl.backend import to_backend, use_backend
 from pgm_ppl.inference.inputs import model_inputs
-from pgm_ppl.inference.pyro_engine import model_structure, seeded
+from pgm_ppl.backend.seeding import seeded
+from pgm_ppl.inference.pyro_engine import model_structure
 from pgm_ppl.information.likelihood import MLEResult, maximum_likelihood
 
 

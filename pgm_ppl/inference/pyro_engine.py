@@ -1,14 +1,14 @@
 """The Pyro (PyTorch) engines behind :func:`pgm_ppl.fit`: NUTS/HMC, SVI, predictive draws, pointwise
 log-likelihood. Every function takes the model with its (torch) arguments and returns numpy arrays.
 
-Pyro draws from PyTorch's global generator; every entry point here runs inside :func:`seeded`, which
-forks that generator, so a seed gives identical results and the caller's random state is untouched.
+Pyro draws from PyTorch's global generator; every entry point here runs inside
+:func:`pgm_ppl.backend.seeding.seeded`, which forks that generator, so a seed gives identical results and the
+caller's random state is untouched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 import pyro
@@ -18,26 +18,12 @@ from pyro.infer import HMC, MCMC, NUTS, SVI, Predictive, Trace_ELBO, TraceEnum_E
 from tqdm import tqdm
 
 from pgm_ppl.backend import to_numpy
-from pgm_ppl.backend.seeding import torch_seeded
+from pgm_ppl.backend.seeding import seeded
 from pgm_ppl.inference.errors import ModelRunError, NonFiniteLossError, model_run_message, non_finite_message
 from pgm_ppl.inference.guides import GUIDES, hide_enumerated
 from pgm_ppl.inference.sites import ModelStructure, describe_trace
 
 _KERNELS = {"nuts": NUTS, "hmc": HMC}
-
-
-@contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Run the block with PyTorch's generator forked and seeded, and a fresh Pyro parameter store."""
-    with torch_seeded(seed):
-        store = pyro.get_param_store()
-        saved = store.get_state()
-        store.clear()
-        try:
-            yield
-        finally:
-            store.clear()  # set_state merges: without this, the block's parameters leak to the caller
-            store.set_state(saved)
 
 
 def model_structure(model: Callable, args: tuple, kwargs: dict, seed: int) -> ModelStructure:

@@ -6,9 +6,11 @@ other (vertical), the geodesic :math:`\mu_t = ((1-t)\mathrm{Id} + tT)_\#\mu_1` m
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
+
+from pgm_ppl.core.measures import DiscreteMeasure
 
 from ._checks import as_array, check_points
 from .maps import gaussian_ot_map
@@ -20,13 +22,6 @@ __all__ = [
     "mccann_interpolation",
     "mixture_interpolation",
 ]
-
-
-class DiscreteMeasure(NamedTuple):
-    r"""A discrete measure :math:`\sum_k w_k \delta_{x_k}` (course Def. 5.1): atoms (K, d), weights (K,)."""
-
-    points: np.ndarray
-    weights: np.ndarray
 
 
 def _check_t(t: float) -> float:
