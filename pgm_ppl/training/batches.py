@@ -1,0 +1,107 @@
+"""Mini-batches for the training engine: seeded epochs over an array, or a stream of batches.
+
+An array is shuffled once per epoch by a :class:`torch.Generator` seeded from the run's ``"data"`` stream and
+the epoch number, and cut into consecutive batches (the last one of an epoch may be smaller). Batch ``k`` of a
+run is therefore a pure function of ``(seed, k)``: resuming at any step, or sharding a global batch across
+data-parallel ranks, draws exactly the batches an uninterrupted single-process run draws. The global torch
+generator is never touched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from pgm_ppl.core import stream
+
+__all__ = ["ArrayBatches", "DataExhausted", "StreamBatches", "make_batches"]
+
+
+class DataExhausted(Exception):
+    """A one-shot iterator of batches ran out before ``num_steps``."""
+
+
+class ArrayBatches:
+    """Batch ``k`` of epochs of ``data`` (a tensor on the training device), shuffled without replacement."""
+
+    def __init__(self, data: torch.Tensor, batch_size: int, seed: int):
+        self.data = data
+        self.batch_size = min(batch_size, data.shape[0])
+        self.per_epoch = math.ceil(data.shape[0] / self.batch_size)
+        self._seed = stream(seed, "data")
+        self._epoch, self._order = -1, None
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        epoch_seed = int(np.random.SeedSequence(self._seed, spawn_key=(epoch,)).generate_state(1)[0])
+        generator = torch.Generator().manual_seed(epoch_seed)
+        return torch.randperm(self.data.shape[0], generator=generator).to(self.data.device)
+
+    def get(self, k: int) -> torch.Tensor:
+        """The ``k``-th global batch (0-based) of the run."""
+        epoch, position = divmod(k, self.per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._order = epoch, self._permutation(epoch)
+        if self.batch_size == self.data.shape[0]:
+            return self.data[self._order] if self.per_epoch > 1 else self.data
+        return self.data[self._order[position * self.batch_size:(position + 1) * self.batch_size]]
+
+
+class StreamBatches:
+    """Batches from an iterable (re-iterated at each pass) or a one-shot iterator (ends the run when empty)."""
+
+    def __init__(self, source: Iterable, convert: Any):
+        self.source = source
+        self.convert = convert
+        self._one_shot = iter(source) is source
+        self._iterator: Iterator | None = None
+        self._next = 0
+        self._last: torch.Tensor | None = None
+
+    def get(self, k: int) -> torch.Tensor:
+        """The ``k``-th batch; a resumed run fast-forwards the stream to it (deterministic streams only)."""
+        if k == self._next - 1 and self._last is not None:
+            return self._last
+        if k < self._next:
+            raise ValueError(f"data: a stream of batches cannot go back from batch {self._next} to batch {k}.")
+        while True:
+            batch = self._pull()
+            self._next += 1
+            if self._next > k:
+                self._last = self.convert(batch, f"batch {k} of data")
+                return self._last
+
+    def _pull(self) -> Any:
+        if self._iterator is None:
+            self._iterator = iter(self.source)
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            if self._one_shot:
+                raise DataExhausted from None
+            self._iterator = iter(self.source)
+            try:
+                return next(self._iterator)
+            except StopIteration:
+                raise ValueError("data: expected an iterable of batches, got an empty one.") from None
+
+
+def make_batches(data: Any, batch_size: int, seed: int, convert: Any) -> ArrayBatches | StreamBatches:
+    """:class:`ArrayBatches` for an array or tensor, :class:`StreamBatches` for any other iterable."""
+    if isinstance(data, (np.ndarray, torch.Tensor, list)) and not _is_list_of_batches(data):
+        return ArrayBatches(convert(data, "data"), batch_size, seed)
+    if isinstance(data, Iterable):
+        return StreamBatches(data, convert)
+    raise TypeError(f"data: expected an array, a tensor or an iterable of batches, got {type(data).__name__}.")
+
+
+def _is_list_of_batches(data: Any) -> bool:
+    return isinstance(data, list) and bool(data) and isinstance(data[0], (np.ndarray, torch.Tensor))
+
+
+def shard(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """Rank ``rank``'s contiguous slice of a global batch (sizes differ by at most one row)."""
+    return torch.tensor_split(batch, world_size)[rank] if world_size > 1 else batch
