@@ -3,7 +3,9 @@
 What you type daily: ``fit``, the neutral modelling namespace ``pyro`` / ``dist`` / ``ops``, and the
 subpackages: ``models``, ``data``, ``diagnostics``, ``inference``, and the course's classical engines
 ``information`` (chapter 1), ``em`` (chapter 2), ``cavi`` (chapter 3), ``gp`` and ``dp`` (chapter 4),
-``graphical`` (message passing, HMMs, Kalman) and ``ot`` (chapter 5). Names are imported on first use, so that
+``graphical`` (message passing, HMMs, Kalman) and ``ot`` (chapter 5); the deep half's shared pieces ``core`` (the
+result type and contract every engine follows), ``nn`` (network blocks) and ``training`` (the one training engine),
+and ``flows`` (chapter 8). Names are imported on first use, so that
 ``import pgm_ppl`` (and the ``pgm-ppl`` command) starts without loading JAX and PyTorch.
 """
 
@@ -18,8 +20,8 @@ _EXPORTS = {
     "load_data": "pgm_ppl.data",
     "diagnose": "pgm_ppl.diagnostics", "to_inference_data": "pgm_ppl.diagnostics",
 }
-_SUBPACKAGES = ("backend", "cavi", "core", "data", "diagnostics", "dp", "em", "gp", "graphical", "inference", "information",
-                "models", "ot")
+_SUBPACKAGES = ("backend", "cavi", "core", "data", "diagnostics", "dp", "em", "flows", "gp", "graphical", "inference",
+                "information", "models", "nn", "ot", "training")
 
 __all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
 
