@@ -12,6 +12,7 @@ from pgm_ppl.backend import check_backend, to_backend, use_backend
 from pgm_ppl.inference import numpyro_engine, pyro_engine
 from pgm_ppl.inference.detect import detect_flavour
 from pgm_ppl.inference.guides import resolve_guide_name
+from pgm_ppl.inference.heldout import PosteriorPredictiveDensity
 from pgm_ppl.inference.inputs import model_inputs
 from pgm_ppl.inference.methods import DEFAULT_BACKEND, METHODS
 from pgm_ppl.inference.relabel import align_components
@@ -130,7 +131,9 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
                guide=run.get("guide"), point_estimate=guide == "auto_delta" and method == "svi",
                dims={name: list(site.dims) for name, site in structure.sites.items()},
                observed_data={name: structure.sites[name].value for name in structure.names("observed")},
-               constant_data=_constant_data(args, kwargs, structure), seconds=seconds, **extras)
+               constant_data=_constant_data(args, kwargs, structure), seconds=seconds,
+               density=PosteriorPredictiveDensity.from_posterior(model, backend, posterior, structure, model_kwargs),
+               **extras)
 
 
 def _choose_backend(model, method, backend, args, kwargs) -> str:
