@@ -140,8 +140,10 @@ class _Run:
         show = self.state.world.is_main and (sys.stderr.isatty() if progress_bar is None else progress_bar)
         bar = _bar(self.num_steps, self.state.step) if show else None
         every = max(1, self.num_steps // 200)
+        rng = torch.get_rng_state()
         try:
             while self.state.step < self.num_steps:
+                rng = torch.get_rng_state()  # a Ctrl-C inside the next step saves the state before it
                 try:
                     self.state, info = step(self.state)
                 except DataExhausted:
@@ -158,7 +160,7 @@ class _Run:
                 if self.stop_reason == "early_stopping":
                     break
         except KeyboardInterrupt:
-            self.save()
+            self.save(rng)
             raise
         finally:
             if bar is not None:
@@ -174,7 +176,8 @@ class _Run:
                 self.stop_reason = "early_stopping"
         return value
 
-    def save(self) -> None:
+    def save(self, rng: torch.Tensor | None = None) -> None:
+        """Checkpoint the state after the last completed step (``rng``: the generator state at its end)."""
         if self.path is None or not self.state.world.is_main:
             return
         s = self.state
@@ -185,7 +188,7 @@ class _Run:
             "ema": None if s.ema is None else s.ema.state_dict(), "step": s.step, "draws": s.draws,
             "losses": torch.tensor(self.losses, dtype=torch.float64),
             "validation_losses": torch.tensor(self.validation_losses, dtype=torch.float64),
-            "rng": torch.get_rng_state(), "early_stopping": {"best": self.best, "bad": self.bad,
+            "rng": torch.get_rng_state() if rng is None else rng, "early_stopping": {"best": self.best, "bad": self.bad,
                                                               "stop_reason": self.stop_reason}})
 
     def restore(self, payload: dict) -> None:
