@@ -5,3 +5,6 @@ from pgm_ppl.diagnostics.plots import save_plots
 from pgm_ppl.diagnostics.report import Diagnosis, diagnose
 
 __all__ = ["Diagnosis", "diagnose", "save_plots", "to_inference_data"]
+from pgm_ppl.diagnostics.compare import DensityKindWarning, compare_heldout, plot_compare_heldout
+
+__all__ += ["DensityKindWarning", "compare_heldout", "plot_compare_heldout"]
