@@ -21,8 +21,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln, logsumexp
 
+from pgm_ppl.core.convergence import warn_not_converged
 from pgm_ppl.em.kmeans import kmeans
-from pgm_ppl.core.result import Fit
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ class BGMMState(NamedTuple):
 
 class BGMMResult(NamedTuple):
     """Final factors, responsibilities :math:`r_{nk}` (E-step of the last iteration) and the ELBO after
-    every iteration (non-decreasing)."""
+    every iteration (non-decreasing). ``pgm_ppl.diagnostics.to_inference_data(result, X)`` gives draws
+    from the factors (sites ``pi``, ``mu``, ``Lambda``) and the pointwise log-likelihood."""
 
     state: BGMMState
     resp: np.ndarray
@@ -74,32 +75,6 @@ class BGMMResult(NamedTuple):
         """Posterior-mean-precision covariances :math:`(\\nu_k W_k)^{-1}` (scikit-learn's ``covariances_``)."""
         L = self.state.W_inv_chol
         return L @ np.swapaxes(L, 1, 2) / self.state.nu[:, None, None]
-
-    def to_fit(self, num_samples: int = 1000, seed: int = 0) -> Fit:
-        r"""Draws from :math:`q(\pi)\prod_k q(\mu_k, \Lambda_k)` as a one-chain :class:`Fit`
-        (``method="cavi"``; sites ``pi`` (K,), ``mu`` (K, d), ``Lambda`` (K, d, d)) for ArviZ.
-
-        :math:`\Lambda_k \sim \mathcal W(W_k, \nu_k)` by Bartlett's decomposition
-        :math:`\Lambda = B A A^\top B^\top` with :math:`B B^\top = W_k`, :math:`A` lower triangular,
-        :math:`A_{ii}^2 \sim \chi^2_{\nu_k - i + 1}`, :math:`A_{ij} \sim \mathcal N(0, 1)` below the diagonal;
-        then :math:`\mu_k \sim \mathcal N(m_k, (\beta_k \Lambda_k)^{-1})`.
-        """
-        rng = np.random.default_rng(seed)
-        st = self.state
-        K, d = st.m.shape
-        B = np.swapaxes(np.linalg.inv(st.W_inv_chol), 1, 2)                      # B B^T = W_k
-        A = np.tril(rng.standard_normal((num_samples, K, d, d)), -1)
-        A[..., np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(st.nu[:, None] - np.arange(d), (num_samples, K, d)))
-        BA = B @ A
-        Lambda = BA @ np.swapaxes(BA, -1, -2)
-        C = np.linalg.cholesky(st.beta[:, None, None] * Lambda)                  # C C^T = beta_k Lambda_k
-        mu = st.m + np.linalg.solve(np.swapaxes(C, -1, -2), rng.standard_normal((num_samples, K, d, 1)))[..., 0]
-        pi = rng.dirichlet(st.alpha, size=num_samples)
-        posterior = {"pi": pi[None], "mu": mu[None], "Lambda": Lambda[None]}
-        dims = {"pi": ["component"], "mu": ["component", "feature"], "Lambda": ["component", "feature", "feature_"]}
-        return Fit(method="cavi", backend="numpy", model=fit_bayesian_gmm, args=(), kwargs={}, posterior=posterior,
-                   dims=dims, params={"alpha": st.alpha, "beta": st.beta, "m": st.m, "nu": st.nu},
-                   losses=-self.elbo)
 
 
 def _suff_stats(X: np.ndarray, resp: np.ndarray, reg_covar: float):
@@ -206,7 +181,8 @@ def fit_bayesian_gmm(X: np.ndarray, num_components: int, *, prior: NormalWishart
 
     Initialisation as scikit-learn: a global step from ``init_resp`` (default: one-hot k-means labels,
     seeded by ``seed``). Each iteration is a local step then a global step; the ELBO is recorded after
-    it and the loop stops when it rises by less than ``tol`` (``tol=0`` runs all ``num_steps``).
+    it and the loop stops when it rises by less than ``tol`` (``tol=0`` runs all ``num_steps``); a
+    :class:`~pgm_ppl.core.convergence.ConvergenceWarning` says when ``num_steps`` ran out first.
 
     Raises
     ------
@@ -234,4 +210,7 @@ def fit_bayesian_gmm(X: np.ndarray, num_components: int, *, prior: NormalWishart
         if len(trace) > 1 and abs(trace[-1] - trace[-2]) < tol:
             converged = True
             break
+    if not converged and tol > 0:
+        warn_not_converged("fit_bayesian_gmm (CAVI)", num_steps, hint="raise num_steps or loosen tol, and check "
+                           "the ELBO trace.")
     return BGMMResult(state, np.exp(log_resp), np.array(trace), converged)

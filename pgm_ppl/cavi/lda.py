@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from pgm_ppl.core.result import Fit
+from pgm_ppl.core.convergence import warn_not_converged
 
 
 class LDACorpus(NamedTuple):
@@ -46,7 +46,8 @@ def dirichlet_expectation(concentration: np.ndarray) -> np.ndarray:
 
 class LDAResult(NamedTuple):
     """Topic factors ``lam`` :math:`\\lambda` (K, V), document factors ``gamma`` :math:`\\gamma` (D, K), the
-    ELBO after every iteration (non-decreasing) and the priors used."""
+    ELBO after every iteration (non-decreasing) and the priors used. ``pgm_ppl.diagnostics.to_inference_data(
+    result, counts)`` gives draws of ``beta`` and ``theta`` from the factors."""
 
     lam: np.ndarray
     gamma: np.ndarray
@@ -59,19 +60,6 @@ class LDAResult(NamedTuple):
     def topics(self) -> np.ndarray:
         """Posterior mean topics :math:`\\lambda_k / \\sum_v \\lambda_{kv}`."""
         return self.lam / self.lam.sum(1, keepdims=True)
-
-    def to_fit(self, num_samples: int = 200, seed: int = 0) -> Fit:
-        """Draws of the topics ``beta`` (K, V) from :math:`q(\\beta_k) = \\mathrm{Dir}(\\lambda_k)` and of the
-        document proportions ``theta`` (D, K) from :math:`q(\\theta_d) = \\mathrm{Dir}(\\gamma_d)`, as a
-        one-chain :class:`Fit` (``method="cavi"``) for ArviZ; Dirichlet draws by normalised Gammas."""
-        rng = np.random.default_rng(seed)
-        beta = rng.standard_gamma(self.lam, size=(num_samples,) + self.lam.shape)
-        theta = rng.standard_gamma(self.gamma, size=(num_samples,) + self.gamma.shape)
-        posterior = {"beta": (beta / beta.sum(-1, keepdims=True))[None],
-                     "theta": (theta / theta.sum(-1, keepdims=True))[None]}
-        return Fit(method="cavi", backend="numpy", model=fit_lda, args=(), kwargs={}, posterior=posterior,
-                   dims={"beta": ["topic", "word"], "theta": ["document", "topic"]}, losses=-self.elbo,
-                   params={"lam": self.lam, "gamma": self.gamma})
 
     def perplexity(self, counts: np.ndarray) -> float:
         """:math:`\\exp(-\\mathcal L / \\sum_{dv} n_{dv})` on the training counts (scikit-learn's definition)."""
@@ -179,4 +167,6 @@ def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, 
         if len(trace) > 1 and abs(trace[-1] - trace[-2]) < tol * abs(trace[-1]):
             converged = True
             break
+    if not converged and tol > 0:
+        warn_not_converged("fit_lda (CAVI)", num_steps, hint="raise num_steps or loosen tol, and check the ELBO trace.")
     return LDAResult(lam, gamma, np.array(trace), alpha, eta, converged)

@@ -18,43 +18,37 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from pgm_ppl.core.result import Fit
+from pgm_ppl.core.convergence import warn_not_converged
 
 
 class BLRResult(NamedTuple):
-    """:math:`q(w) = \\mathcal N(m, S)`, :math:`q(\\tau) = \\mathrm{Gamma}(a, b)` (rate b) and the ELBO trace."""
+    """:math:`q(w) = \\mathcal N(m, S)`, :math:`q(\\tau) = \\mathrm{Gamma}(a, b)` (rate b), the ELBO trace,
+    whether the stopping rule fired, and the fixed ``noise_precision`` (None when :math:`\\tau` was learned;
+    then ``a`` is infinite). ``pgm_ppl.diagnostics.to_inference_data(result, (X, y))`` gives draws of ``w``
+    and ``tau`` and the pointwise log-likelihood."""
 
     m: np.ndarray
     S: np.ndarray
     a: float
     b: float
     elbo: np.ndarray
-
-    def to_fit(self, num_samples: int = 1000, seed: int = 0) -> Fit:
-        """Draws of ``w`` from :math:`q(w)` and of ``tau`` from :math:`q(\\tau)` (absent when
-        :math:`\\tau` was fixed) as a one-chain :class:`Fit` (``method="cavi"``) for ArviZ."""
-        rng = np.random.default_rng(seed)
-        posterior = {"w": rng.multivariate_normal(self.m, self.S, size=num_samples)[None]}
-        dims = {"w": ["feature"]}
-        if np.isfinite(self.a):
-            posterior["tau"] = rng.gamma(self.a, 1.0 / self.b, size=num_samples)[None]
-            dims["tau"] = []
-        return Fit(method="cavi", backend="numpy", model=fit_linear_regression, args=(), kwargs={},
-                   posterior=posterior, dims=dims, losses=-self.elbo,
-                   params={"m": self.m, "S": self.S, "a": np.asarray(self.a), "b": np.asarray(self.b)})
+    converged: bool = True
+    noise_precision: float | None = None
 
 
 def fit_linear_regression(X: np.ndarray, y: np.ndarray, *, prior_precision: float = 1.0, a0: float = 1e-2,
                           b0: float = 1e-2, noise_precision: float | None = None, num_steps: int = 100,
                           tol: float = 1e-10) -> BLRResult:
-    """Run CAVI until the ELBO rises by less than ``tol``; ``noise_precision`` fixes :math:`\\tau`."""
+    """Run CAVI until the ELBO rises by less than ``tol``; ``noise_precision`` fixes :math:`\\tau`.
+
+    A :class:`~pgm_ppl.core.convergence.ConvergenceWarning` says when ``num_steps`` ran out first."""
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be (N, d) and y (N,), got {X.shape} and {y.shape}.")
     N, d = X.shape
     XtX, Xty = X.T @ X, X.T @ y
     a, b = (a0 + 0.5 * N, b0 + 0.5 * N) if noise_precision is None else (np.inf, np.nan)
-    trace = []
+    trace, converged = [], False
     for _ in range(num_steps):
         e_tau = a / b if noise_precision is None else noise_precision
         S = np.linalg.inv(prior_precision * np.eye(d) + e_tau * XtX)
@@ -64,8 +58,13 @@ def fit_linear_regression(X: np.ndarray, y: np.ndarray, *, prior_precision: floa
             b = b0 + 0.5 * resid
         trace.append(_elbo(m, S, a, b, resid, N, prior_precision, a0, b0, noise_precision))
         if noise_precision is not None or (len(trace) > 1 and trace[-1] - trace[-2] < tol):
+            converged = True   # with tau fixed, q(w) is the exact posterior after one update
             break
-    return BLRResult(m, S, float(a), float(b), np.array(trace))
+    if not converged:
+        warn_not_converged("fit_linear_regression (CAVI)", num_steps,
+                           hint="raise num_steps or loosen tol, and check the ELBO trace.")
+    return BLRResult(m, S, float(a), float(b), np.array(trace), converged,
+                     None if noise_precision is None else float(noise_precision))
 
 
 def _elbo(m, S, a, b, resid, N, alpha, a0, b0, fixed) -> float:

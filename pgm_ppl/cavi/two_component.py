@@ -14,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp
 
+from pgm_ppl.core.convergence import warn_not_converged
+
 
 def mixture_responsibilities(x: np.ndarray, weights: np.ndarray, means: np.ndarray, variance: float) -> np.ndarray:
     """:math:`\\phi_{nk} = \\pi_k\\mathcal N(x_n;\\mu_k,\\sigma^2)/\\sum_j \\pi_j\\mathcal N(x_n;\\mu_j,\\sigma^2)`,
@@ -24,12 +26,18 @@ def mixture_responsibilities(x: np.ndarray, weights: np.ndarray, means: np.ndarr
 
 
 class MixtureMeansResult(NamedTuple):
-    """:math:`q(\\mu_k) = \\mathcal N(m_k, s_k^2)`, responsibilities ``phi`` (N, K), ELBO per iteration."""
+    """:math:`q(\\mu_k) = \\mathcal N(m_k, s_k^2)`, responsibilities ``phi`` (N, K), ELBO per iteration,
+    whether the stopping rule fired, and the fixed mixture ``weights`` and ``variance`` the fit used.
+    ``pgm_ppl.diagnostics.to_inference_data(result, x)`` gives draws of ``mu`` and the pointwise
+    log-likelihood."""
 
     m: np.ndarray
     s2: np.ndarray
     phi: np.ndarray
     elbo: np.ndarray
+    converged: bool = True
+    weights: np.ndarray | None = None
+    variance: float = 1.0
 
 
 def fit_mixture_means(x: np.ndarray, init_means: np.ndarray, *, weights: np.ndarray | None = None,
@@ -47,7 +55,7 @@ def fit_mixture_means(x: np.ndarray, init_means: np.ndarray, *, weights: np.ndar
     K = len(m)
     weights = np.full(K, 1.0 / K) if weights is None else np.asarray(weights, dtype=np.float64)
     s2 = np.full(K, prior_var)
-    trace = []
+    trace, converged = [], False
     for _ in range(num_steps):
         log_rho = np.log(weights) + (x[:, None] * m - 0.5 * (m**2 + s2)) / variance
         log_phi = log_rho - logsumexp(log_rho, axis=1, keepdims=True)
@@ -56,8 +64,12 @@ def fit_mixture_means(x: np.ndarray, init_means: np.ndarray, *, weights: np.ndar
         m = s2 * (phi * x[:, None]).sum(0) / variance
         trace.append(_elbo(x, phi, log_phi, m, s2, weights, variance, prior_var))
         if len(trace) > 1 and trace[-1] - trace[-2] < tol:
+            converged = True
             break
-    return MixtureMeansResult(m, s2, phi, np.array(trace))
+    if not converged:
+        warn_not_converged("fit_mixture_means (CAVI)", num_steps,
+                           hint="raise num_steps or loosen tol, and check the ELBO trace.")
+    return MixtureMeansResult(m, s2, phi, np.array(trace), converged, weights, float(variance))
 
 
 def _elbo(x, phi, log_phi, m, s2, weights, variance, prior_var) -> float:

@@ -1,6 +1,8 @@
-"""The one converter of a :class:`~pgm_ppl.core.Fit` to :class:`arviz.InferenceData`.
+"""The one converter of any engine's result to :class:`arviz.InferenceData`.
 
-Every engine returns a ``Fit``, so every result reaches ArviZ through :func:`to_inference_data`. Every group is
+Every result reaches ArviZ through :func:`to_inference_data`: a :class:`~pgm_ppl.core.Fit` directly, any other
+engine result (EM, CAVI, Gibbs, HMM and Kalman EM, GP training, MLE, Laplace) through its adapter in
+:mod:`pgm_ppl.diagnostics.adapters`. Every group is
 built from plain numpy arrays with ``arviz.from_dict`` (present in ArviZ 0.x and 1.x; ArviZ 1.x has no
 ``from_pyro``, and ArviZ 0.23's ``from_pyro`` puts deterministic sites into ``log_likelihood``). Axes are named
 after the model's plates.
@@ -8,15 +10,22 @@ after the model's plates.
 
 from __future__ import annotations
 
+from typing import Any
+
 import arviz as az
 import numpy as np
 import xarray as xr
 
 from pgm_ppl.core import Fit
+from pgm_ppl.diagnostics.adapters import as_fit
 
 
-def to_inference_data(fit: Fit) -> az.InferenceData:
-    """Convert ``fit`` to InferenceData.
+def to_inference_data(result: Any, data: Any = None, **options: Any) -> az.InferenceData:
+    """Convert any engine's result to InferenceData: ``as_fit(result, data, **options)``, then the groups below.
+
+    ``data`` (the data the engine was fitted on) adds ``observed_data`` and the pointwise ``log_likelihood``
+    for results that do not carry them; ``options`` are those of :func:`~pgm_ppl.diagnostics.as_fit`
+    (``num_samples``, ``seed`` of the draws from a variational or Laplace posterior).
 
     Groups: ``posterior`` (draws, or one point estimate with ``attrs["point_estimate"] = 1``);
     ``sample_stats`` (NUTS/HMC: ``diverging``, ``step_size``, ``tree_depth``, ``n_steps``, ``acceptance_rate``,
@@ -30,10 +39,9 @@ def to_inference_data(fit: Fit) -> az.InferenceData:
     Raises
     ------
     TypeError
-        If ``fit`` is not a :class:`~pgm_ppl.core.Fit`.
+        If ``result`` is of no engine's result type (the message lists the supported ones).
     """
-    if not isinstance(fit, Fit):
-        raise TypeError(f"fit: expected a pgm_ppl Fit (what every engine returns), got {type(fit).__name__}.")
+    fit = as_fit(result, data, **options)
     dims = {name: list(site_dims) for name, site_dims in fit.dims.items()}
     attrs = {"inference_library": fit.backend, "method": fit.method, "point_estimate": int(fit.point_estimate),
              "sampling_time": fit.seconds, "stop_reason": fit.stop_reason}

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, logsumexp
 
-from pgm_ppl.core.result import Fit
+from pgm_ppl.core.convergence import warn_not_converged
 
 __all__ = ["DPMixturePrior", "CAVIState", "CAVIResult", "default_prior", "init", "step", "run"]
 
@@ -92,7 +92,8 @@ class CAVIState:
 @dataclass(frozen=True)
 class CAVIResult:
     """Result of :func:`run`: final ``state``, ``weights`` (K,), ``labels`` (N,) from a last E-step,
-    ``responsibilities`` (N, K), the ``lower_bounds`` trace, ``num_iterations`` and ``converged``."""
+    ``responsibilities`` (N, K), the ``lower_bounds`` trace, ``num_iterations`` and ``converged``.
+    ``pgm_ppl.diagnostics.to_inference_data(result, x)`` gives the variational point for ArviZ."""
 
     state: CAVIState
     weights: np.ndarray
@@ -101,17 +102,6 @@ class CAVIResult:
     lower_bounds: np.ndarray
     num_iterations: int
     converged: bool
-
-    def to_fit(self, x) -> Fit:
-        """The variational point estimate as a :class:`pgm_ppl.core.result.Fit` (``point_estimate``
-        True) for ArviZ: weights, means and covariances, and the lower-bound trace as ``losses``."""
-        s = self.state
-        cov = s.covariances * (s.degrees_of_freedom / (s.degrees_of_freedom - s.means.shape[1] - 1))[:, None, None]
-        return Fit(method="cavi", backend="numpy", model=run, args=(x,), kwargs={},
-                   posterior={"weights": self.weights[None, None], "mu": s.means[None, None],
-                              "covariance": cov[None, None]},
-                   observed_data={"x": np.asarray(x, dtype=np.float64)}, point_estimate=True,
-                   losses=-self.lower_bounds, dims={"weights": ["components"], "mu": ["components", "mu_dim_1"]})
 
     @property
     def num_clusters(self) -> int:
@@ -211,7 +201,8 @@ def _fields(state: CAVIState) -> tuple:
 
 def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsibilities=None,
         max_iter: int = 200, tol: float = 1e-3, seed: int = 0) -> CAVIResult:
-    """Run CAVI until the lower bound changes by less than ``tol`` or ``max_iter`` sweeps.
+    """Run CAVI until the lower bound changes by less than ``tol`` or ``max_iter`` sweeps (then a
+    :class:`~pgm_ppl.core.convergence.ConvergenceWarning`).
 
     Parameters
     ----------
@@ -241,6 +232,9 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
             converged = True
             break
         bounds.append(lb)
+    if not converged and tol > 0:
+        warn_not_converged("dp.cavi.run", max_iter, hint="raise max_iter or loosen tol, and check the lower-bound "
+                           "trace.")
     log_resp = _e_step(x, state)
     resp = np.exp(log_resp)
     return CAVIResult(state, state.weights, resp.argmax(1), resp, np.asarray(bounds), len(bounds), converged)

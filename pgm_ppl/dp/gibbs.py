@@ -24,8 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from pgm_ppl.core.result import Fit
-
 __all__ = ["CollapsedGibbsResult", "GibbsState", "init", "step", "run", "co_clustering"]
 
 
@@ -42,7 +40,7 @@ class GibbsState:
 class CollapsedGibbsResult:
     """Draws of :func:`run`: ``labels`` (num_samples, N), ``num_clusters`` (num_samples,), the
     ``co_clustering`` matrix :math:`P(z_i = z_j \\mid x)` (N, N) estimated from the draws, and the
-    final ``state``."""
+    final ``state``. ``pgm_ppl.diagnostics.to_inference_data(result, x)`` gives the draws for ArviZ."""
 
     labels: np.ndarray
     num_clusters: np.ndarray
@@ -53,15 +51,6 @@ class CollapsedGibbsResult:
         """Posterior probability of each number of clusters (relative frequencies of the draws)."""
         values, counts = np.unique(self.num_clusters, return_counts=True)
         return {int(v): float(c) / self.num_clusters.size for v, c in zip(values, counts)}
-
-    def to_fit(self, x) -> Fit:
-        """The draws as a :class:`pgm_ppl.core.result.Fit` (one chain) for ArviZ: the number of
-        clusters and the labels per draw, with the data as observed data."""
-        return Fit(method="gibbs", backend="numpy", model=run, args=(x,), kwargs={},
-                   posterior={"num_clusters": self.num_clusters[None].astype(np.float64),
-                              "z": self.labels[None]},
-                   observed_data={"x": np.asarray(x, dtype=np.float64)},
-                   dims={"z": ["data"], "x": ["data", "x_dim_1"]})
 
     def map_labels(self) -> np.ndarray:
         """The draw whose partition agrees best with the co-clustering matrix (least squares)."""

@@ -9,6 +9,7 @@ import pytest
 from sklearn.mixture import BayesianGaussianMixture
 
 from pgm_ppl.cavi import NormalWishartPrior, fit_bayesian_gmm, sklearn_lower_bound_offset
+from pgm_ppl.diagnostics import as_fit
 
 K, ITERS = 4, 25
 
@@ -72,9 +73,9 @@ def test_default_init_and_validation():
         fit_bayesian_gmm(X, 0)
 
 
-def test_to_fit_draws_match_the_factors(fits):
+def test_as_fit_draws_match_the_factors(fits):
     ours = fits[3]
-    result = ours.to_fit(num_samples=4000, seed=0)
+    result = as_fit(ours, num_samples=4000, seed=0)
     draws = result.posterior
     assert draws["Lambda"].shape == (1, 4000, K, 3, 3)
     np.testing.assert_allclose(draws["pi"].mean((0, 1)), ours.weights, atol=0.01)

@@ -7,6 +7,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import LatentDirichletAllocation
 
 from pgm_ppl.cavi import dirichlet_expectation, fit_lda, sample_lda_corpus
+from pgm_ppl.diagnostics import as_fit
 
 K = 4
 
@@ -55,9 +56,9 @@ def test_bad_counts():
         fit_lda(-np.ones((3, 4)), 2)
 
 
-def test_to_fit_draws_from_the_factors(corpus_and_fits):
+def test_as_fit_draws_from_the_factors(corpus_and_fits):
     ours = corpus_and_fits[1]
-    result = ours.to_fit(num_samples=300, seed=0)
+    result = as_fit(ours, num_samples=300, seed=0)
     beta = result.posterior["beta"][0]
     assert beta.shape == (300,) + ours.lam.shape
     se = beta.std(0) / np.sqrt(300)

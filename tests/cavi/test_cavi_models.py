@@ -6,6 +6,7 @@ import pytest
 
 from pgm_ppl.cavi import (fit_linear_regression, fit_mixture_means, gaussian_kl, mean_field_gaussian,
                           mixture_responsibilities)
+from pgm_ppl.diagnostics import as_fit
 from pgm_ppl.em import GMMParams, gmm_responsibilities
 
 
@@ -64,15 +65,15 @@ def test_linear_regression_cavi():
     assert abs(e_tau - 4.0) < 3 * sd_tau
 
 
-def test_linear_regression_to_fit():
+def test_linear_regression_as_fit():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(40, 2))
     y = X @ np.array([0.5, 1.0]) + 0.3 * rng.normal(size=40)
     result = fit_linear_regression(X, y)
-    draws = result.to_fit(num_samples=4000, seed=0)
+    draws = as_fit(result, num_samples=4000, seed=0)
     w, tau = draws.posterior["w"][0], draws.posterior["tau"][0]
     assert np.all(np.abs(w.mean(0) - result.m) < 5 * w.std(0) / np.sqrt(4000))
     assert abs(tau.mean() - result.a / result.b) < 5 * tau.std() / np.sqrt(4000)
     assert set(az.summary(draws.to_inference_data()).index) == {"w[0]", "w[1]", "tau"}
-    fixed = fit_linear_regression(X, y, noise_precision=10.0).to_fit(num_samples=10)
+    fixed = as_fit(fit_linear_regression(X, y, noise_precision=10.0), num_samples=10)
     assert set(fixed.posterior) == {"w"}

@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from pgm_ppl import fit
+from pgm_ppl.diagnostics import to_inference_data
 from pgm_ppl.dp import cavi, gibbs
 from pgm_ppl.dp.mixtures import assignment_probabilities, dp_mixture, dp_mixture_guide
 
@@ -60,8 +61,8 @@ def test_three_methods_agree(gibbs_run, backend, steps):
 def test_engines_convert_to_arviz(gibbs_run):
     import arviz as az
 
-    summary = az.summary(gibbs_run.to_fit(X).to_inference_data(), var_names=["num_clusters"])
+    summary = az.summary(to_inference_data(gibbs_run, X), var_names=["num_clusters"])
     assert summary.loc["num_clusters", "mean"] == pytest.approx(gibbs_run.num_clusters.mean())
     result = cavi.run(X, 6, prior=cavi.default_prior(X, 6, alpha=1.0))
-    idata = result.to_fit(X).to_inference_data()
+    idata = to_inference_data(result, X)
     np.testing.assert_allclose(idata.posterior["weights"].values[0, 0], result.weights)
