@@ -10,3 +10,6 @@ from pgm_ppl.diagnostics.compare import DensityKindWarning, compare_heldout, plo
 
 __all__ += ["DensityKindWarning", "compare_heldout", "plot_compare_heldout"]
 
+from pgm_ppl.diagnostics.metrics import Metric, median_bandwidth, sample_metrics
+
+__all__ += ["Metric", "median_bandwidth", "sample_metrics"]
