@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pgm_ppl.data.embedded import DATASETS, load_embedded
-from pgm_ppl.data.files import SUFFIXES, load_file
-from pgm_ppl.data.table import DataError, DataTable
+from pgm_ppl.data.files import SUFFIXES, check_readable, load_file
+from pgm_ppl.data.table import DataError, DataTable, DataWarning
 
 
 def load_data(source: str | Path, *, seed: int = 0, num_samples: int = 1000) -> DataTable:
@@ -27,4 +27,5 @@ def load_data(source: str | Path, *, seed: int = 0, num_samples: int = 1000) -> 
     return load_embedded(source)  # raises DataError listing the dataset names
 
 
-__all__ = ["DATASETS", "SUFFIXES", "DataError", "DataTable", "load_data", "load_embedded", "load_file"]
+__all__ = ["DATASETS", "SUFFIXES", "DataError", "DataTable", "DataWarning", "check_readable", "load_data",
+           "load_embedded", "load_file"]

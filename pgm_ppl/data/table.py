@@ -11,6 +11,10 @@ class DataError(ValueError):
     """Bad input data: the message names the file, row, column or array at fault."""
 
 
+class DataWarning(UserWarning):
+    """A file was read with a guess (encoding, delimiter, no header row): the message says which."""
+
+
 @dataclass(frozen=True)
 class DataTable:
     """A numeric table: ``values`` of shape (N, p) with named columns, and an optional target.
