@@ -106,7 +106,7 @@ class BayesianNetwork:
         """:math:`\\log p(x)` of rows of integer states (columns in ``variables`` order)."""
         return self.to_factor_graph().log_potential(samples) if len(samples) else np.zeros(0)
 
-    def sample(self, num_samples: int, *, seed: int | np.random.Generator | None = None,
+    def sample(self, num_samples: int, *, seed: int | np.random.Generator = 0,
                evidence: Mapping[str, int | str] | None = None) -> np.ndarray:
         """Ancestral sampling, vectorised over samples: draw each variable given its sampled parents.
 

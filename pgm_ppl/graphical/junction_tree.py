@@ -264,7 +264,7 @@ class Calibration:
         kept = [v for v in c if v in variables]
         return np.transpose(table, [kept.index(v) for v in variables])
 
-    def sample(self, num_samples: int, *, seed: int | np.random.Generator | None = None) -> np.ndarray:
+    def sample(self, num_samples: int, *, seed: int | np.random.Generator = 0) -> np.ndarray:
         """Exact joint samples from :math:`p(x\\mid e)`, clique by clique from the root (``kind="sum"`` only).
 
         The root clique is drawn from its belief; every other clique draws its new variables from its belief

@@ -58,7 +58,7 @@ class NonlinearSSM:
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
 
-    def simulate(self, length: int, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def simulate(self, length: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Ancestral sampling of ``(z, x)``, each of shape ``(length,)``."""
         if int(length) < 1:
             raise ValueError(f"length must be positive, got {length}.")
@@ -126,7 +126,7 @@ def _systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.nd
 
 
 def bootstrap_particle_filter(model: NonlinearSSM, x: np.ndarray, num_particles: int = 1000, *,
-                              resample_threshold: float = 0.5, seed: int | None = None) -> ParticleFilterResult:
+                              resample_threshold: float = 0.5, seed: int = 0) -> ParticleFilterResult:
     """Bootstrap particle filter (transition as proposal, systematic resampling).
 
     Parameters

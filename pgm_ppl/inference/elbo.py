@@ -17,6 +17,8 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.messenger import Messenger
 
+from pgm_ppl.backend.seeding import seeded
+
 
 class ELBOEstimate(NamedTuple):
     """Monte Carlo ELBO :math:`\\frac1S\\sum_s[\\log p(x, z_s) - \\log q(z_s)]`, its standard error and
@@ -68,8 +70,7 @@ def elbo_estimate(model: Callable, guide: Callable, *args, num_particles: int = 
     """
     if not isinstance(num_particles, int) or num_particles < 2:
         raise ValueError(f"num_particles must be an integer >= 2, got {num_particles!r}.")
-    with torch.no_grad(), pyro.get_param_store().scope():
-        pyro.set_rng_seed(seed)
+    with torch.no_grad(), seeded(seed):
         weights = _log_weights(model, guide, args, kwargs, num_particles).numpy()
     return ELBOEstimate(float(weights.mean()), float(weights.std(ddof=1) / math.sqrt(num_particles)), weights)
 
@@ -154,8 +155,7 @@ def gradient_variance(model: Callable, guide: Callable, *args, estimator: str = 
     if not 0 <= baseline_decay < 1:
         raise ValueError(f"baseline_decay must lie in [0, 1), got {baseline_decay}.")
     grads: dict[str, list[np.ndarray]] = {}
-    with pyro.get_param_store().scope():
-        pyro.set_rng_seed(seed)
+    with seeded(seed):
         param_trace = poutine.trace(guide, param_only=True).get_trace(*args, **kwargs)
         names = [name for name, site in param_trace.nodes.items() if site["type"] == "param"]
         params = [pyro.param(name).unconstrained() for name in names]

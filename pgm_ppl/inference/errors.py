@@ -1,16 +1,11 @@
-"""Errors raised by the inference engines, phrased in the model's terms."""
+"""Errors raised by the inference engines, phrased in the model's terms.
 
+:class:`NonFiniteLossError` is shared with the training engine and lives in :mod:`pgm_ppl.core.errors`.
+"""
 
-class NonFiniteLossError(FloatingPointError):
-    """SVI's loss became NaN or infinite: the message names the step and the offending site."""
+from pgm_ppl.core.errors import NonFiniteLossError, non_finite_message
 
-
-def non_finite_message(step: int, loss: float, site: str | None) -> str:
-    """The message of :class:`NonFiniteLossError` for ``step`` (1-based)."""
-    where = (f"the log-density of site {site!r} is not finite there" if site is not None
-             else "no single site's log-density is non-finite; the optimiser itself diverged")
-    return (f"SVI loss became {loss} at step {step}: {where}. Try a smaller learning_rate, "
-            "better-scaled data, or a prior that keeps that site away from the edge of its support.")
+__all__ = ["ModelRunError", "NonFiniteLossError", "model_run_message", "non_finite_message"]
 
 
 class ModelRunError(ValueError):

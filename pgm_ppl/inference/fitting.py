@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from pgm_ppl.inference.inputs import model_inputs
 from pgm_ppl.inference.methods import DEFAULT_BACKEND, METHODS
 from pgm_ppl.inference.relabel import align_components
 from pgm_ppl.core.result import Fit
+from pgm_ppl.core.seeding import stream
 from pgm_ppl.inference.sites import ModelStructure
 
 _ENGINES = {"numpyro": numpyro_engine, "pyro": pyro_engine}
@@ -26,7 +28,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         guide: str | Callable = "auto_normal", num_samples: int = 1000, num_warmup: int = 1000,
         num_chains: int = 4, num_steps: int = 5000, learning_rate: float = 0.01, seed: int = 0,
         model_kwargs: dict | None = None, num_prior_samples: int = 500, predictive: bool = True,
-        log_likelihood: bool = True, progress_bar: bool = True, **kernel_options) -> Fit:
+        log_likelihood: bool = True, progress_bar: bool | None = None, **kernel_options) -> Fit:
     """Fit ``model`` to ``data`` by MCMC or SVI, on Pyro or NumPyro, and collect everything ArviZ needs.
 
     Parameters
@@ -50,12 +52,14 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         Draws kept per chain, warm-up (adaptation) iterations per chain and number of chains (MCMC).
         On NumPyro, chains run in parallel across devices when there are enough (GPUs, or CPU devices
         made with ``XLA_FLAGS=--xla_force_host_platform_device_count``), else vectorised on one device.
-        On Pyro they run one after another, chain c seeded with ``seed + c``.
+        On Pyro they run one after another, each on its own stream spawned from ``seed``.
         For SVI, ``num_samples`` draws are taken from the fitted guide (one for "auto_delta").
     num_steps, learning_rate
         SVI optimisation steps and Adam's learning rate.
     seed
-        The seed of every random draw: the same seed gives identical results.
+        The seed of every random draw: the same seed gives identical results. It is split into independent
+        streams (:func:`pgm_ppl.core.seeding.stream`: inference, prior, posterior predictive, log-likelihood;
+        one spawned stream per chain), so no two purposes share draws.
     model_kwargs
         Further keyword arguments of the model (options such as ``K=3``).
     num_prior_samples
@@ -65,9 +69,11 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
     log_likelihood
         Whether to compute the pointwise log-likelihood (needed by LOO and model comparison).
     progress_bar
-        Show progress bars for sampling and optimisation.
+        Show progress bars for sampling and optimisation; by default (None) only when standard error is a
+        terminal, so logs and CI output carry no bar lines.
     **kernel_options
-        Passed to the NUTS/HMC kernel (``target_accept_prob``, ``max_tree_depth``, ...).
+        Passed to the NUTS/HMC kernel (``target_accept_prob``, ``max_tree_depth``, ...); a TypeError with
+        ``method="svi"``, where no kernel would read them.
 
     Returns
     -------
@@ -80,6 +86,8 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
     ValueError
         For an unknown method, backend or guide, a native model asked to run on the other backend,
         or bad data (empty, non-finite).
+    TypeError
+        For a model that is not callable, or kernel options given with ``method="svi"``.
     pgm_ppl.inference.errors.NonFiniteLossError
         When the SVI loss becomes NaN or infinite (names the step and the site).
 
@@ -100,6 +108,12 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(map(repr, METHODS))}.")
     if not callable(model):
         raise TypeError(f"model must be a function, got {type(model).__name__}.")
+    if kernel_options and method == "svi":
+        names = "{" + ", ".join(map(repr, sorted(kernel_options))) + "}"
+        raise TypeError(f"kernel_options: NUTS/HMC kernel options only apply to method='nuts'/'hmc'; got {names} "
+                        f"with method='svi'. Remove them, or check the spelling of fit's own arguments.")
+    if progress_bar is None:  # tqdm's disable=None rule, decided once for every bar of the run
+        progress_bar = sys.stderr.isatty()
     guide = resolve_guide_name(guide) if isinstance(guide, str) else guide
     args, kwargs = model_inputs(data, model_kwargs)
     backend = _choose_backend(model, method, backend, args, kwargs)
@@ -110,13 +124,15 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         start = time.perf_counter()
         if method == "svi":
             run = engine.run_svi(model, guide, args, kwargs, structure=structure, num_steps=num_steps,
-                                 learning_rate=learning_rate, num_samples=num_samples, seed=seed,
+                                 learning_rate=learning_rate, num_samples=num_samples,
+                                 seed=stream(seed, "inference"),
                                  progress_bar=progress_bar)
             posterior, stats = _shaped(run["posterior"], structure, leading=2), {}
         else:
             options = {"structure": structure} if backend == "pyro" else {}
             posterior, stats = engine.run_mcmc(model, args, kwargs, method=method, num_samples=num_samples,
-                                               num_warmup=num_warmup, num_chains=num_chains, seed=seed,
+                                               num_warmup=num_warmup, num_chains=num_chains,
+                                               seed=stream(seed, "inference"),
                                                progress_bar=progress_bar, **options, **kernel_options)
             posterior, run = _shaped(posterior, structure, leading=2), {}
         seconds = time.perf_counter() - start
@@ -155,17 +171,19 @@ def _derived_groups(engine, model, args, kwargs, structure: ModelStructure, post
     observed = structure.names("observed")
     groups = {}
     if log_likelihood and observed:
-        loglik = engine.pointwise_log_likelihood(model, args, kwargs, posterior=flat, structure=structure)
+        loglik = engine.pointwise_log_likelihood(model, args, kwargs, posterior=flat, structure=structure,
+                                                 seed=stream(seed, "log_likelihood"))
         groups["log_likelihood"] = {
             name: value.reshape((chains, draws) + structure.sites[name].batch_shape)
             for name, value in loglik.items()}
     if predictive and observed:
-        draws_ = engine.predictive(model, args, kwargs, seed=seed + 1, posterior=flat, return_sites=observed)
+        draws_ = engine.predictive(model, args, kwargs, seed=stream(seed, "posterior_predictive"), posterior=flat,
+                                   return_sites=observed)
         groups["posterior_predictive"] = _shaped({name: value.reshape((chains, draws, -1))
                                                   for name, value in draws_.items()}, structure, leading=2)
     if num_prior_samples:
         sites = structure.names("latent", "enumerated", "deterministic", "observed")
-        prior = engine.predictive(model, args, kwargs, seed=seed + 2, num_samples=num_prior_samples,
+        prior = engine.predictive(model, args, kwargs, seed=stream(seed, "prior"), num_samples=num_prior_samples,
                                   return_sites=sites)
         prior = _shaped({name: value[None] for name, value in prior.items()}, structure, leading=2)
         groups["prior"] = {name: value for name, value in prior.items() if name not in observed}

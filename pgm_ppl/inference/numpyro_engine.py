@@ -40,7 +40,9 @@ def model_structure(model: Callable, args: tuple, kwargs: dict, seed: int) -> Mo
 
 def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: int, num_chains: int,
              seed: int, progress_bar: bool, **kernel_options) -> tuple[dict, dict]:
-    """Run NumPyro's NUTS or HMC; return posterior draws and sample stats, both ``(chain, draw, ...)``."""
+    """Run NumPyro's NUTS or HMC; return posterior draws and sample stats, both ``(chain, draw, ...)``.
+
+    One key, ``PRNGKey(seed)``, which NumPyro splits into one independent key per chain."""
     kernel = _KERNELS[method](model, **kernel_options)
     chain_method = "parallel" if jax.local_device_count() >= num_chains else "vectorized"
     mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
@@ -105,19 +107,21 @@ def predictive(model, args, kwargs, *, seed: int, posterior: dict | None = None,
     return {name: to_numpy(value) for name, value in predict(jax.random.PRNGKey(seed), *args, **kwargs).items()}
 
 
-def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure: ModelStructure) -> dict:
+def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure: ModelStructure,
+                             seed: int = 0) -> dict:
     """log p(x_n | draw) for every observed site and draw, enumerated discrete latents summed out.
 
     For each draw the model is traced with its enumerated sites expanded over their supports; the
     observed site's log-density plus the enumerated sites' log-probabilities is then log-sum-exp'ed over
-    the enumeration axes: log p(x_n) = log sum_z p(z_n) p(x_n | z_n).
+    the enumeration axes: log p(x_n) = log sum_z p(z_n) p(x_n | z_n). ``seed`` seeds any site the posterior
+    does not fix.
     """
     first_enum_dim = -structure.max_plate_nesting - 1
     observed = structure.names("observed")
     enumerated = structure.names("enumerated")
 
     def one_draw(draw):
-        conditioned = handlers.substitute(handlers.seed(model, 0), data=draw)
+        conditioned = handlers.substitute(handlers.seed(model, seed), data=draw)
         tr = handlers.trace(enum(conditioned, first_available_dim=first_enum_dim)).get_trace(*args, **kwargs)
         discrete = sum(tr[name]["fn"].log_prob(tr[name]["value"]) for name in enumerated)
         result = {}

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from pgm_ppl.backend import to_numpy
 from pgm_ppl.backend.seeding import seeded
+from pgm_ppl.core.seeding import spawn_seeds
 from pgm_ppl.inference.errors import ModelRunError, NonFiniteLossError, model_run_message, non_finite_message
 from pgm_ppl.inference.guides import GUIDES, hide_enumerated
 from pgm_ppl.inference.sites import ModelStructure, describe_trace
@@ -46,10 +47,11 @@ def model_structure(model: Callable, args: tuple, kwargs: dict, seed: int) -> Mo
 
 def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: int, num_chains: int,
              seed: int, progress_bar: bool, structure: ModelStructure, **kernel_options) -> tuple[dict, dict]:
-    """Run Pyro's NUTS or HMC, one chain after another (chain c seeded with ``seed + c``)."""
+    """Run Pyro's NUTS or HMC, one chain after another, each on its own stream spawned from ``seed``
+    (:func:`pgm_ppl.core.seeding.spawn_seeds`, so no chain shares draws with another or with ``seed + c``)."""
     chains = [_one_chain(model, args, kwargs, method=method, num_samples=num_samples, num_warmup=num_warmup,
-                         seed=seed + chain, progress_bar=progress_bar, structure=structure, **kernel_options)
-              for chain in range(num_chains)]
+                         seed=chain_seed, progress_bar=progress_bar, structure=structure, **kernel_options)
+              for chain_seed in spawn_seeds(seed, num_chains)]
     posterior = {name: np.stack([c[0][name] for c in chains]) for name in chains[0][0]}
     stats = {name: np.stack([c[1][name] for c in chains]) for name in chains[0][1]}
     return posterior, stats
@@ -121,12 +123,12 @@ def run_svi(model, guide, args, kwargs, *, structure: ModelStructure, num_steps:
             try:
                 losses[step] = svi.step(*args, **kwargs)
             except ValueError as error:  # Pyro's argument validation meets a parameter gone non-finite
-                site = _non_finite_site(model, guide, args, kwargs)
+                site = non_finite_site(model, guide, args, kwargs)
                 if site is None:
                     raise
                 raise NonFiniteLossError(non_finite_message(step + 1, float("nan"), site)) from error
             if not np.isfinite(losses[step]):
-                site = _non_finite_site(model, guide, args, kwargs)
+                site = non_finite_site(model, guide, args, kwargs)
                 raise NonFiniteLossError(non_finite_message(step + 1, losses[step], site))
         if guide_name == "auto_laplace":
             guide = guide.laplace_approximation(*args, **kwargs)
@@ -149,15 +151,17 @@ def predictive(model, args, kwargs, *, seed: int, posterior: dict | None = None,
         return {name: to_numpy(value) for name, value in predict(*args, **kwargs).items()}
 
 
-def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure: ModelStructure) -> dict:
+def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure: ModelStructure,
+                             seed: int = 0) -> dict:
     """log p(x_n | draw) for every observed site and draw, enumerated discrete latents summed out
-    (see :func:`pgm_ppl.inference.numpyro_engine.pointwise_log_likelihood` for the formula)."""
+    (see :func:`pgm_ppl.inference.numpyro_engine.pointwise_log_likelihood` for the formula). ``seed`` seeds
+    any site the posterior does not fix (none, for a model whose latents are all in ``posterior``)."""
     observed = structure.names("observed")
     enumerated = structure.names("enumerated")
     num_draws = len(next(iter(posterior.values())))
     first_enum_dim = -structure.max_plate_nesting - 1
     result = {name: [] for name in observed}
-    with seeded(0), torch.no_grad():
+    with seeded(seed), torch.no_grad():
         for i in range(num_draws):
             draw = {name: torch.as_tensor(value[i]) for name, value in posterior.items()}
             conditioned = poutine.enum(poutine.condition(model, data=draw), first_available_dim=first_enum_dim)
@@ -170,7 +174,8 @@ def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure:
     return {name: to_numpy(torch.stack(values)) for name, values in result.items()}
 
 
-def _non_finite_site(model, guide, args, kwargs) -> str | None:
+def non_finite_site(model, guide, args, kwargs) -> str | None:
+    """The first guide or model site whose log-density is not finite at the current parameters, or None."""
     with torch.no_grad(), pyro.validation_enabled(False):
         guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
         model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)

@@ -18,7 +18,10 @@ import torch
 from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import ClippedAdam
 
+from pgm_ppl.backend.seeding import seeded
 from pgm_ppl.core.result import Fit
+from pgm_ppl.inference.errors import NonFiniteLossError, non_finite_message
+from pgm_ppl.inference.pyro_engine import non_finite_site
 
 
 def data_plate(name: str, batch: torch.Tensor, num_data: int | None = None) -> pyro.plate:
@@ -56,7 +59,8 @@ def run_streaming_svi(model: Callable, guide: Callable, data: np.ndarray, *, bat
     num_particles
         Draws of the guide per step in the ELBO estimate (more particles, less gradient noise).
     seed
-        Seeds Pyro's sampling and the batch order.
+        Seeds Pyro's sampling (inside a forked torch generator and a fresh parameter store, so the caller's
+        random state and ``pyro.param`` values are untouched) and the batch order.
 
     Returns
     -------
@@ -64,6 +68,11 @@ def run_streaming_svi(model: Callable, guide: Callable, data: np.ndarray, *, bat
         ``method="svi"``, ``backend="pyro"``; ``losses`` is the mini-batch estimate of the full-data
         negative ELBO at every step, ``params`` the guide parameters (constrained); ``posterior`` is
         empty (draw from the guide with ``params``).
+
+    Raises
+    ------
+    pgm_ppl.inference.errors.NonFiniteLossError
+        When the loss becomes NaN or infinite (names the step and the site), as :func:`pgm_ppl.fit` does.
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -72,16 +81,23 @@ def run_streaming_svi(model: Callable, guide: Callable, data: np.ndarray, *, bat
     model_kwargs = dict(model_kwargs or {})
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
-    with pyro.get_param_store().scope():
-        pyro.set_rng_seed(seed)
+    with seeded(seed):
         optimiser = ClippedAdam({"lr": learning_rate, "lrd": lr_decay})
         svi = SVI(model, guide, optimiser, Trace_ELBO(num_particles=num_particles))
         losses = []
         for _ in range(num_epochs):
             for batch in minibatches(data, batch_size, rng):
-                loss = svi.step(torch.as_tensor(batch), num_data=len(data), **model_kwargs)
+                args, kwargs = (torch.as_tensor(batch),), {"num_data": len(data), **model_kwargs}
+                try:
+                    loss = svi.step(*args, **kwargs)
+                except ValueError as error:  # Pyro's argument validation meets a parameter gone non-finite
+                    site = non_finite_site(model, guide, args, kwargs)
+                    if site is None:
+                        raise
+                    raise NonFiniteLossError(non_finite_message(len(losses) + 1, float("nan"), site)) from error
                 if not np.isfinite(loss):
-                    raise FloatingPointError(f"SVI loss became {loss} at step {len(losses) + 1}.")
+                    site = non_finite_site(model, guide, args, kwargs)
+                    raise NonFiniteLossError(non_finite_message(len(losses) + 1, loss, site))
                 losses.append(loss)
         params = {name: pyro.param(name).detach().numpy().copy() for name in pyro.get_param_store().keys()}
     return Fit(method="svi", backend="pyro", model=model, args=(), kwargs=model_kwargs, posterior={},
