@@ -9,7 +9,6 @@ generator is never touched.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -26,12 +25,17 @@ class DataExhausted(Exception):
 
 
 class ArrayBatches:
-    """Batch ``k`` of epochs of ``data`` (a tensor on the training device), shuffled without replacement."""
+    """Batch ``k`` of epochs of ``data`` (a tensor on the training device), shuffled without replacement.
+
+    Every batch has ``batch_size`` rows: the last, incomplete batch of an epoch is dropped (as
+    ``torch.utils.data.DataLoader(drop_last=True)``), so a summed objective (Pyro's ELBOs sum over the plate) is on
+    one scale at every step; the rows left out change with each epoch's shuffle.
+    """
 
     def __init__(self, data: torch.Tensor, batch_size: int, seed: int):
         self.data = data
         self.batch_size = min(batch_size, data.shape[0])
-        self.per_epoch = math.ceil(data.shape[0] / self.batch_size)
+        self.per_epoch = data.shape[0] // self.batch_size
         self._seed = stream(seed, "data")
         self._epoch, self._order = -1, None
 
