@@ -13,3 +13,6 @@ __all__ += ["DensityKindWarning", "compare_heldout", "plot_compare_heldout"]
 from pgm_ppl.diagnostics.metrics import Metric, median_bandwidth, sample_metrics
 
 __all__ += ["Metric", "median_bandwidth", "sample_metrics"]
+from pgm_ppl.diagnostics.digits_fd import DigitsFeatureExtractor, digits_fd, digits_feature_extractor
+
+__all__ += ["DigitsFeatureExtractor", "digits_fd", "digits_feature_extractor"]
