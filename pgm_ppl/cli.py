@@ -1,8 +1,11 @@
 """The ``pgm-ppl`` command: list the zoo, fit a model to data, diagnose a saved run.
 
-Every user error (bad data, unknown names, an existing output directory, a diverging optimiser)
-prints one line naming the culprit and exits with status 2; outputs are written to a temporary
-directory that is renamed into place only when complete.
+Every user error (bad data, unknown names or out-of-range model options, an existing or unwritable output
+directory, results too large for memory, a diverging optimiser, a model with no valid starting point) prints
+one line naming the culprit and exits with status 2. Everything that can be checked before the fit is checked
+before it: options, the data file, the output directory and the memory the results will take. Outputs are
+written to a temporary directory that is renamed into place only when complete; Ctrl-C exits with status
+130 and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from pgm_ppl.data import DATASETS, DataError, load_data
+import numpy as np
+
+from pgm_ppl.data import DATASETS, DataError, DataWarning, load_data
 from pgm_ppl.inference import GUIDES, METHODS
 from pgm_ppl.inference.errors import NonFiniteLossError
 from pgm_ppl.models import ZOO, get_model
@@ -40,6 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, DataError, ValueError, TypeError, NonFiniteLossError, FileNotFoundError) as error:
         print(f"pgm-ppl: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file-system failure not foreseen by the up-front checks
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"pgm-ppl: error: {where}{error.strerror or error}.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\npgm-ppl: interrupted; no output was written.", file=sys.stderr)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,19 +110,41 @@ def _run_list(options) -> int:
 
 def _run_fit(options) -> int:
     entry = get_model(options.model)
-    model_options = {**entry.options, **_parse_settings(options.set)}
+    model_options = {**entry.options, **entry.check_options(_parse_settings(options.set), "--set ")}
     out = Path(options.out) if options.out else _default_out(entry.name, options.method)
-    if out.exists():
-        raise UsageError(f"output directory {out} already exists; choose another --out or remove it.")
-    table = load_data(options.data or entry.default_data, seed=options.seed)
+    _check_out(out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        table = load_data(options.data or entry.default_data, seed=options.seed)
+    for warning in caught:
+        if issubclass(warning.category, DataWarning):
+            print(f"pgm-ppl: note: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     inputs = entry.prepare(table)
-    print(f"Fitting {entry.name} to {table.name} ({table.num_rows} rows) by {options.method}...", flush=True)
+    chains = 1 if options.method == "svi" else options.chains
+    needed = _results_bytes(entry, inputs, model_options, chains, options.samples)
+    _check_memory(needed, chains, options.samples)
+    work = (f"{options.steps:,} steps, {options.samples:,} draws" if options.method == "svi" else
+            f"{chains} chains x ({options.warmup:,} warm-up + {options.samples:,} draws)")
+    print(f"Fitting {entry.name} to {table.name} ({table.num_rows} rows) by {options.method}: {work}, "
+          f"about {_size(needed)} of results...", flush=True)
     from pgm_ppl.diagnostics import diagnose, save_plots  # JAX, PyTorch and ArviZ load only for real work
     from pgm_ppl.inference.fitting import fit
 
-    result = fit(entry.model, inputs, method=options.method, backend=options.backend, guide=options.guide,
-                 num_samples=options.samples, num_warmup=options.warmup, num_chains=options.chains,
-                 num_steps=options.steps, seed=options.seed, model_kwargs=model_options)
+    try:
+        result = fit(entry.model, inputs, method=options.method, backend=options.backend, guide=options.guide,
+                     num_samples=options.samples, num_warmup=options.warmup, num_chains=options.chains,
+                     num_steps=options.steps, seed=options.seed, model_kwargs=model_options)
+    except RuntimeError as error:
+        if "Cannot find valid initial parameters" not in str(error):
+            raise
+        settings = ", ".join(f"{name}={value}" for name, value in model_options.items()) or "none"
+        raise UsageError(
+            f"{entry.name} on {table.name}: {options.method} found no starting point where the model's "
+            f"log-density is finite (NumPyro: 'Cannot find valid initial parameters'). Check the model options "
+            f"(now: {settings}; a scale too small makes every point impossible), that the data fit the model's "
+            "support, and that no column is constant or duplicated.") from error
     idata = result.to_inference_data()
     diagnosis = diagnose(idata)
     print(diagnosis)
@@ -129,11 +163,14 @@ def _run_diagnose(options) -> int:
     from pgm_ppl.diagnostics import diagnose, save_plots
 
     path = Path(options.file)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory; give the inference_data.nc file inside it.")
     if not path.is_file():
         raise UsageError(f"{path}: no such file.")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{path}: permission denied; make the file readable (chmod u+r) or copy it.")
     out = Path(options.out) if options.out else path.with_name(f"{path.stem}-diagnosis")
-    if out.exists():
-        raise UsageError(f"output directory {out} already exists; choose another --out or remove it.")
+    _check_out(out)
     try:
         idata = az.from_netcdf(str(path))
     except (OSError, ValueError, KeyError) as error:
@@ -148,21 +185,112 @@ def _run_diagnose(options) -> int:
 
 
 class _atomic_directory:
-    """Create ``target`` by filling a hidden sibling directory and renaming it when the block succeeds."""
+    """Create ``target`` by filling a hidden sibling directory and renaming it when the block succeeds.
+
+    The staging directory is removed whatever happens (an error, Ctrl-C, or another run that created
+    ``target`` first, which is reported as a :class:`UsageError`)."""
 
     def __init__(self, target: Path):
         self.target = target
 
     def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.partial-", dir=self.target.parent))
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.partial-", dir=self.target.parent))
+        except OSError as error:
+            raise UsageError(f"--out {self.target}: cannot write there ({error.strerror or error}); choose a "
+                             "writable location.") from error
         return self.staging
 
     def __exit__(self, kind, error, traceback) -> None:
-        if kind is None:
-            os.rename(self.staging, self.target)
-        else:
+        if kind is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
+            return
+        if self.target.exists():  # rename(2) would silently replace an empty directory
+            self._lost()
+        try:
+            os.rename(self.staging, self.target)
+        except OSError as failure:
+            if self.target.exists():
+                self._lost(failure)
+            shutil.rmtree(self.staging, ignore_errors=True)
+            raise UsageError(f"--out {self.target}: cannot move the results into place "
+                             f"({failure.strerror or failure}); nothing was written.") from failure
+
+    def _lost(self, cause: Exception | None = None) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        raise UsageError(f"output directory {self.target} was created by another run while this one was working; "
+                         "this run's results were discarded. Use a different --out for each run.") from cause
+
+
+def _check_out(out: Path) -> None:
+    """Refuse, before any work, an ``out`` that exists or could not be created (exit status 2)."""
+    if out.exists():
+        raise UsageError(f"output directory {out} already exists; choose another --out or remove it.")
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: {parent} is a file, not a directory; choose another --out.")
+    try:  # the real test (permissions, read-only file systems, quotas), not a guess from the mode bits
+        os.rmdir(tempfile.mkdtemp(prefix=".pgm-ppl-probe-", dir=parent))
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot create a directory in {parent} ({error.strerror or error}); "
+                         "choose a writable location.") from error
+
+
+def _results_bytes(entry, inputs: dict, model_options: dict, chains: int, draws: int,
+                   prior_draws: int = 500) -> int:
+    """Bytes of float64 results a fit keeps: per draw, every latent and deterministic value, the sample
+    statistics, and for each observed site its log-likelihood and posterior-predictive values; plus the
+    prior draws. A lower bound on the peak memory of the fit."""
+    from pgm_ppl.backend import to_backend, use_backend
+    from pgm_ppl.inference import numpyro_engine
+
+    with use_backend("numpyro"):
+        structure = numpyro_engine.model_structure(entry.model, (), to_backend({**inputs, **model_options},
+                                                                               "numpyro"), 0)
+    per_draw, per_prior_draw = 8, 0  # eight sample statistics (diverging, lp, step size, ...)
+    for site in structure.sites.values():
+        size = int(np.prod(site.shape, dtype=np.int64))
+        per_prior_draw += size
+        if site.kind in ("latent", "deterministic"):
+            per_draw += size
+        elif site.kind == "observed":
+            per_draw += size + int(np.prod(site.batch_shape, dtype=np.int64))
+    return 8 * (chains * draws * per_draw + prior_draws * per_prior_draw)
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(needed: int, chains: int, draws: int) -> None:
+    available = _available_memory()
+    if available is not None and needed > available:
+        fitting = max(1, int(draws * available / needed))
+        raise UsageError(f"--samples {draws}: the results would take about {_size(needed)} "
+                         f"({chains} chain(s) x {draws:,} draws), more than the {_size(available)} of memory "
+                         f"available; use at most about --samples {fitting:,} (a few thousand draws per chain "
+                         "are usually plenty).")
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if nbytes < 1000 or unit == "TB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
 
 
 def _default_out(model: str, method: str) -> Path:
@@ -189,7 +317,10 @@ def _number(text: str):
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value

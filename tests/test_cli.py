@@ -1,8 +1,12 @@
 """The ``pgm-ppl`` command, run as a subprocess: list, fit, diagnose and every bad-input case
 (one clear message naming the culprit, exit status 2, nothing written)."""
 
+import os
+import pickle
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +96,43 @@ BAD_INPUTS = {
     "diagnose missing file": (lambda f: ["diagnose", "nothing.nc"], "nothing.nc: no such file."),
     "diagnose a non-NetCDF file": (lambda f: ["diagnose", _write(f, "fake.nc", "not netcdf")],
                                    "fake.nc: not an InferenceData NetCDF file"),
+    # issue 18, item 8: files and options as a new user gives them
+    "K=0": (lambda f: ["fit", "gaussian_mixture", "--set", "K=0"], "--set K: expected an integer >= 1, got 0."),
+    "K=three": (lambda f: ["fit", "gaussian_mixture", "--set", "K=three"],
+                "--set K: expected an integer, got 'three' (str)."),
+    "K=2.5": (lambda f: ["fit", "gaussian_mixture", "--set", "K=2.5"], "--set K: expected an integer, got 2.5"),
+    "negative scale": (lambda f: ["fit", "--set", "prior_scale=-1"],
+                       "--set prior_scale: expected a finite number > 0, got -1."),
+    "unknown model option": (lambda f: ["fit", "gaussian_mixture", "--set", "k=3"],
+                             "--set k: unknown option of model gaussian_mixture; its options are K (number of "
+                             "components, an integer >= 1), concentration"),
+    "directory as data": (lambda f: ["fit", "--data", _mkdir(f, "runs")],
+                          "runs: is a directory, not a data file; give a .csv/.npy/.npz/.nc file inside it."),
+    "truncated npy": (lambda f: ["fit", "--data", _truncated(f, "cut.npy")],
+                      "cut.npy: not a complete NumPy array file"),
+    "object npy": (lambda f: ["fit", "--data", _objects(f, "objects.npy")],
+                   "objects.npy: holds pickled Python objects, which pgm_ppl never loads"),
+    "pickled file": (lambda f: ["fit", "--data", _pickled(f, "pickled.npy")],
+                     "pickled.npy: holds pickled Python objects"),
+    "complex npy": (lambda f: ["fit", "--data", _save(f, "complex.npy", np.ones((5, 3)) + 2j)],
+                    "complex.npy, array 'array': expected real numbers, got dtype complex128"),
+    "binary csv": (lambda f: ["fit", "--data", _write_bytes(f, "photo.csv", bytes(range(256)))],
+                   "photo.csv: is a binary file, not CSV text"),
+    "constant response": (lambda f: ["fit", "--data", _write(f, "flat.csv", "a,y\n1,3\n2,3\n4,3\n")],
+                          "flat.csv: the response 'y' is constant (3 in all 3 rows)"),
+    "single row": (lambda f: ["fit", "--data", _write(f, "row.csv", "a,y\n1,3\n")],
+                   "row.csv: linear_regression needs at least 2 rows"),
+    "single row, mixture": (lambda f: ["fit", "gaussian_mixture", "--data", _write(f, "row.csv", "a,b\n1,3\n")],
+                            "row.csv: this model needs at least 2 rows"),
+    "out parent is a file": (lambda f: ["fit", "--out", _write(f, "notes.txt", "x") + "/run"],
+                             "notes.txt is a file, not a directory; choose another --out."),
+    "samples beyond memory": (lambda f: ["fit", "--samples", 1_000_000_000],
+                              "--samples 1000000000: the results would take about 28.9 TB (4 chain(s) x "
+                              "1,000,000,000 draws), more than the"),
+    "samples not a number": (lambda f: ["fit", "--samples", "many"],
+                             "argument --samples: expected a positive integer, got 'many'"),
+    "diagnose a directory": (lambda f: ["diagnose", _mkdir(f, "run")],
+                             "run: is a directory; give the inference_data.nc file inside it."),
 }
 
 
@@ -105,6 +146,27 @@ def _mkdir(folder, name):
     return name
 
 
+def _write_bytes(folder, name, data):
+    (folder / name).write_bytes(data)
+    return name
+
+
+def _truncated(folder, name):
+    np.save(folder / name, np.arange(100.0).reshape(20, 5))
+    (folder / name).write_bytes((folder / name).read_bytes()[:300])
+    return name
+
+
+def _objects(folder, name):
+    np.save(folder / name, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    return name
+
+
+def _pickled(folder, name):
+    (folder / name).write_bytes(pickle.dumps([1.0, 2.0]))
+    return name
+
+
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_gets_one_clear_error_and_exit_status_2(case, tmp_path):
     make_args, message = BAD_INPUTS[case]
@@ -115,3 +177,159 @@ def test_bad_input_gets_one_clear_error_and_exit_status_2(case, tmp_path):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, not even pgm_ppl_runs/
+
+
+def test_guesses_about_a_file_are_said_on_the_command_line(tmp_path):
+    """A header-less, semicolon-separated Latin-1 file: each guess is one note line (here before the
+    constant-response refusal, so no fit runs)."""
+    (tmp_path / "raw.csv").write_bytes("1;2;3\n2;5;3\n3;1;3\n".encode("latin-1"))
+    result = run("fit", "--data", "raw.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "pgm-ppl: note: raw.csv: read as semicolon-separated values" in result.stderr
+    assert "pgm-ppl: note: raw.csv: the first row (1;2;3) is all numbers, so it is read as data" in result.stderr
+    assert "raw.csv: the response 'x2' is constant (3 in all 3 rows)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_options_are_declared_and_checked_in_the_registry():
+    from pgm_ppl.models.registry import ZOO
+
+    mixture = ZOO["gaussian_mixture"]
+    assert mixture.check_options({"K": 4, "prior_scale": 2}) == {"K": 4, "prior_scale": 2.0}
+    assert mixture.check_options({"K": 4.0}) == {"K": 4}
+    with pytest.raises(ValueError, match=r"^K: expected an integer >= 1, got 0\.$"):
+        mixture.check_options({"K": 0})
+    with pytest.raises(TypeError, match=r"^K: expected an integer, got 'three' \(str\)\.$"):
+        mixture.check_options({"K": "three"})
+    with pytest.raises(ValueError, match=r"num_factors: expected an integer >= 1, got -2"):
+        ZOO["factor_analysis"].check_options({"num_factors": -2})
+    with pytest.raises(ValueError, match=r"concentration: expected a finite number > 0, got nan"):
+        mixture.check_options({"concentration": float("nan")})
+    for entry in ZOO.values():  # every default is a declared, valid option
+        assert entry.check_options(entry.options) == entry.options
+
+
+def test_standardise_does_not_overflow_at_1e300():
+    from pgm_ppl.models.registry import standardise
+
+    expected = standardise(np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [1.0, 4.0]]))
+    np.testing.assert_allclose(expected[:, 0], [-1 / np.sqrt(3)] * 3 + [np.sqrt(3)])
+    huge = standardise(np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [1e300, 4.0]]))
+    np.testing.assert_allclose(huge, expected, rtol=1e-12)
+    tiny = standardise(np.array([[1e-300], [2e-300], [3e-300]]))
+    np.testing.assert_allclose(tiny[:, 0], [-np.sqrt(1.5), 0.0, np.sqrt(1.5)], rtol=1e-12)
+    np.testing.assert_array_equal(standardise(np.array([[5.0], [5.0]])), [[0.0], [0.0]])  # constant: centred
+
+
+def test_regression_inputs_with_1e300_are_standardised_not_zeroed():
+    from pgm_ppl.data import DataTable
+    from pgm_ppl.models.registry import ZOO
+
+    table = DataTable("big.csv", np.array([[1.0, 3.0], [1e300, 4.0], [3.0, 2.0], [4.0, 7.0]]), ("a", "y"))
+    inputs = ZOO["linear_regression"].prepare(table)
+    assert np.isfinite(inputs["X"]).all() and np.ptp(inputs["X"]) > 1
+    np.testing.assert_allclose(inputs["X"][:, 0], [-1 / np.sqrt(3), np.sqrt(3), -1 / np.sqrt(3), -1 / np.sqrt(3)],
+                               rtol=1e-12)
+
+
+def test_unreadable_data_file_is_checked_before_the_fit(tmp_path, monkeypatch, capsys):
+    from pgm_ppl import cli
+
+    (tmp_path / "secret.csv").write_text("a,y\n1,2\n3,4\n")
+    monkeypatch.chdir(tmp_path)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == "secret.csv" else real_access(p, mode))
+    assert cli.main(["fit", "--data", "secret.csv", "--out", "run"]) == 2
+    assert "pgm-ppl: error: secret.csv: permission denied; make the file readable" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.csv"]
+
+
+def test_unwritable_out_parent_is_checked_before_the_fit(tmp_path, monkeypatch, capsys):
+    from pgm_ppl import cli
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.tempfile, "mkdtemp", denied)
+    assert cli.main(["fit", "--out", "locked/run"]) == 2
+    err = capsys.readouterr().err
+    assert f"pgm-ppl: error: --out locked/run: cannot create a directory in {tmp_path} (Permission denied); " \
+           "choose a writable location." in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may read and write anything")
+def test_permissions_by_mode_exit_2(tmp_path):
+    (tmp_path / "secret.csv").write_text("a,y\n1,2\n3,4\n")
+    (tmp_path / "secret.csv").chmod(0)
+    result = run("fit", "--data", "secret.csv", cwd=tmp_path)
+    assert result.returncode == 2 and "secret.csv: permission denied" in result.stderr
+    (tmp_path / "locked").mkdir(mode=0o500)
+    result = run("fit", "--out", "locked/run", cwd=tmp_path)
+    assert result.returncode == 2 and "--out locked/run: cannot create a directory in" in result.stderr
+
+
+def test_atomic_directory_loses_a_race_cleanly(tmp_path):
+    from pgm_ppl.cli import UsageError, _atomic_directory
+
+    target = tmp_path / "run"
+    with pytest.raises(UsageError, match=r"output directory .*run was created by another run while this one was "
+                                         r"working; this run's results were discarded"):
+        with _atomic_directory(target) as staging:
+            (staging / "summary.csv").write_text("mine")
+            target.mkdir()  # the other run wins
+            (target / "summary.csv").write_text("theirs")
+    assert (target / "summary.csv").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no .run.partial-* left behind
+
+
+def test_two_runs_with_the_same_out(tmp_path):
+    args = [COMMAND, "fit", "--chains", "1", "--samples", "50", "--warmup", "50", "--out", "run"]
+    runs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = [(proc.wait(timeout=600), proc.stderr.read()) for proc in runs]
+    for proc in runs:
+        proc.stdout.close(), proc.stderr.close()
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    loser = next(err for code, err in results if code == 2)
+    assert "Traceback" not in loser
+    assert ("was created by another run while this one was working" in loser
+            or "output directory run already exists" in loser)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no .run.partial-* folder
+
+
+def test_no_valid_initial_parameters_is_one_message(tmp_path):
+    result = run("fit", "--set", "noise_scale=1e-200", "--chains", 1, "--samples", 20, "--warmup", 20,
+                 "--out", "run", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert ("pgm-ppl: error: linear_regression on diabetes: nuts found no starting point where the model's "
+            "log-density is finite (NumPyro: 'Cannot find valid initial parameters'). Check the model options "
+            "(now: noise_scale=1e-200;") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def _interruptible():
+    """A job started in the background inherits SIGINT ignored; a terminal's Ctrl-C is not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path):
+    proc = subprocess.Popen([COMMAND, "fit", "--method", "svi", "--steps", "10000000", "--out", "run"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_interruptible)
+    try:
+        assert proc.stdout.readline().startswith("Fitting linear_regression to diabetes")
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=120)
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.stdout.close(), proc.stderr.close()
+    assert code == 130, err
+    assert "pgm-ppl: interrupted; no output was written." in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    assert list(tmp_path.iterdir()) == []

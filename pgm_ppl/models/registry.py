@@ -3,11 +3,13 @@ becomes the model's arguments."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from pgm_ppl.core.validation import check_int, check_positive
 from pgm_ppl.data import DataError, DataTable
 from pgm_ppl.models.factor_analysis import factor_analysis
 from pgm_ppl.models.gmm import gaussian_mixture
@@ -15,8 +17,29 @@ from pgm_ppl.models.linear_regression import linear_regression
 
 
 @dataclass(frozen=True)
+class Option:
+    """A model option as the command line sets it (``--set NAME=VALUE``): its type, range and meaning.
+
+    ``kind`` is ``"int"`` (an integer >= ``minimum``) or ``"positive"`` (a finite float > 0).
+    """
+
+    kind: str
+    help: str
+    minimum: int = 1
+
+    def check(self, name: str, value: Any) -> int | float:
+        """``value`` (as parsed from the command line) converted and checked; "name: expected X, got Y." else."""
+        if self.kind == "int":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            return check_int(value, name, minimum=self.minimum)
+        return check_positive(value, name)
+
+
+@dataclass(frozen=True)
 class ZooModel:
-    """A zoo model: the model function, a summary, its default dataset and its table adapter."""
+    """A zoo model: the model function, a summary, its default dataset, its table adapter, the default values
+    of its options and the declared type and range of every option the command line may set."""
 
     name: str
     model: Callable
@@ -24,12 +47,47 @@ class ZooModel:
     default_data: str
     prepare: Callable[[DataTable], dict]
     options: dict = field(default_factory=dict)
+    option_specs: Mapping[str, Option] = field(default_factory=dict)
+
+    def check_options(self, settings: Mapping[str, Any], prefix: str = "") -> dict:
+        """``settings`` checked against :attr:`option_specs` (known name, type, range) and converted; messages
+        call each option ``prefix + name`` (the command line passes ``"--set "``).
+
+        Raises
+        ------
+        ValueError
+            For an unknown option (the message lists the valid ones) or a value out of range.
+        TypeError
+            For a value of the wrong type (``K=three``, ``K=2.5``).
+        """
+        checked = {}
+        for name, value in settings.items():
+            spec = self.option_specs.get(name)
+            if spec is None:
+                valid = ", ".join(f"{n} ({s.help})" for n, s in self.option_specs.items()) or "none"
+                raise ValueError(f"{prefix}{name}: unknown option of model {self.name}; its options are {valid}.")
+            checked[name] = spec.check(prefix + name, value)
+        return checked
 
 
 def standardise(values: np.ndarray) -> np.ndarray:
-    """Centre each column and scale it to unit standard deviation (constant columns are only centred)."""
+    """Centre each column and scale it to unit standard deviation (constant columns are only centred).
+
+    Each column is first divided by its largest absolute value, so values near the float64 limit (1e300)
+    do not overflow the variance.
+    """
+    values = np.asarray(values, dtype=float)
+    peak = np.abs(values).max(axis=0)
+    values = values / np.where(peak > 0, peak, 1.0)
     scale = values.std(axis=0)
-    return (values - values.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    constant = scale <= 8 * np.finfo(float).eps * np.abs(values).max(axis=0)
+    return (values - values.mean(axis=0)) / np.where(constant, 1.0, scale)
+
+
+def _check_rows(table: DataTable, model: str, minimum: int = 2) -> None:
+    if table.num_rows < minimum:
+        raise DataError(f"{table.name}: {model} needs at least {minimum} rows to standardise and fit, "
+                        f"got {table.num_rows}.")
 
 
 def _regression_inputs(table: DataTable) -> dict:
@@ -41,26 +99,40 @@ def _regression_inputs(table: DataTable) -> dict:
     else:
         raise DataError(f"{table.name}: linear_regression needs input columns and a response (the last column "
                         f"or a 'y' array); got a single column {table.columns[0]!r}.")
+    _check_rows(table, "linear_regression")
+    if np.ptp(response) <= 8 * np.finfo(float).eps * np.abs(response).max():
+        name = table.target_name if table.target is not None else table.columns[-1]
+        raise DataError(f"{table.name}: the response {name!r} is constant ({response[0]:g} in all "
+                        f"{table.num_rows} rows): there is nothing to regress; choose a column that varies as "
+                        "the last one (or the 'y' array).")
     return {"X": standardise(inputs), "y": standardise(response[:, None])[:, 0]}
 
 
 def _mixture_inputs(table: DataTable) -> dict:
     """All columns, standardised; a target column, if any, is left out (unsupervised models see no labels)."""
+    _check_rows(table, "this model")
     return {"x": standardise(table.values)}
 
 
 ZOO: dict[str, ZooModel] = {
     "linear_regression": ZooModel(
         "linear_regression", linear_regression,
-        "Bayesian linear regression with unknown noise (course Ex. 3.2)", "diabetes", _regression_inputs),
+        "Bayesian linear regression with unknown noise (course Ex. 3.2)", "diabetes", _regression_inputs, {},
+        {"prior_scale": Option("positive", "prior sd of the weights, > 0"),
+         "noise_scale": Option("positive", "known noise sd, > 0; omit to infer it")}),
     "gaussian_mixture": ZooModel(
         "gaussian_mixture", gaussian_mixture,
         "hierarchical Bayesian Gaussian mixture, enumerated assignments (course Ex. 3.1)", "iris",
-        _mixture_inputs, {"K": 3}),
+        _mixture_inputs, {"K": 3},
+        {"K": Option("int", "number of components, an integer >= 1"),
+         "concentration": Option("positive", "Dirichlet concentration, > 0"),
+         "prior_scale": Option("positive", "prior sd of the component means, > 0")}),
     "factor_analysis": ZooModel(
         "factor_analysis", factor_analysis,
         "Bayesian factor analysis, lower-triangular loadings fix the rotation", "wine",
-        _mixture_inputs, {"num_factors": 2}),
+        _mixture_inputs, {"num_factors": 2},
+        {"num_factors": Option("int", "number of factors, an integer >= 1, at most the columns"),
+         "prior_scale": Option("positive", "prior scale of the loadings, > 0")}),
 }
 """The zoo, by name."""
 
