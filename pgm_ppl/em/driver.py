@@ -18,6 +18,9 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import numpy as np
 from scipy.special import logsumexp
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import warn_not_converged
+
 P = TypeVar("P")
 
 
@@ -207,6 +210,11 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
     ------
     ValueError
         If ``max_iter`` is negative, ``tol`` is negative or ``num_observations`` is not positive.
+
+    Warns
+    -----
+    pgm_ppl.core.ConvergenceWarning
+        When ``max_iter`` M-steps pass without the rule firing (not with ``tol=0``, a fixed budget).
     """
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0; got {max_iter}.")
@@ -227,6 +235,10 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
             if abs(trace[-1] - trace[-2]) < tol * scale:
                 converged = True
                 break
+    if not converged and max_iter > 0 and tol > 0:  # tol=0 or max_iter=0 ask for a fixed budget: no warning
+        warn_not_converged("EM", max_iter, hint=f"the log-likelihood still changed by more than tol={tol} "
+                           f"({'relative' if relative else 'absolute per observation'}); raise max_iter or tol.",
+                           stacklevel=user_stacklevel())
     final = e_step(state.params)
     trace.append(float(final.log_likelihood))
     return EMResult(state.params, float(final.log_likelihood), np.asarray(trace), np.asarray(elbos), converged,

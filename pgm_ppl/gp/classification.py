@@ -28,6 +28,8 @@ import torch
 from scipy.linalg import cho_solve, solve_triangular
 from scipy.special import expit, log_expit
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import warn_not_converged
 from pgm_ppl.gp.kernels import as_inputs, gram
 
 __all__ = ["LaplaceGPC", "laplace_classification", "VariationalGPC", "variational_classification"]
@@ -72,6 +74,7 @@ def laplace_classification(kernel: gpytorch.kernels.Kernel, x, y, *, max_iter: i
     K = gram(kernel, X)
     f = np.zeros(X.shape[0])
     objective = -np.inf
+    converged = False
     for iteration in range(1, max_iter + 1):
         pi = expit(f)
         sqrt_w = np.sqrt(pi * (1 - pi))
@@ -81,7 +84,11 @@ def laplace_classification(kernel: gpytorch.kernels.Kernel, x, y, *, max_iter: i
         f = K @ a
         previous, objective = objective, -0.5 * a @ f + log_expit((2 * y - 1) * f).sum()
         if objective - previous < tol:
+            converged = True
             break
+    if not converged:
+        warn_not_converged("laplace_classification (Newton)", max_iter, hint=f"the objective still rose by more "
+                           f"than tol={tol}; raise max_iter.", stacklevel=user_stacklevel())
     pi = expit(f)
     sqrt_w = np.sqrt(pi * (1 - pi))
     L = np.linalg.cholesky(np.eye(X.shape[0]) + sqrt_w[:, None] * K * sqrt_w[None, :])

@@ -47,6 +47,8 @@ import torch
 from scipy.stats import norm
 
 from pgm_ppl.backend.seeding import torch_seeded
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import warn_not_converged
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
 __all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "CGOptions", "GPPredictive", "GPTraining"]
@@ -276,6 +278,7 @@ def _perturb(module: torch.nn.Module, generator: torch.Generator, scale: float) 
 
 
 def _optimise(obj: _Objective, x, y, optimizer: str, num_steps: int, learning_rate: float) -> list[float]:
+    """The loss at every evaluation; L-BFGS's iteration count is left in ``obj.lbfgs_iterations``."""
     losses: list[float] = []
     if optimizer == "adam":
         opt = torch.optim.Adam(obj.parameters(), lr=learning_rate)
@@ -297,6 +300,7 @@ def _optimise(obj: _Objective, x, y, optimizer: str, num_steps: int, learning_ra
         return loss
 
     opt.step(closure)
+    obj.lbfgs_iterations = int(opt.state[opt.param_groups[0]["params"][0]].get("n_iter", 0))
     return losses
 
 
@@ -315,6 +319,12 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
     optimizer
         ``"lbfgs"`` (``num_steps`` L-BFGS iterations with a strong-Wolfe line search, as scikit-learn's
         L-BFGS-B) or ``"adam"`` (``num_steps`` steps at ``learning_rate``, as GPyTorch's examples).
+
+    Warns
+    -----
+    pgm_ppl.core.ConvergenceWarning
+        When the best L-BFGS run used all ``num_steps`` iterations without meeting its tolerances (Adam runs
+        a fixed budget and does not warn).
     """
     if optimizer not in ("adam", "lbfgs"):
         raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
@@ -343,6 +353,9 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
     if not runs:
         raise ValueError("every restart failed (K + noise * I not positive definite); start from a larger noise")
     best, obj, losses = max(runs, key=lambda run: run[0])
+    if optimizer == "lbfgs" and getattr(obj, "lbfgs_iterations", 0) >= num_steps:  # Adam: a fixed budget
+        warn_not_converged("GP training (L-BFGS)", num_steps, hint="the gradient and the loss were still changing "
+                           "beyond L-BFGS's tolerances; raise num_steps.", stacklevel=user_stacklevel())
     return GPTraining(obj.kernel, float(obj.noise.detach()), best, np.asarray(losses),
                       np.array([run[0] for run in runs]), optimizer, time.perf_counter() - start)
 

@@ -26,6 +26,10 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
+
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import warn_not_converged
+
 from .factors import FactorGraph, logsumexp
 
 __all__ = ["BeliefPropagationResult", "belief_propagation"]
@@ -131,6 +135,10 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
         residuals.append(change)
         if change < tol:
             break
+    if residuals[-1] >= tol:
+        warn_not_converged("belief_propagation", int(max_iterations), hint=f"the largest message change is still "
+                           f"{residuals[-1]:.3g} >= tol={tol}; raise max_iterations or add damping (loopy graphs).",
+                           stacklevel=user_stacklevel())
     beliefs = {v: _normalize(sum((to_var[(a, v)] for a in touching[v]), np.zeros(cards[v])), kind)
                for v in cards}
     assignment = {v: int(np.argmax(b)) for v, b in beliefs.items()}

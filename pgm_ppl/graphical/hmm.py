@@ -30,6 +30,9 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import warn_not_converged
+
 __all__ = ["ForwardBackwardResult", "ViterbiResult", "forward_backward", "viterbi", "CategoricalHMM",
            "GaussianHMM", "BaumWelchResult", "baum_welch"]
 
@@ -253,7 +256,7 @@ class CategoricalHMM(_MarkovChainMixin):
         with np.errstate(divide="ignore"):
             return np.log(self.emission.T)[x]
 
-    def sample(self, num_sequences: int, length: int, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, num_sequences: int, length: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``(z, x)``, both of shape ``(num_sequences, length)``."""
         rng = np.random.default_rng(seed)
         z = self.sample_states(num_sequences, length, rng)
@@ -307,7 +310,7 @@ class GaussianHMM(_MarkovChainMixin):
         z = (x[..., None, :] - self.means) ** 2 / self.variances
         return -0.5 * (z + np.log(2 * np.pi * self.variances)).sum(-1)
 
-    def sample(self, num_sequences: int, length: int, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, num_sequences: int, length: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``z`` of shape ``(N, T)`` and ``x`` of shape ``(N, T, D)``."""
         rng = np.random.default_rng(seed)
         z = self.sample_states(num_sequences, length, rng)
@@ -351,4 +354,7 @@ def baum_welch(model: CategoricalHMM | GaussianHMM, x: np.ndarray, *, max_iterat
             converged = True
             break
         model = model.m_step(x, fb)
+    if not converged:
+        warn_not_converged("baum_welch", int(max_iterations), hint=f"the log-likelihood still rose by more than "
+                           f"tol={tol} times its magnitude; raise max_iterations.", stacklevel=user_stacklevel())
     return BaumWelchResult(model, np.asarray(history), converged, len(history))

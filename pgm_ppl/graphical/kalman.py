@@ -35,6 +35,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import warn_not_converged
+
 __all__ = ["LinearGaussianSSM", "KalmanFilterResult", "kalman_filter", "SmootherResult", "rts_smoother",
            "KalmanEMResult", "kalman_em"]
 
@@ -76,7 +79,7 @@ class LinearGaussianSSM:
         for name, value in {**values, "mu0": mu0}.items():
             object.__setattr__(self, name, value)
 
-    def sample(self, length: int, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, length: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Draw latent states ``z`` of shape ``(T, m)`` and observations ``x`` of shape ``(T, d)``."""
         rng = np.random.default_rng(seed)
         m, d = self.A.shape[0], self.C.shape[0]
@@ -300,4 +303,7 @@ def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str]
             converged = True
             break
         model = _m_step(model, x, smoothed, set(learn))
+    if not converged:
+        warn_not_converged("kalman_em", int(max_iterations), hint=f"the log-likelihood still rose by more than "
+                           f"tol={tol} times its magnitude; raise max_iterations.", stacklevel=user_stacklevel())
     return KalmanEMResult(model, np.asarray(history), converged, len(history))

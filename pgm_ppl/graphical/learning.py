@@ -19,6 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import warn_not_converged
+
 from .bayesnet import BayesianNetwork
 from .junction_tree import JunctionTree
 
@@ -127,4 +130,8 @@ def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.nda
             break
         network = BayesianNetwork(network.parents, {v: _normalise(c, pseudo_count) for v, c in counts.items()},
                                   network.state_names)
+    if not converged:
+        warn_not_converged("expectation_maximization", int(max_iterations), hint="the log-likelihood still rose "
+                           f"by more than tol={tol} times its magnitude; raise max_iterations.",
+                           stacklevel=user_stacklevel())
     return BayesNetEMResult(network, np.asarray(history), converged, len(history))

@@ -30,6 +30,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import softmax
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import warn_not_converged
+
 from .factors import Factor, FactorGraph
 
 __all__ = ["PairwiseMRF", "ising_grid", "potts_grid", "MeanFieldResult", "mean_field", "GibbsResult",
@@ -189,7 +192,7 @@ def _mean_field_elbo(mrf: PairwiseMRF, q: np.ndarray) -> float:
 
 
 def mean_field(mrf: PairwiseMRF, *, max_iterations: int = 500, tol: float = 1e-10,
-               init: np.ndarray | None = None, seed: int | None = 0) -> MeanFieldResult:
+               init: np.ndarray | None = None, seed: int = 0) -> MeanFieldResult:
     """Naive mean-field (CAVI) for a pairwise MRF, one colour class at a time.
 
     Parameters
@@ -223,8 +226,11 @@ def mean_field(mrf: PairwiseMRF, *, max_iterations: int = 500, tol: float = 1e-1
         history.append(_mean_field_elbo(mrf, q))
         if history[-1] - history[-2] < tol:
             break
-    return MeanFieldResult(q, history[-1], np.asarray(history), bool(history[-1] - history[-2] < tol),
-                           len(history) - 1)
+    converged = len(history) > 1 and history[-1] - history[-2] < tol
+    if not converged:
+        warn_not_converged("mean_field", int(max_iterations), hint=f"the ELBO still rose by more than tol={tol}; "
+                           "raise max_iterations.", stacklevel=user_stacklevel())
+    return MeanFieldResult(q, history[-1], np.asarray(history), bool(converged), len(history) - 1)
 
 
 class GibbsResult(NamedTuple):
@@ -240,7 +246,7 @@ class GibbsResult(NamedTuple):
 
 
 def gibbs_sample(mrf: PairwiseMRF, num_samples: int, *, num_chains: int = 4, num_warmup: int = 100,
-                 thin: int = 1, init: np.ndarray | None = None, seed: int | None = None) -> GibbsResult:
+                 thin: int = 1, init: np.ndarray | None = None, seed: int = 0) -> GibbsResult:
     """Systematic-scan Gibbs sampler by colour classes, vectorised over chains (course eq. (3.3)).
 
     Parameters

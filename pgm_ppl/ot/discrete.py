@@ -32,6 +32,9 @@ from typing import Any
 import numpy as np
 import ot
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import ConvergenceWarning
+
 from ._checks import check_histograms, check_int, check_points, check_positive
 
 __all__ = [
@@ -45,8 +48,11 @@ __all__ = [
 ]
 
 
-class OTConvergenceWarning(UserWarning):
-    """An iterative OT solver stopped at its iteration limit before reaching its tolerance."""
+class OTConvergenceWarning(ConvergenceWarning):
+    """An iterative OT solver stopped at its iteration limit before reaching its tolerance.
+
+    A :class:`pgm_ppl.core.ConvergenceWarning`, so one filter on that class silences every engine.
+    """
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ def _warn_unconverged(name: str, num_iters: int, reg: float) -> None:
         f"{name} did not reach its tolerance in {num_iters} iterations (reg={reg:g}); raise 'num_iters', "
         "raise 'reg', or use sinkhorn_log for small reg",
         OTConvergenceWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel() - 1,
     )
 
 
@@ -160,7 +166,8 @@ def exact_ot(a: Any, b: Any, C: Any, *, max_iter: int = 100_000) -> TransportRes
     plan, log = ot.emd(a, b, C, numItermax=max_iter, log=True)
     converged = int(log["result_code"]) == 1
     if not converged:
-        warnings.warn(f"exact_ot: network simplex stopped early ({log['warning']})", OTConvergenceWarning, stacklevel=2)
+        warnings.warn(f"exact_ot: network simplex stopped early ({log['warning']})", OTConvergenceWarning,
+                      stacklevel=user_stacklevel() - 1)
     nx = ot.backend.get_backend(plan)
     f, g = log["u"], log["v"]
     # the cost carries POT's envelope gradients (plan for C, centred potentials for a, b), as ot.emd2 does

@@ -24,10 +24,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 from scipy.fft import dctn, idctn
 
+from pgm_ppl.core._stack import user_stacklevel
+
 from ._checks import check_int, check_positive
+from .discrete import OTConvergenceWarning
 
 __all__ = ["DynamicOTResult", "benamou_brenier"]
 
@@ -226,5 +231,9 @@ def benamou_brenier(
         gaps.append(gap)
         if gap < tol:
             break
+    if gaps[-1] >= tol:
+        warnings.warn(f"benamou_brenier did not reach its tolerance in {num_iters} iterations (relative gap "
+                      f"{gaps[-1]:.3g} >= tol={tol:g}); raise 'num_iters' or 'tol'.", OTConvergenceWarning,
+                      stacklevel=user_stacklevel() - 1)
     return DynamicOTResult(xU[0], np.stack(xV[1:]), energies[-1], np.array(energies), np.array(gaps),
                            it + 1, bool(gaps[-1] < tol))
