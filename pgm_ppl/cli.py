@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pgm_ppl.cli_train import add_commands, list_trainable
 from pgm_ppl.data import DATASETS, DataError, DataWarning, load_data
 from pgm_ppl.inference import GUIDES, METHODS
 from pgm_ppl.inference.errors import NonFiniteLossError
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     diagnosing.add_argument("file", help="a NetCDF file written by 'pgm-ppl fit'")
     diagnosing.add_argument("--out", help="directory for the plots (default: <file>-diagnosis beside it)")
     diagnosing.set_defaults(run=_run_diagnose)
+    add_commands(commands, _positive)  # train, sample, compare
     return parser
 
 
@@ -102,6 +104,8 @@ def _run_list(options) -> int:
     for name, text in METHODS.items():
         print(f"  {name:20s} {text}")
     print("SVI guides: " + ", ".join(GUIDES))
+    print("Trainable models (pgm-ppl train):")
+    print("\n".join(list_trainable()))
     print("Embedded datasets:")
     for name, text in DATASETS.items():
         print(f"  {name:20s} {text}")
