@@ -19,6 +19,7 @@ from pgm_ppl.inference.methods import DEFAULT_BACKEND, METHODS
 from pgm_ppl.inference.relabel import align_components
 from pgm_ppl.core.result import Fit
 from pgm_ppl.core.seeding import stream
+from pgm_ppl.core.validation import check_int
 from pgm_ppl.inference.sites import ModelStructure
 
 _ENGINES = {"numpyro": numpyro_engine, "pyro": pyro_engine}
@@ -88,6 +89,9 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         or bad data (empty, non-finite).
     TypeError
         For a model that is not callable, or kernel options given with ``method="svi"``.
+    ValueError, TypeError
+        For ``num_samples``, ``num_chains`` or ``num_steps`` below 1, ``num_warmup`` below 0, or any of them not an
+        integer ("num_chains: expected an integer >= 1, got 0.").
     pgm_ppl.inference.errors.NonFiniteLossError
         When the SVI loss becomes NaN or infinite (names the step and the site).
 
@@ -112,6 +116,8 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         names = "{" + ", ".join(map(repr, sorted(kernel_options))) + "}"
         raise TypeError(f"kernel_options: NUTS/HMC kernel options only apply to method='nuts'/'hmc'; got {names} "
                         f"with method='svi'. Remove them, or check the spelling of fit's own arguments.")
+    num_samples, num_warmup = check_int(num_samples, "num_samples"), check_int(num_warmup, "num_warmup", minimum=0)
+    num_chains, num_steps = check_int(num_chains, "num_chains"), check_int(num_steps, "num_steps")
     if progress_bar is None:  # tqdm's disable=None rule, decided once for every bar of the run
         progress_bar = sys.stderr.isatty()
     guide = resolve_guide_name(guide) if isinstance(guide, str) else guide

@@ -103,7 +103,8 @@ def predictive(model, args, kwargs, *, seed: int, posterior: dict | None = None,
     """Draw ``return_sites`` with observed sites resampled: from the prior when ``posterior`` is None,
     else once per posterior draw (``posterior`` arrays have one leading sample axis)."""
     predict = Predictive(handlers.uncondition(model), posterior_samples=posterior,
-                         num_samples=None if posterior else num_samples, return_sites=return_sites)
+                         num_samples=None if posterior else num_samples, return_sites=return_sites,
+                         parallel=True)  # one vectorised pass over the draws (lax.map would compile a loop)
     return {name: to_numpy(value) for name, value in predict(jax.random.PRNGKey(seed), *args, **kwargs).items()}
 
 
@@ -137,13 +138,23 @@ def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure:
 
 
 def _non_finite_site(model, guide, params, args, kwargs, seed) -> str | None:
+    """The first sample site whose log-density is not finite at ``params``, or None when none is found.
+
+    Only names the culprit for :class:`NonFiniteLossError`: the traces run with NumPyro's argument validation
+    off (a NaN scale must not raise here), and any failure of the search gives None, so the user always sees
+    the NonFiniteLossError itself."""
     key = jax.random.PRNGKey(seed)
-    guide_trace = handlers.trace(handlers.seed(handlers.substitute(guide, data=params), key)).get_trace(
-        *args, **kwargs)
-    model_trace = handlers.trace(handlers.replay(handlers.seed(handlers.substitute(model, data=params), key),
-                                                 guide_trace)).get_trace(*args, **kwargs)
-    for tr in (guide_trace, model_trace):
-        for name, site in tr.items():
-            if site["type"] == "sample" and not np.all(np.isfinite(to_numpy(site["fn"].log_prob(site["value"])))):
-                return name
+    try:
+        with numpyro.validation_enabled(False):
+            guide_trace = handlers.trace(handlers.seed(handlers.substitute(guide, data=params), key)).get_trace(
+                *args, **kwargs)
+            model_trace = handlers.trace(handlers.replay(handlers.seed(handlers.substitute(model, data=params),
+                                                                       key), guide_trace)).get_trace(*args, **kwargs)
+            for tr in (guide_trace, model_trace):
+                for name, site in tr.items():
+                    if site["type"] == "sample" and not np.all(
+                            np.isfinite(to_numpy(site["fn"].log_prob(site["value"])))):
+                        return name
+    except Exception:  # noqa: BLE001 -- a best-effort hint; the loss error is what the user must see
+        return None
     return None
