@@ -11,15 +11,38 @@ from it and engines do not import each other; :mod:`pgm_ppl.em` re-exports it.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import ConvergenceWarning, warn_not_converged
 from pgm_ppl.core.validation import check_data, check_int
 
-__all__ = ["KMeansResult", "kmeans", "kmeans_plusplus", "squared_distances"]
+__all__ = ["KMeansResult", "distinct_clusters", "kmeans", "kmeans_plusplus", "squared_distances"]
+
+
+def distinct_clusters(X: np.ndarray, num_components: int, caller: str) -> int:
+    """The number of clusters ``X`` supports: ``num_components``, or fewer (with a warning) when ``X`` has fewer
+    distinct rows, as scikit-learn's k-means warns.
+
+    Every k-means and mixture path calls it, so none fits two identical centroids or a "ghost" component
+    with no data.
+
+    Warns
+    -----
+    pgm_ppl.core.ConvergenceWarning
+        "Number of distinct clusters (9) found smaller than num_components (10)", naming ``caller``.
+    """
+    distinct = int(np.unique(X, axis=0).shape[0])
+    if distinct >= num_components:
+        return num_components
+    warnings.warn(f"{caller}: Number of distinct clusters ({distinct}) found smaller than num_components "
+                  f"({num_components}): X has duplicate rows, so only {distinct} clusters are fitted; pass "
+                  f"num_components <= {distinct} to silence this.", ConvergenceWarning, stacklevel=user_stacklevel())
+    return distinct
 
 
 def _checked(X: ArrayLike, num_components: int) -> np.ndarray:
@@ -128,10 +151,13 @@ def kmeans(X: ArrayLike, num_components: int, *, init: str | ArrayLike = "k-mean
     Warns
     -----
     pgm_ppl.core.ConvergenceWarning
-        When the assignments still change after ``max_iter`` centroid updates.
+        When the assignments still change after ``max_iter`` centroid updates, or when ``X`` has fewer distinct
+    rows than ``num_components`` (then the result has only that many centroids, all non-empty).
     """
     X = _checked(X, num_components)
     rng = np.random.default_rng(seed)
+    if isinstance(init, str):
+        num_components = distinct_clusters(X, num_components, "kmeans")
     if not isinstance(init, str):
         centroids = np.asarray(init, dtype=np.float64)
         if centroids.shape != (num_components, X.shape[1]):

@@ -21,8 +21,12 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln, logsumexp
 
+from pgm_ppl.core.conjugate import (empirical_covariance_prior, expected_log_gaussian, log_wishart_normaliser,
+                                    normal_wishart_update)
 from pgm_ppl.core.convergence import warn_not_converged
-from pgm_ppl.em.kmeans import kmeans
+from pgm_ppl.core.linalg import log_det_from_cholesky
+from pgm_ppl.core.validation import check_data, check_int
+from pgm_ppl.clustering import kmeans
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,10 @@ class NormalWishartPrior:
     @classmethod
     def default(cls, X: np.ndarray, num_components: int) -> NormalWishartPrior:
         """scikit-learn's defaults: :math:`\\alpha_0 = 1/K`, :math:`m_0 = \\bar x`, :math:`\\beta_0 = 1`,
-        :math:`\\nu_0 = d`, :math:`W_0^{-1}` the empirical covariance of ``X``."""
-        return cls(1.0 / num_components, X.mean(0), 1.0, float(X.shape[1]), np.atleast_2d(np.cov(X.T)))
+        :math:`\\nu_0 = d`, :math:`W_0^{-1}` the empirical covariance of ``X``
+        (:func:`~pgm_ppl.core.conjugate.empirical_covariance_prior`: floored at rounding level, so a constant
+        column keeps the bound finite)."""
+        return cls(1.0 / num_components, X.mean(0), 1.0, float(X.shape[1]), empirical_covariance_prior(X))
 
 
 class BGMMState(NamedTuple):
@@ -77,34 +83,15 @@ class BGMMResult(NamedTuple):
         return L @ np.swapaxes(L, 1, 2) / self.state.nu[:, None, None]
 
 
-def _suff_stats(X: np.ndarray, resp: np.ndarray, reg_covar: float):
-    """:math:`N_k`, :math:`\\bar x_k`, and :math:`N_k S_k` (weighted scatter plus ``reg_covar`` ridge)."""
-    nk = resp.sum(0) + 10 * np.finfo(resp.dtype).eps  # scikit-learn's guard against empty components
-    xk = resp.T @ X / nk[:, None]
-    scatter = np.einsum("nk,ni,nj->kij", resp, X, X, optimize=True) - nk[:, None, None] * xk[:, :, None] * xk[:, None]
-    return nk, xk, scatter + nk[:, None, None] * reg_covar * np.eye(X.shape[1])
-
-
 def global_step(X: np.ndarray, resp: np.ndarray, prior: NormalWishartPrior, reg_covar: float = 1e-6) -> BGMMState:
-    """Update :math:`q(\\pi)` and :math:`q(\\mu_k, \\Lambda_k)` given the responsibilities (Bishop
-    10.58, 10.60-10.63):
-
-    .. math::
-        \\alpha_k = \\alpha_0 + N_k, \\quad \\beta_k = \\beta_0 + N_k, \\quad
-        m_k = (\\beta_0 m_0 + N_k \\bar x_k)/\\beta_k, \\quad \\nu_k = \\nu_0 + N_k, \\\\
-        W_k^{-1} = W_0^{-1} + N_k S_k + \\frac{\\beta_0 N_k}{\\beta_0 + N_k}(\\bar x_k - m_0)(\\bar x_k - m_0)^\\top.
-    """
-    nk, xk, scatter = _suff_stats(X, resp, reg_covar)
-    beta = prior.mean_precision + nk
-    m = (prior.mean_precision * prior.mean + nk[:, None] * xk) / beta[:, None]
-    diff = xk - prior.mean
-    W_inv = (prior.covariance + scatter
-             + (prior.mean_precision * nk / beta)[:, None, None] * diff[:, :, None] * diff[:, None])
-    return BGMMState(prior.concentration + nk, beta, m, np.linalg.cholesky(W_inv), prior.dof + nk)
+    """Update :math:`q(\\pi)` (Bishop 10.58, :math:`\\alpha_k = \\alpha_0 + N_k`) and every
+    :math:`q(\\mu_k, \\Lambda_k)` by :func:`pgm_ppl.core.conjugate.normal_wishart_update` (10.60-10.63)."""
+    f = normal_wishart_update(X, resp, prior.mean, prior.mean_precision, prior.dof, prior.covariance, reg_covar)
+    return BGMMState(prior.concentration + f.nk, f.beta, f.m, f.W_inv_chol, f.nu)
 
 
 def _log_det_W(state: BGMMState) -> np.ndarray:
-    return -2 * np.log(np.diagonal(state.W_inv_chol, axis1=1, axis2=2)).sum(-1)
+    return -log_det_from_cholesky(state.W_inv_chol)
 
 
 def local_step(X: np.ndarray, state: BGMMState) -> tuple[np.ndarray, np.ndarray]:
@@ -117,22 +104,13 @@ def local_step(X: np.ndarray, state: BGMMState) -> tuple[np.ndarray, np.ndarray]
     with :math:`\\mathbb E[\\log \\pi_k] = \\psi(\\alpha_k) - \\psi(\\sum_j \\alpha_j)` and
     :math:`\\mathbb E[\\log|\\Lambda_k|] = \\sum_{i=1}^d \\psi((\\nu_k + 1 - i)/2) + d \\log 2 + \\log|W_k|`.
     """
-    d = X.shape[1]
     e_log_pi = digamma(state.alpha) - digamma(state.alpha.sum())
-    e_log_det = (digamma(0.5 * (state.nu[:, None] - np.arange(d))).sum(1) + d * np.log(2.0) + _log_det_W(state))
-    # (x - m_k)^T W_k (x - m_k) = |L_k^{-1}(x - m_k)|^2 with L_k L_k^T = W_k^{-1}
-    inv_chol = np.linalg.inv(state.W_inv_chol)                                       # (K, d, d)
-    proj = np.einsum("nj,kij->nki", X, inv_chol, optimize=True) - np.einsum("kj,kij->ki", state.m, inv_chol)
-    maha = (proj**2).sum(-1)
-    log_rho = e_log_pi + 0.5 * e_log_det - 0.5 * d * np.log(2 * np.pi) - 0.5 * (d / state.beta + state.nu * maha)
+    log_rho = e_log_pi + expected_log_gaussian(X, state.m, state.beta, state.nu, state.W_inv_chol)
     log_norm = logsumexp(log_rho, axis=1)
     return log_rho - log_norm[:, None], log_norm
 
 
-def _log_wishart_norm(log_det_W: np.ndarray, nu: np.ndarray, d: int) -> np.ndarray:
-    """:math:`\\log B(W, \\nu)`, Bishop (B.79)."""
-    return (-0.5 * nu * log_det_W - 0.5 * nu * d * np.log(2.0) - 0.25 * d * (d - 1) * np.log(np.pi)
-            - gammaln(0.5 * (nu[:, None] - np.arange(d))).sum(1))
+_log_wishart_norm = log_wishart_normaliser
 
 
 def _log_dirichlet_norm(alpha: np.ndarray) -> float:
@@ -187,14 +165,11 @@ def fit_bayesian_gmm(X: np.ndarray, num_components: int, *, prior: NormalWishart
     Raises
     ------
     ValueError
-        For a non-2-D or non-finite ``X``, or ``init_resp`` not of shape (N, K) with rows summing to one.
+        For a non-2-D or non-finite ``X``, fewer than 2 rows (the default prior is the sample covariance), or
+        ``init_resp`` not of shape (N, K) with rows summing to one.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or not np.all(np.isfinite(X)):
-        raise ValueError(f"X must be a finite 2-D array (N, d), got shape {X.shape}.")
-    N, K = X.shape[0], num_components
-    if not isinstance(K, (int, np.integer)) or K < 1:
-        raise ValueError(f"num_components must be a positive integer, got {K!r}.")
+    X = check_data(X, "X", min_rows=2)
+    N, K = X.shape[0], check_int(num_components, "num_components", minimum=1, maximum=X.shape[0])
     prior = prior or NormalWishartPrior.default(X, K)
     if init_resp is None:
         init_resp = np.eye(K)[kmeans(X, K, seed=seed).labels]

@@ -18,7 +18,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln
 
+from pgm_ppl.core.conjugate import gaussian_linear_posterior
 from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.validation import check_data
 
 
 class BLRResult(NamedTuple):
@@ -42,17 +44,17 @@ def fit_linear_regression(X: np.ndarray, y: np.ndarray, *, prior_precision: floa
     """Run CAVI until the ELBO rises by less than ``tol``; ``noise_precision`` fixes :math:`\\tau`.
 
     A :class:`~pgm_ppl.core.convergence.ConvergenceWarning` says when ``num_steps`` ran out first."""
-    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"X must be (N, d) and y (N,), got {X.shape} and {y.shape}.")
+    X, y = check_data(X, "X"), check_data(y, "y", ndim=1)
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y: expected shape ({X.shape[0]},) to match X, got {y.shape}.")
     N, d = X.shape
-    XtX, Xty = X.T @ X, X.T @ y
+    XtX = X.T @ X
     a, b = (a0 + 0.5 * N, b0 + 0.5 * N) if noise_precision is None else (np.inf, np.nan)
     trace, converged = [], False
     for _ in range(num_steps):
         e_tau = a / b if noise_precision is None else noise_precision
-        S = np.linalg.inv(prior_precision * np.eye(d) + e_tau * XtX)
-        m = e_tau * S @ Xty
+        q_w = gaussian_linear_posterior(X, y, np.eye(d) / prior_precision, 1.0 / e_tau)  # eq. (3.13)
+        m, S = q_w.mean, q_w.covariance
         resid = np.sum((y - X @ m) ** 2) + np.trace(XtX @ S)
         if noise_precision is None:
             b = b0 + 0.5 * resid

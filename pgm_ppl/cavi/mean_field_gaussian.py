@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pgm_ppl.core.linalg import gaussian_kl
+
 
 class MeanFieldGaussian(NamedTuple):
     """Factor means ``mean`` (d,), factor ``variances`` (d,) and :math:`\\mathrm{KL}(q\\|p)` after every
@@ -24,15 +26,6 @@ class MeanFieldGaussian(NamedTuple):
     mean: np.ndarray
     variances: np.ndarray
     kl: np.ndarray
-
-
-def gaussian_kl(mean_q: np.ndarray, cov_q: np.ndarray, mean_p: np.ndarray, cov_p: np.ndarray) -> float:
-    """:math:`\\mathrm{KL}(\\mathcal N(m_q, S_q)\\|\\mathcal N(m_p, S_p)) = \\tfrac12[\\mathrm{tr}(S_p^{-1}S_q)
-    + (m_p - m_q)^\\top S_p^{-1}(m_p - m_q) - d + \\log|S_p| - \\log|S_q|]`."""
-    cov_p_inv = np.linalg.inv(cov_p)
-    diff = np.asarray(mean_p) - np.asarray(mean_q)
-    return float(0.5 * (np.trace(cov_p_inv @ cov_q) + diff @ cov_p_inv @ diff - len(diff)
-                        + np.linalg.slogdet(cov_p)[1] - np.linalg.slogdet(cov_q)[1]))
 
 
 def mean_field_gaussian(mean: np.ndarray, cov: np.ndarray, *, init: np.ndarray | None = None,

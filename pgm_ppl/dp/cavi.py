@@ -36,12 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, logsumexp
 
+from pgm_ppl.core.conjugate import empirical_covariance_prior, expected_log_gaussian, normal_wishart_update
 from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky, log_det_from_cholesky
+from pgm_ppl.core.validation import check_data, check_int
 
 __all__ = ["DPMixturePrior", "CAVIState", "CAVIResult", "default_prior", "init", "step", "run"]
-
-_EPS = 10 * np.finfo(np.float64).eps
-
 
 @dataclass(frozen=True)
 class DPMixturePrior:
@@ -58,11 +58,12 @@ class DPMixturePrior:
 
 
 def default_prior(x: np.ndarray, num_components: int, alpha: float | None = None) -> DPMixturePrior:
-    """scikit-learn's defaults: alpha = 1/K, m0 = data mean, kappa0 = 1, nu0 = d, W0^-1 = data covariance."""
+    """scikit-learn's defaults: alpha = 1/K, m0 = data mean, kappa0 = 1, nu0 = d, W0^-1 = data covariance
+    (:func:`~pgm_ppl.core.conjugate.empirical_covariance_prior`, floored so a constant column stays proper)."""
     x = _data(x)
     d = x.shape[1]
     a = 1.0 / num_components if alpha is None else float(alpha)
-    return DPMixturePrior(a, x.mean(0), 1.0, float(d), np.atleast_2d(np.cov(x.T)))
+    return DPMixturePrior(a, x.mean(0), 1.0, float(d), empirical_covariance_prior(x))
 
 
 @dataclass(frozen=True)
@@ -110,36 +111,22 @@ class CAVIResult:
 
 
 def _data(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"x: expected shape (N, d), got {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("x: contains NaN or infinite values")
-    return x
+    return check_data(x, "x", min_rows=2)
 
 
-def _precision_cholesky(covariances: np.ndarray) -> np.ndarray:
-    """U_k with U_k U_k^T = covariances_k^{-1} (upper triangular, as scikit-learn)."""
-    L = np.linalg.cholesky(covariances)
-    eye = np.broadcast_to(np.eye(covariances.shape[-1]), covariances.shape)
-    return np.swapaxes(np.linalg.solve(L, eye), -1, -2)
+def _W_inv_chol(state: CAVIState) -> np.ndarray:
+    """Cholesky factors of :math:`W_k^{-1} = \\nu_k` ``covariances``."""
+    return cholesky(state.covariances * state.degrees_of_freedom[:, None, None], name="the Wishart scale W_k^-1",
+                    fix="pass a positive-definite covariance_prior or increase reg_covar", max_jitter=ROUNDING_JITTER)
 
 
 def _m_step(x: np.ndarray, resp: np.ndarray, prior: DPMixturePrior) -> tuple:
-    d = x.shape[1]
-    nk = resp.sum(0) + _EPS
-    xk = resp.T @ x / nk[:, None]
-    diff = x[None, :, :] - xk[:, None, :]
-    sk = np.einsum("nk,kni,knj->kij", resp, diff, diff) / nk[:, None, None] + prior.reg_covar * np.eye(d)
-    tail = np.concatenate([np.cumsum(nk[::-1])[-2::-1], [0.0]])
-    gamma = np.stack([1.0 + nk, prior.alpha + tail], axis=1)
-    kappa = prior.mean_precision + nk
-    means = (prior.mean_precision * prior.mean_prior + nk[:, None] * xk) / kappa[:, None]
-    nu = prior.degrees_of_freedom + nk
-    dm = xk - prior.mean_prior
-    cov = (prior.covariance_prior + nk[:, None, None] * sk
-           + (nk * prior.mean_precision / kappa)[:, None, None] * np.einsum("ki,kj->kij", dm, dm))
-    return gamma, kappa, means, nu, cov / nu[:, None, None]
+    f = normal_wishart_update(x, resp, prior.mean_prior, prior.mean_precision, prior.degrees_of_freedom,
+                              prior.covariance_prior, prior.reg_covar)
+    tail = np.concatenate([np.cumsum(f.nk[::-1])[-2::-1], [0.0]])
+    gamma = np.stack([1.0 + f.nk, prior.alpha + tail], axis=1)
+    cov = f.W_inv_chol @ np.swapaxes(f.W_inv_chol, 1, 2)
+    return gamma, f.beta, f.m, f.nu, cov / f.nu[:, None, None]
 
 
 def _expected_log_weights(gamma: np.ndarray) -> np.ndarray:
@@ -149,14 +136,8 @@ def _expected_log_weights(gamma: np.ndarray) -> np.ndarray:
 
 
 def _e_step(x: np.ndarray, state: CAVIState) -> np.ndarray:
-    d = x.shape[1]
-    U = _precision_cholesky(state.covariances)
-    log_det_U = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(1)
-    y = np.einsum("nd,kde->nke", x, U) - np.einsum("kd,kde->ke", state.means, U)[None]
-    nu = state.degrees_of_freedom
-    log_gauss = (-0.5 * (d * np.log(2 * np.pi) + (y**2).sum(-1)) + log_det_U - 0.5 * d * np.log(nu))
-    e_log_det_lambda = d * np.log(2.0) + digamma(0.5 * (nu[None, :] - np.arange(d)[:, None])).sum(0)
-    log_prob = log_gauss + 0.5 * (e_log_det_lambda - d / state.mean_precision)
+    log_prob = expected_log_gaussian(x, state.means, state.mean_precision, state.degrees_of_freedom,
+                                     _W_inv_chol(state))
     weighted = log_prob + _expected_log_weights(state.gamma)
     return weighted - logsumexp(weighted, axis=1, keepdims=True)
 
@@ -164,9 +145,8 @@ def _e_step(x: np.ndarray, state: CAVIState) -> np.ndarray:
 def _lower_bound(state: CAVIState, log_resp: np.ndarray) -> float:
     d = state.means.shape[1]
     nu = state.degrees_of_freedom
-    U = _precision_cholesky(state.covariances)
-    log_det_U = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(1) - 0.5 * d * np.log(nu)
-    log_wishart = -(nu * log_det_U + nu * d * 0.5 * np.log(2.0)
+    half_log_det_W = -0.5 * log_det_from_cholesky(_W_inv_chol(state))
+    log_wishart = -(nu * half_log_det_W + nu * d * 0.5 * np.log(2.0)
                     + gammaln(0.5 * (nu[None, :] - np.arange(d)[:, None])).sum(0))
     return float(-np.sum(np.exp(log_resp) * log_resp) - log_wishart.sum()
                  + betaln(state.gamma[:, 0], state.gamma[:, 1]).sum()
@@ -214,11 +194,10 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
         Hyper-parameters; :func:`default_prior` (scikit-learn's defaults) when None.
     responsibilities
         Initial responsibilities (N, K); when None, hard k-means assignments
-        (:func:`pgm_ppl.em.kmeans`-style, seeded by ``seed``).
+        (:func:`pgm_ppl.clustering.kmeans`-style, seeded by ``seed``).
     """
     x = _data(x)
-    if not isinstance(num_components, int) or num_components < 1:
-        raise ValueError(f"num_components must be a positive integer, got {num_components!r}")
+    check_int(num_components, "num_components", minimum=1)
     prior = default_prior(x, num_components) if prior is None else prior
     if responsibilities is None:
         responsibilities = _kmeans_responsibilities(x, num_components, seed)

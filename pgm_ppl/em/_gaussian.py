@@ -20,6 +20,8 @@ import math
 
 import torch
 
+from pgm_ppl.core.linalg import precision_cholesky as core_precision_cholesky
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
@@ -83,8 +85,15 @@ def floor_covariances(cov: torch.Tensor, floor: float, covariance_type: str) -> 
     return cov.clamp_min(floor)
 
 
+_COLLAPSE_FIX = ("a component collapsed on too few points: increase reg_covar or covariance_floor, use a prior "
+                 "or fewer components")
+
+
 def precision_cholesky(cov: torch.Tensor, covariance_type: str) -> torch.Tensor:
-    """Cholesky factor of the precision in the convention of the module docstring.
+    """Cholesky factor of the precision in the convention of the module docstring, for every covariance type.
+
+    Full and tied covariances go through :func:`pgm_ppl.core.linalg.precision_cholesky` (no jitter:
+    ``reg_covar`` is the user's regulariser, and the error says to increase it).
 
     Raises
     ------
@@ -92,15 +101,10 @@ def precision_cholesky(cov: torch.Tensor, covariance_type: str) -> torch.Tensor:
         If a covariance is not positive definite (a collapsed component).
     """
     if covariance_type in ("full", "tied"):
-        chol, info = torch.linalg.cholesky_ex(cov)
-        if torch.any(info > 0):
-            raise ValueError("A fitted covariance is not positive definite (a component collapsed on too few "
-                             "points). Increase reg_covar or covariance_floor, use a prior or fewer components.")
-        eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device).expand_as(cov)
-        return torch.linalg.solve_triangular(chol, eye, upper=False).transpose(-1, -2)
+        return core_precision_cholesky(cov, name="a fitted covariance", fix=_COLLAPSE_FIX)
     if torch.any(cov <= 0):
-        raise ValueError("A fitted variance is not positive (a component collapsed on one point). "
-                         "Increase reg_covar or covariance_floor, use a prior or fewer components.")
+        raise ValueError(f"a fitted variance: expected a positive number, got {float(cov.min()):.3g} (a component "
+                         f"collapsed on one point); {_COLLAPSE_FIX}.")
     return torch.rsqrt(cov)
 
 

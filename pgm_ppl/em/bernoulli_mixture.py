@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from pgm_ppl.em._validation import as_data, check_num_components
+from pgm_ppl.core.validation import check_data, check_int
 from pgm_ppl.em.driver import EStep, run_em
 
 
@@ -79,7 +79,7 @@ def fit_bernoulli_mixture(X: ArrayLike, num_components: int, *, pseudo_count: fl
         If ``X`` is not binary or ``pseudo_count`` is negative.
     """
     X = _check_binary(X)
-    check_num_components(num_components, X.shape[0])
+    check_int(num_components, "num_components", minimum=1, maximum=X.shape[0])
     if pseudo_count < 0:
         raise ValueError(f"pseudo_count must be >= 0; got {pseudo_count}.")
     rng = np.random.default_rng(seed)
@@ -95,7 +95,7 @@ def fit_bernoulli_mixture(X: ArrayLike, num_components: int, *, pseudo_count: fl
 
 
 def _check_binary(X: ArrayLike) -> np.ndarray:
-    X = as_data(X)
+    X = check_data(X, "X")
     if not np.all((X == 0) | (X == 1)):
         row, col = np.argwhere((X != 0) & (X != 1))[0]
         raise ValueError(f"X must contain only 0 and 1; got {X[row, col]} at row {row}, column {col}.")

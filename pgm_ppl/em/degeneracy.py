@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from pgm_ppl.em._validation import as_data
+from pgm_ppl.core.validation import check_data
 from pgm_ppl.em.gmm import GMMParams, gmm_log_likelihood
 
 
@@ -58,7 +58,7 @@ def collapse_log_likelihood(X: ArrayLike, params: GMMParams, *, component: int =
         If ``params`` is not full-covariance, has one component, an index is out of range, or an
         epsilon is not positive.
     """
-    X = as_data(X)
+    X = check_data(X, "X")
     eps = np.asarray(epsilons, dtype=np.float64)
     if params.covariance_type != "full" or params.num_components < 2:
         raise ValueError("params must be a full-covariance mixture with at least two components.")

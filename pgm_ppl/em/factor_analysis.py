@@ -31,7 +31,10 @@ from functools import partial
 import numpy as np
 from numpy.typing import ArrayLike
 
-from pgm_ppl.em._validation import as_data
+from scipy.linalg import cho_solve
+
+from pgm_ppl.core.linalg import cholesky, log_det_from_cholesky
+from pgm_ppl.core.validation import check_data
 from pgm_ppl.em.driver import EStep, run_em
 
 
@@ -61,7 +64,7 @@ class FactorAnalysisResult:
 
 def factor_analysis_log_likelihood(X: ArrayLike, params: FactorAnalysisParams) -> float:
     """Total log-likelihood :math:`\\sum_n \\log \\mathcal N(x_n \\mid \\mu, W W^\\top + \\Psi)`."""
-    X = as_data(X)
+    X = check_data(X, "X")
     diff = X - params.mean
     S = diff.T @ diff / X.shape[0]
     return _log_likelihood(S, params.covariance(), X.shape[0])
@@ -83,7 +86,10 @@ def fit_factor_analysis(X: ArrayLike, num_factors: int, *, isotropic: bool = Fal
     max_iter, tol
         Relative-change stopping rule of :func:`pgm_ppl.em.driver.run_em`.
     min_noise_variance
-        Lower bound on the noise variances (a Heywood case otherwise drives one to 0).
+        Lower bound on the noise variances, relative to the mean sample variance :math:`\\bar s` (the floor is
+        ``min_noise_variance`` :math:`\\cdot \\bar s`; 1e-12 is scikit-learn's ``SMALL`` for unit-variance data). A
+        Heywood case or a constant column (noise variance 0) sits at the floor, as in scikit-learn's
+        ``FactorAnalysis``.
     seed
         Seed of the random initial loadings.
 
@@ -94,23 +100,27 @@ def fit_factor_analysis(X: ArrayLike, num_factors: int, *, isotropic: bool = Fal
     Raises
     ------
     ValueError
-        If ``num_factors`` is outside [1, d].
+        If ``X`` has fewer than 2 rows (the sample covariance needs two) or ``num_factors`` is outside [1, d].
 
     See Also
     --------
     ppca_closed_form : the exact PPCA maximum-likelihood solution.
     """
-    X = as_data(X)
+    X = check_data(X, "X", min_rows=2)
     N, d = X.shape
     if not 1 <= num_factors <= d:
         raise ValueError(f"num_factors must be between 1 and d = {d}; got {num_factors}.")
     mean = X.mean(0)
     S = (X - mean).T @ (X - mean) / N
     rng = np.random.default_rng(seed)
-    scale = np.sqrt(np.diag(S).mean())
-    start = (0.5 * scale * rng.standard_normal((d, num_factors)), np.diag(S).copy())
+    mean_variance = float(np.diag(S).mean())
+    if not mean_variance > 0:
+        raise ValueError("X: expected at least one column that varies, got only constant columns; factor analysis "
+                         "has nothing to explain.")
+    floor = min_noise_variance * mean_variance
+    start = (0.5 * np.sqrt(mean_variance) * rng.standard_normal((d, num_factors)), np.maximum(np.diag(S), floor))
     run = run_em(start, partial(_e_step, S=S, N=N),
-                 partial(_m_step, S=S, isotropic=isotropic, floor=min_noise_variance), max_iter=max_iter, tol=tol)
+                 partial(_m_step, S=S, isotropic=isotropic, floor=floor), max_iter=max_iter, tol=tol)
     W, psi = run.params
     return FactorAnalysisResult(FactorAnalysisParams(mean, W, psi), run.log_likelihood, run.log_likelihood_trace,
                                 run.converged, run.num_iterations)
@@ -127,7 +137,7 @@ def ppca_closed_form(X: ArrayLike, num_factors: int) -> FactorAnalysisParams:
     ValueError
         If ``num_factors`` is outside [1, d - 1].
     """
-    X = as_data(X)
+    X = check_data(X, "X")
     N, d = X.shape
     if not 1 <= num_factors < d:
         raise ValueError(f"num_factors must be between 1 and d - 1 = {d - 1}; got {num_factors}.")
@@ -140,9 +150,9 @@ def ppca_closed_form(X: ArrayLike, num_factors: int) -> FactorAnalysisParams:
 
 
 def _log_likelihood(S: np.ndarray, C: np.ndarray, N: int) -> float:
-    chol = np.linalg.cholesky(C)
-    log_det = 2.0 * np.log(np.diag(chol)).sum()
-    trace = np.trace(np.linalg.solve(C, S))
+    chol = cholesky(C, name="the model covariance W W^T + Psi", fix="raise the noise-variance floor")
+    log_det = log_det_from_cholesky(chol)
+    trace = np.trace(cho_solve((chol, True), S))
     return float(-0.5 * N * (S.shape[0] * math.log(2.0 * math.pi) + log_det + trace))
 
 

@@ -25,9 +25,9 @@ import torch
 from numpy.typing import ArrayLike
 
 from pgm_ppl.em import _gaussian as G
-from pgm_ppl.em._validation import as_data, check_choice, check_num_components
+from pgm_ppl.core.validation import check_choice, check_data, check_int
 from pgm_ppl.em.driver import EStep, run_em
-from pgm_ppl.clustering import kmeans, kmeans_plusplus, squared_distances
+from pgm_ppl.clustering import distinct_clusters, kmeans, kmeans_plusplus, squared_distances
 
 INITS = ("kmeans", "k-means++", "random", "random_from_data")
 _EPS = 10.0 * float(np.finfo(np.float64).eps)
@@ -56,7 +56,7 @@ class GMMParams:
     covariance_type: str = "full"
 
     def __post_init__(self) -> None:
-        check_choice("covariance_type", self.covariance_type, G.COVARIANCE_TYPES)
+        check_choice(self.covariance_type, "covariance_type", G.COVARIANCE_TYPES)
         for name in ("weights", "means", "covariances"):
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
         if self.means.ndim != 2:
@@ -238,10 +238,10 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
     pgm_ppl.em.degeneracy.collapse_log_likelihood : why the remedies are needed.
     pgm_ppl.em.alignment.align_components : compare two fits up to label switching.
     """
-    X = as_data(X)
+    X = check_data(X, "X")
     N, d = X.shape
-    check_num_components(num_components, N)
-    check_choice("covariance_type", covariance_type, G.COVARIANCE_TYPES)
+    check_int(num_components, "num_components", minimum=1, maximum=N)
+    check_choice(covariance_type, "covariance_type", G.COVARIANCE_TYPES)
     if reg_covar < 0 or covariance_floor < 0:
         raise ValueError(f"reg_covar and covariance_floor must be >= 0; got {reg_covar} and {covariance_floor}.")
     alpha = _check_weight_prior(weight_prior, num_components)
@@ -254,7 +254,9 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
         if num_restarts != 1:
             raise ValueError("num_restarts must be 1 when init is an explicit GMMParams.")
     else:
-        check_choice("init", init, INITS)
+        check_choice(init, "init", INITS)
+        num_components = distinct_clusters(X, num_components, "fit_gmm")
+        alpha = None if alpha is None else alpha[:num_components]
     shift = X.mean(0)                       # EM is translation-equivariant; centring improves rounding
     X = X - shift
     Xt = _to_tensor(X)
@@ -281,7 +283,7 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
 
 def _data_for(X: ArrayLike, params: GMMParams) -> np.ndarray:
     """Validated data whose dimension matches the mixture's."""
-    X = as_data(X)
+    X = check_data(X, "X")
     if X.shape[1] != params.means.shape[1]:
         raise ValueError(f"X has {X.shape[1]} columns but the mixture has dimension {params.means.shape[1]}.")
     return X

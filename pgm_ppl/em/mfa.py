@@ -28,7 +28,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from pgm_ppl.em import _gaussian as G
-from pgm_ppl.em._validation import as_data, check_num_components
+from pgm_ppl.core.validation import check_data, check_int
 from pgm_ppl.em.driver import EStep, run_em
 from pgm_ppl.em.gmm import fit_gmm
 
@@ -85,9 +85,9 @@ def fit_mfa(X: ArrayLike, num_components: int, num_factors: int, *, max_iter: in
     ValueError
         If K or q is out of range.
     """
-    X = as_data(X)
+    X = check_data(X, "X")
     N, d = X.shape
-    check_num_components(num_components, N)
+    check_int(num_components, "num_components", minimum=1, maximum=N)
     if not 1 <= num_factors < d:
         raise ValueError(f"num_factors must be between 1 and d - 1 = {d - 1}; got {num_factors}.")
     gmm = fit_gmm(X, num_components, covariance_type="diag", max_iter=10, seed=seed).params
@@ -107,7 +107,7 @@ def mfa_log_prob(X: ArrayLike, params: MFAParams) -> np.ndarray:
     """Per-point :math:`\\log p(x_n)`, shape (N,)."""
     state = tuple(torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in
                   (params.weights, params.means, params.loadings, params.noise_variance))
-    return torch.logsumexp(_log_joint(torch.as_tensor(as_data(X)), state), 1).numpy()
+    return torch.logsumexp(_log_joint(torch.as_tensor(check_data(X, "X")), state), 1).numpy()
 
 
 def _covariances(W: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ from scipy.optimize import brentq
 from scipy.special import digamma
 
 from pgm_ppl.em import _gaussian as G
-from pgm_ppl.em._validation import as_data, check_num_components
+from pgm_ppl.core.validation import check_data, check_int
 from pgm_ppl.em.driver import EStep, run_em
 from pgm_ppl.em.gmm import GMMParams, fit_gmm
 
@@ -64,7 +64,7 @@ class StudentTMixtureResult:
 
 def student_t_mixture_log_prob(X: ArrayLike, params: StudentTMixtureParams) -> np.ndarray:
     """Per-point :math:`\\log p(x_n \\mid \\theta)`, shape (N,)."""
-    X = torch.as_tensor(as_data(X))
+    X = torch.as_tensor(check_data(X, "X"))
     state = tuple(torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in
                   (params.weights, params.means, params.scales, params.df))
     log_joint, _ = _log_joint_and_delta(X, state)
@@ -104,8 +104,8 @@ def fit_student_t_mixture(X: ArrayLike, num_components: int, *, df: float = 4.0,
     ValueError
         If ``df`` is not positive or ``init`` does not fit the data.
     """
-    X = as_data(X)
-    check_num_components(num_components, X.shape[0])
+    X = check_data(X, "X")
+    check_int(num_components, "num_components", minimum=1, maximum=X.shape[0])
     if df <= 0:
         raise ValueError(f"df must be positive; got {df}.")
     if init is None:

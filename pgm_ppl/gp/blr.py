@@ -24,6 +24,8 @@ import gpytorch
 import numpy as np
 import torch
 
+from pgm_ppl.core.conjugate import gaussian_linear_posterior
+from pgm_ppl.core.validation import check_data, check_positive
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
 __all__ = ["gaussian_bump_features", "polynomial_features", "BLRPosterior", "blr_posterior", "blr_predict",
@@ -56,7 +58,7 @@ def polynomial_features(x, offset: float = 1.0) -> np.ndarray:
 
 class BLRPosterior(NamedTuple):
     """Weight posterior ``mean`` :math:`\\mu` (m,) and ``covariance`` :math:`\\Sigma` (m, m), the
-    ``noise`` variance and the ``log_evidence`` :math:`\\log p(y \\mid X)`."""
+    ``noise`` variance :math:`\\sigma^2` and the ``log_evidence`` :math:`\\log p(y \\mid X)`."""
 
     mean: np.ndarray
     covariance: np.ndarray
@@ -64,34 +66,24 @@ class BLRPosterior(NamedTuple):
     log_evidence: float
 
 
-def blr_posterior(Phi, y, prior_cov, noise: float) -> BLRPosterior:
+def blr_posterior(Phi, y, prior_cov, noise_variance: float) -> BLRPosterior:
     r"""Weight posterior and evidence of Bayesian linear regression (eqs. (4.17)-(4.19)).
 
-    The evidence uses the matrix determinant lemma and Woodbury identity, so everything is :math:`O(m^3 + Nm^2)`:
-    :math:`\log|\Phi\Sigma_w\Phi^\top+\sigma^2I| = \log|\Sigma_w| - \log|\Sigma| + N\log\sigma^2`.
+    Checks the shapes, then calls :func:`pgm_ppl.core.conjugate.gaussian_linear_posterior`, the one
+    implementation (``noise_variance`` is :math:`\sigma^2`, a variance). The evidence uses the matrix
+    determinant lemma and Woodbury identity, so everything is :math:`O(m^3 + Nm^2)`.
     """
-    Phi = np.asarray(Phi, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    Sw = np.asarray(prior_cov, dtype=np.float64)
-    if Phi.ndim != 2:
-        raise ValueError(f"Phi: expected shape (N, m), got {Phi.shape}")
+    Phi = check_data(Phi, "Phi")
     n, m = Phi.shape
+    y = check_data(y, "y", ndim=1)
+    Sw = check_data(prior_cov, "prior_cov")
     if y.shape != (n,):
         raise ValueError(f"y: expected shape ({n},), got {y.shape}")
     if Sw.shape != (m, m):
         raise ValueError(f"prior_cov: expected shape ({m}, {m}), got {Sw.shape}")
-    if not noise > 0:
-        raise ValueError(f"noise (variance) must be positive, got {noise!r}")
-    Lw = np.linalg.cholesky(Sw)
-    precision = np.linalg.inv(Sw) + Phi.T @ Phi / noise
-    Lp = np.linalg.cholesky(precision)
-    cov = np.linalg.inv(precision)
-    b = Phi.T @ y / noise
-    mean = cov @ b
-    logdet_C = 2 * np.log(np.diag(Lw)).sum() + 2 * np.log(np.diag(Lp)).sum() + n * np.log(noise)
-    quad = y @ y / noise - b @ mean  # y^T C^{-1} y by Woodbury
-    log_evidence = -0.5 * (quad + logdet_C + n * np.log(2 * np.pi))
-    return BLRPosterior(mean, cov, float(noise), float(log_evidence))
+    noise_variance = check_positive(noise_variance, "noise_variance")
+    post = gaussian_linear_posterior(Phi, y, Sw, noise_variance)
+    return BLRPosterior(post.mean, post.covariance, noise_variance, post.log_evidence)
 
 
 def blr_predict(posterior: BLRPosterior, Phi_new, *, include_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:

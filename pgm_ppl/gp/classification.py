@@ -30,7 +30,10 @@ from scipy.special import expit, log_expit
 
 from pgm_ppl.core._stack import user_stacklevel
 from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky
 from pgm_ppl.gp.kernels import as_inputs, gram
+
+_B_FIX = "check the kernel's hyper-parameters (the matrix is I plus a PSD term, so only a non-finite Gram matrix breaks it)"
 
 __all__ = ["LaplaceGPC", "laplace_classification", "VariationalGPC", "variational_classification"]
 
@@ -78,7 +81,8 @@ def laplace_classification(kernel: gpytorch.kernels.Kernel, x, y, *, max_iter: i
     for iteration in range(1, max_iter + 1):
         pi = expit(f)
         sqrt_w = np.sqrt(pi * (1 - pi))
-        L = np.linalg.cholesky(np.eye(X.shape[0]) + sqrt_w[:, None] * K * sqrt_w[None, :])
+        L = cholesky(np.eye(X.shape[0]) + sqrt_w[:, None] * K * sqrt_w[None, :], name="I + W^1/2 K W^1/2",
+                     fix=_B_FIX, max_jitter=ROUNDING_JITTER)
         b = sqrt_w**2 * f + (y - pi)
         a = b - sqrt_w * cho_solve((L, True), sqrt_w * (K @ b))
         f = K @ a
@@ -91,7 +95,8 @@ def laplace_classification(kernel: gpytorch.kernels.Kernel, x, y, *, max_iter: i
                            f"than tol={tol}; raise max_iter.", stacklevel=user_stacklevel())
     pi = expit(f)
     sqrt_w = np.sqrt(pi * (1 - pi))
-    L = np.linalg.cholesky(np.eye(X.shape[0]) + sqrt_w[:, None] * K * sqrt_w[None, :])
+    L = cholesky(np.eye(X.shape[0]) + sqrt_w[:, None] * K * sqrt_w[None, :], name="I + W^1/2 K W^1/2",
+                     fix=_B_FIX, max_jitter=ROUNDING_JITTER)
     lml = objective - np.log(np.diag(L)).sum()
     return LaplaceGPC(kernel, X, y, f, float(lml), iteration, sqrt_w, L)
 

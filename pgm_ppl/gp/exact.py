@@ -49,9 +49,13 @@ from scipy.stats import norm
 from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core._stack import user_stacklevel
 from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.linalg import cholesky
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
 __all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "CGOptions", "GPPredictive", "GPTraining"]
+
+_NOISE_FIX = ("increase the noise variance (the noise is the model's only jitter: with repeated or very close "
+              "inputs a noise near 0 leaves K + noise * I singular)")
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,7 @@ def _lml(kernel, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> torch
     """
     C = kernel(x).to_dense() + noise * torch.eye(x.shape[0], dtype=DTYPE)
     with torch.no_grad():
-        L, info = torch.linalg.cholesky_ex(C)
-        if int(info) != 0:
-            raise ValueError("K + noise * I is not positive definite; increase the noise variance")
+        L = cholesky(C, name="K + noise * I", fix=_NOISE_FIX)
         alpha = torch.cholesky_solve(y[:, None], L)
         value = -0.5 * (y @ alpha[:, 0]) - L.diagonal().log().sum() - 0.5 * x.shape[0] * math.log(2 * math.pi)
     if not C.requires_grad:
@@ -216,7 +218,8 @@ def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise: float, x_new, *, inc
     with torch.no_grad():
         Ksx = kernel(xs, xt).to_dense()
         if cg is None:
-            L = torch.linalg.cholesky(kernel(xt).to_dense() + s2 * torch.eye(xt.shape[0], dtype=DTYPE))
+            L = cholesky(kernel(xt).to_dense() + s2 * torch.eye(xt.shape[0], dtype=DTYPE), name="K + noise * I",
+                         fix=_NOISE_FIX)
             mean = Ksx @ torch.cholesky_solve(yt[:, None], L)[:, 0]
             V = torch.linalg.solve_triangular(L, Ksx.T, upper=False)
             W = V  # K_{*X} C^{-1} K_{X*} = V^T V

@@ -17,6 +17,8 @@ import gpytorch
 import numpy as np
 import torch
 
+from pgm_ppl.core.linalg import cholesky
+
 __all__ = [
     "squared_exponential", "matern", "rational_quadratic", "periodic", "locally_periodic", "linear",
     "polynomial", "gram", "sample_prior", "PriorSamples", "as_inputs",
@@ -177,13 +179,8 @@ def sample_prior(kernel: gpytorch.kernels.Kernel, x, num_samples: int = 3, *, se
 
 
 def _jittered_cholesky(K: torch.Tensor, jitter: float) -> torch.Tensor:
-    scale = float(K.diagonal().mean()) if K.numel() else 1.0
-    eye = torch.eye(K.shape[0], dtype=K.dtype)
-    while True:
-        L, info = torch.linalg.cholesky_ex(K + jitter * eye)
-        if int(info) == 0:
-            return L
-        if jitter > 1e-2 * scale:
-            raise ValueError("the Gram matrix is not positive definite even with jitter "
-                             f"{jitter:.1e}; check the kernel's hyper-parameters")
-        jitter *= 10.0
+    """K + jitter * I by the guarded helper, which raises the jitter tenfold up to 1e-2 of K's scale."""
+    scale = float(K.diagonal().abs().mean()) if K.numel() else 1.0
+    cap = max(1e-2 - jitter / scale, 0.0) if scale > 0 else 0.0
+    return cholesky(K + jitter * torch.eye(K.shape[0], dtype=K.dtype), name="the Gram matrix",
+                    fix="check the kernel's hyper-parameters or raise jitter", max_jitter=cap)

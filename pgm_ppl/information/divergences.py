@@ -16,6 +16,8 @@ from numpy.typing import ArrayLike
 from scipy import integrate
 from scipy.special import rel_entr, xlogy
 
+from pgm_ppl.core.linalg import gaussian_kl
+
 LogDensity = Callable[[np.ndarray], np.ndarray]
 _QUAD = dict(epsabs=1e-13, epsrel=1e-12, limit=500)
 
@@ -190,29 +192,9 @@ def kl_mvn(mean0: ArrayLike, cov0: ArrayLike, mean1: ArrayLike, cov1: ArrayLike)
 
     Returns ``inf`` when either covariance is singular (a degenerate Gaussian is not absolutely continuous
     with respect to a non-degenerate one, and vice versa), unless both are the same distribution (then 0).
+    See :func:`pgm_ppl.core.linalg.gaussian_kl`, the one implementation (this is its name in chapter 1).
     """
-    m0, m1 = np.atleast_1d(np.asarray(mean0, np.float64)), np.atleast_1d(np.asarray(mean1, np.float64))
-    S0, S1 = np.atleast_2d(np.asarray(cov0, np.float64)), np.atleast_2d(np.asarray(cov1, np.float64))
-    d = m0.shape[0]
-    for name, arr, shape in (("mean1", m1, (d,)), ("cov0", S0, (d, d)), ("cov1", S1, (d, d))):
-        if arr.shape != shape:
-            raise ValueError(f"{name} must have shape {shape} to match mean0; got {arr.shape}.")
-    if np.array_equal(m0, m1) and np.array_equal(S0, S1):
-        return 0.0
-    c0, c1 = _cholesky_or_none(S0), _cholesky_or_none(S1)
-    if c0 is None or c1 is None:
-        return float("inf")
-    A = np.linalg.solve(c1, c0)
-    b = np.linalg.solve(c1, m1 - m0)
-    log_det = 2.0 * (np.log(np.diag(c1)).sum() - np.log(np.diag(c0)).sum())
-    return float(0.5 * ((A * A).sum() + b @ b - d + log_det))
-
-
-def _cholesky_or_none(S: np.ndarray) -> np.ndarray | None:
-    try:
-        return np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
-        return None
+    return gaussian_kl(mean0, cov0, mean1, cov1)
 
 
 def _p_times(log_p: np.ndarray, f: np.ndarray) -> np.ndarray:

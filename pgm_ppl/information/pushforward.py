@@ -139,7 +139,8 @@ def pushforward_log_density(log_p_x: Callable[[torch.Tensor], torch.Tensor],
         The ``.inv`` of a torch or Pyro ``Transform`` is a valid branch (its log-determinant is then
         recomputed by autodiff, not taken from the transform).
     y
-        Points, shape (N,) for scalars or (N, d) for vectors.
+        Points, shape (N,) for scalars or (N, d) for vectors. A floating array or tensor keeps its dtype (float64
+        numpy input is computed in float64); integers use torch's default dtype.
 
     Returns
     -------
@@ -156,7 +157,7 @@ def pushforward_log_density(log_p_x: Callable[[torch.Tensor], torch.Tensor],
     """
     if len(inverse_branches) == 0:
         raise ValueError("inverse_branches must hold at least one branch.")
-    y = torch.as_tensor(y, dtype=torch.get_default_dtype()) if not torch.is_tensor(y) else y
+    y = _as_float_tensor(y)
     if y.ndim not in (1, 2):
         raise ValueError(f"y must have shape (N,) or (N, d); got {tuple(y.shape)}.")
     terms = []
@@ -168,3 +169,13 @@ def pushforward_log_density(log_p_x: Callable[[torch.Tensor], torch.Tensor],
         invalid = torch.isnan(x) if y.ndim == 1 else torch.isnan(x).any(-1)
         terms.append(torch.where(invalid | torch.isnan(term), torch.full_like(term, -torch.inf), term))
     return torch.logsumexp(torch.stack(terms), dim=0)
+
+
+def _as_float_tensor(y: ArrayLike | torch.Tensor) -> torch.Tensor:
+    """``y`` as a tensor without a silent change of floating dtype (numpy float64 stays float64)."""
+    if torch.is_tensor(y):
+        return y if y.is_floating_point() else y.to(torch.get_default_dtype())
+    array = np.asarray(y)
+    if np.issubdtype(array.dtype, np.floating):
+        return torch.as_tensor(array)
+    return torch.as_tensor(array, dtype=torch.get_default_dtype())

@@ -175,17 +175,17 @@ def test_covariance_floor(data, covariance_type):
 
 
 def test_errors(data):
-    with pytest.raises(ValueError, match=re.escape("Unknown covariance_type 'fulll'")):
+    with pytest.raises(ValueError, match=re.escape("covariance_type: expected one of 'full', 'tied', 'diag', 'spherical', got 'fulll'")):
         fit_gmm(data, 2, covariance_type="fulll")
-    with pytest.raises(ValueError, match=re.escape("Unknown init 'kmean'")):
+    with pytest.raises(ValueError, match=re.escape("init: expected one of 'kmeans',")):
         fit_gmm(data, 2, init="kmean")
-    with pytest.raises(ValueError, match="num_components must be between 1"):
+    with pytest.raises(ValueError, match=re.escape("num_components: expected an integer between 1 and")):
         fit_gmm(data, 0)
     with pytest.raises(ValueError, match="InverseWishartPrior needs covariance_type 'full' or 'tied'"):
         fit_gmm(data, 2, covariance_type="diag", covariance_prior=InverseWishartPrior(5.0, np.eye(3)))
     with pytest.raises(ValueError, match="concentration must be >= 1"):
         fit_gmm(data, 2, weight_prior=DirichletPrior(0.5))
-    with pytest.raises(ValueError, match=re.escape("X has a non-finite value at row 1, column 0")):
+    with pytest.raises(ValueError, match=re.escape("X: expected finite values, got nan at row 1, column 0")):
         fit_gmm(np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 2.0]]), 2)
     with pytest.raises(ValueError, match=re.escape("covariances for covariance_type 'diag' must have shape (2, 3)")):
         GMMParams(np.full(2, 0.5), np.zeros((2, 3)), np.zeros((2, 3, 3)), "diag")

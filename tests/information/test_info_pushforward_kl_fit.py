@@ -117,3 +117,14 @@ def test_errors():
         pushforward_discrete({1: 0.5}, {1: 2})
     with pytest.raises(ValueError, match="T has no image for source point 2"):
         pushforward_discrete({1: 0.5, 2: 0.5}, {1: "a"})
+
+
+def test_pushforward_keeps_float64_numpy_input():
+    """Issue 18, kind 7: the chi-squared(1) density of the notes' example to rounding, not to float32."""
+    from scipy.stats import chi2
+    from torch.distributions import Normal
+
+    y = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
+    log_density = pushforward_log_density(Normal(0.0, 1.0).log_prob, [torch.sqrt, lambda t: -torch.sqrt(t)], y)
+    assert log_density.dtype == torch.float64
+    np.testing.assert_allclose(log_density.exp().numpy(), chi2(1).pdf(y), rtol=1e-14)

@@ -1,0 +1,143 @@
+r"""Closed-form conjugate updates that several engines share, written once.
+
+- :func:`gaussian_linear_posterior`: the weight posterior and evidence of Bayesian linear regression with a
+  known noise *variance* (course §4.3, eqs. (4.17)-(4.19)); ``gp.blr_posterior`` is it, and the CAVI
+  linear regression's :math:`q(w)` update is it with the noise variance :math:`1/\mathbb E[\tau]`.
+- :func:`normal_wishart_update` and :func:`expected_log_gaussian`: the Normal-Wishart factor update and
+  the expected Gaussian log-density of mean-field mixtures (Bishop §10.2, eqs. (10.60)-(10.64)), shared by the
+  CAVI Bayesian mixture (``cavi.bayesian_gmm``) and the truncated DP mixture (``dp.cavi``).
+- :func:`empirical_covariance_prior`: scikit-learn's default Wishart scale :math:`W_0^{-1}` (the sample
+  covariance), floored so that a constant column still gives a proper prior and a finite bound.
+
+All factorisations go through :func:`pgm_ppl.core.linalg.cholesky`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg import cho_solve, solve_triangular
+from scipy.special import digamma, gammaln
+
+from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky, log_det_from_cholesky
+
+__all__ = ["GaussianLinearPosterior", "NormalWishartFactors", "empirical_covariance_prior", "expected_log_gaussian",
+           "gaussian_linear_posterior", "log_wishart_normaliser", "normal_wishart_update"]
+
+
+class GaussianLinearPosterior(NamedTuple):
+    """Weight posterior ``mean`` :math:`\\mu` (m,), ``covariance`` :math:`\\Sigma` (m, m) and the evidence
+    ``log_evidence`` :math:`\\log p(y \\mid \\Phi)`."""
+
+    mean: np.ndarray
+    covariance: np.ndarray
+    log_evidence: float
+
+
+def gaussian_linear_posterior(Phi: np.ndarray, y: np.ndarray, prior_cov: np.ndarray,
+                              noise_variance: float) -> GaussianLinearPosterior:
+    r"""Posterior of :math:`w` for :math:`y = \Phi w + \epsilon`, :math:`w \sim \mathcal N(0, \Sigma_w)`,
+    :math:`\epsilon \sim \mathcal N(0, \sigma^2 I)`, and the evidence (course eqs. (4.17)-(4.19)).
+
+    .. math::
+        \Sigma = (\Sigma_w^{-1} + \Phi^\top\Phi/\sigma^2)^{-1}, \qquad \mu = \Sigma\Phi^\top y/\sigma^2,
+
+    with ``noise_variance`` :math:`\sigma^2` (a variance, not a standard deviation or a precision). The
+    evidence uses the determinant lemma and Woodbury identity, :math:`O(m^3 + Nm^2)`:
+    :math:`\log|\Phi\Sigma_w\Phi^\top+\sigma^2I| = \log|\Sigma_w| - \log|\Sigma| + N\log\sigma^2`. Inputs are
+    trusted (the callers validate them).
+    """
+    n, m = Phi.shape
+    Lw = cholesky(prior_cov, name="prior_cov", fix="pass a symmetric positive-definite prior covariance")
+    prior_precision = cho_solve((Lw, True), np.eye(m))
+    precision = prior_precision + Phi.T @ Phi / noise_variance
+    Lp = cholesky(precision, name="posterior precision", fix="increase noise_variance or the prior covariance",
+                  max_jitter=ROUNDING_JITTER)
+    cov = cho_solve((Lp, True), np.eye(m))
+    b = Phi.T @ y / noise_variance
+    mean = cov @ b
+    log_det_C = log_det_from_cholesky(Lw) + log_det_from_cholesky(Lp) + n * np.log(noise_variance)
+    quad = y @ y / noise_variance - b @ mean  # y^T C^{-1} y by Woodbury
+    return GaussianLinearPosterior(mean, cov, float(-0.5 * (quad + log_det_C + n * np.log(2 * np.pi))))
+
+
+def empirical_covariance_prior(X: np.ndarray) -> np.ndarray:
+    r"""scikit-learn's default :math:`W_0^{-1}`, the sample covariance of ``X`` (N >= 2), floored.
+
+    A constant (or collinear) column makes the sample covariance singular, and with it the Wishart prior
+    improper and the ELBO :math:`-\infty`. The floor :math:`d\,\epsilon\,\bar s` on the diagonal
+    (:math:`\bar s` the mean sample variance, :math:`\epsilon` float64's machine epsilon) is at rounding level
+    relative to the data's scale, so a full-rank covariance is unchanged to ~1e-15 while a singular one
+    becomes proper.
+    """
+    cov = np.atleast_2d(np.cov(X.T))
+    d = cov.shape[0]
+    scale = float(np.mean(np.diag(cov)))
+    floor = d * np.finfo(np.float64).eps * (scale if scale > 0 else 1.0)
+    return cov + floor * np.eye(d)
+
+
+class NormalWishartFactors(NamedTuple):
+    r"""Sufficient statistics and the updated factors :math:`q(\mu_k, \Lambda_k) = \mathcal N(m_k,
+    (\beta_k\Lambda_k)^{-1})\,\mathcal W(W_k, \nu_k)`: ``nk`` :math:`N_k`, ``beta``, ``m`` (K, d), ``nu`` and
+    ``W_inv_chol`` the Cholesky factor of :math:`W_k^{-1}` (K, d, d)."""
+
+    nk: np.ndarray
+    beta: np.ndarray
+    m: np.ndarray
+    nu: np.ndarray
+    W_inv_chol: np.ndarray
+
+
+def normal_wishart_update(X: np.ndarray, resp: np.ndarray, mean0: np.ndarray, beta0: float, dof0: float,
+                          W0_inv: np.ndarray, reg_covar: float) -> NormalWishartFactors:
+    r"""Update every component's Normal-Wishart factor from responsibilities (Bishop (10.60)-(10.63)).
+
+    .. math::
+        \beta_k = \beta_0 + N_k, \quad m_k = (\beta_0 m_0 + N_k \bar x_k)/\beta_k, \quad \nu_k = \nu_0 + N_k,\\
+        W_k^{-1} = W_0^{-1} + N_k (S_k + \varepsilon I)
+        + \frac{\beta_0 N_k}{\beta_0 + N_k}(\bar x_k - m_0)(\bar x_k - m_0)^\top,
+
+    with :math:`N_k = \sum_n r_{nk}` (plus scikit-learn's :math:`10\epsilon` guard against empty
+    components), :math:`\bar x_k`, :math:`S_k` the weighted mean and (centred) scatter, and ``reg_covar``
+    :math:`\varepsilon`, as scikit-learn's ``BayesianGaussianMixture``.
+    """
+    d = X.shape[1]
+    nk = resp.sum(0) + 10 * np.finfo(resp.dtype).eps
+    xk = resp.T @ X / nk[:, None]
+    diff = X[None, :, :] - xk[:, None, :]                                             # (K, N, d)
+    scatter = np.einsum("nk,kni,knj->kij", resp, diff, diff, optimize=True) + (nk * reg_covar)[:, None, None] * np.eye(d)
+    beta = beta0 + nk
+    m = (beta0 * mean0 + nk[:, None] * xk) / beta[:, None]
+    dm = xk - mean0
+    W_inv = W0_inv + scatter + (beta0 * nk / beta)[:, None, None] * dm[:, :, None] * dm[:, None]
+    chol = cholesky(W_inv, name="the Wishart scale W_k^-1 of a component",
+                    fix="pass a positive-definite prior covariance or increase reg_covar", max_jitter=ROUNDING_JITTER)
+    return NormalWishartFactors(nk, beta, m, dof0 + nk, chol)
+
+
+def expected_log_gaussian(X: np.ndarray, m: np.ndarray, beta: np.ndarray, nu: np.ndarray,
+                          W_inv_chol: np.ndarray) -> np.ndarray:
+    r""":math:`\mathbb E_q[\log \mathcal N(x_n \mid \mu_k, \Lambda_k^{-1})]`, shape (N, K) (Bishop (10.64)-(10.65)).
+
+    .. math::
+        \tfrac12 \mathbb E[\log|\Lambda_k|] - \tfrac d2 \log 2\pi
+        - \tfrac12\big(d/\beta_k + \nu_k (x_n - m_k)^\top W_k (x_n - m_k)\big),\quad
+        \mathbb E[\log|\Lambda_k|] = \sum_{i=1}^d \psi\big(\tfrac{\nu_k + 1 - i}2\big) + d \log 2 + \log|W_k|.
+    """
+    d = X.shape[1]
+    e_log_det = (digamma(0.5 * (nu[:, None] - np.arange(d))).sum(1) + d * np.log(2.0)
+                 - log_det_from_cholesky(W_inv_chol))
+    # (x - m_k)^T W_k (x - m_k) = |L_k^{-1}(x - m_k)|^2 with L_k L_k^T = W_k^{-1}
+    maha = np.empty((X.shape[0], len(nu)))
+    for k in range(len(nu)):
+        proj = solve_triangular(W_inv_chol[k], (X - m[k]).T, lower=True)
+        maha[:, k] = (proj * proj).sum(0)
+    return 0.5 * e_log_det - 0.5 * d * np.log(2 * np.pi) - 0.5 * (d / beta + nu * maha)
+
+
+def log_wishart_normaliser(log_det_W: np.ndarray, nu: np.ndarray, d: int) -> np.ndarray:
+    """:math:`\\log B(W, \\nu)` of the Wishart density, Bishop (B.79)."""
+    return (-0.5 * nu * log_det_W - 0.5 * nu * d * np.log(2.0) - 0.25 * d * (d - 1) * np.log(np.pi)
+            - gammaln(0.5 * (nu[:, None] - np.arange(d))).sum(1))
