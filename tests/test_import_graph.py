@@ -60,14 +60,7 @@ ALLOWED: dict[tuple[str, str], str] = {
 }
 
 # Known violations waiting for a change outside this work; remove an entry when its import is fixed.
-PENDING: dict[tuple[str, str], str] = {
-    ("cavi/bayesian_gmm.py", "pgm_ppl.em.kmeans"):
-        "k-means moved down to pgm_ppl.clustering; cavi/bayesian_gmm.py must import it from there "
-        "(then delete the re-export pgm_ppl/em/kmeans.py).",
-    ("training/engine.py", "pgm_ppl.inference.errors"):
-        "NonFiniteLossError moved down to pgm_ppl.core.errors (fit, streaming SVI and training all raise it); "
-        "training/engine.py must import it from there.",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _unit(name: str) -> str:

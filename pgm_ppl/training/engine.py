@@ -22,7 +22,7 @@ import pyro.poutine as poutine
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from pgm_ppl.inference.errors import NonFiniteLossError
+from pgm_ppl.core.errors import NonFiniteLossError
 from pgm_ppl.training.batches import ArrayBatches, StreamBatches, shard
 from pgm_ppl.training.distributed import World, global_loss, wrap
 from pgm_ppl.training.objectives import LossModule, TwoPlayer
