@@ -22,9 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from pgm_ppl.core.validation import check_data
 from scipy.special import logsumexp
 
-__all__ = ["CollapsedGibbsResult", "GibbsState", "init", "step", "run", "co_clustering"]
+__all__ = ["CollapsedGibbsResult", "GibbsState", "init", "step", "run", "co_clustering_frequencies"]
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,7 @@ class CollapsedGibbsResult:
 
 
 def _check(x, alpha: float, sigma: float, tau: float) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or not np.isfinite(x).all():
-        raise ValueError(f"x: expected a finite array of shape (N, d), got shape {x.shape}")
+    x = check_data(x, "x")
     for name, value in (("alpha", alpha), ("sigma", sigma), ("tau", tau)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
@@ -121,7 +121,7 @@ def step(state: GibbsState, x: np.ndarray, rng: np.random.Generator, *, alpha: f
     return GibbsState(z, counts, sums)
 
 
-def co_clustering(labels: np.ndarray) -> np.ndarray:
+def co_clustering_frequencies(labels: np.ndarray) -> np.ndarray:
     """:math:`\\hat P(z_i = z_j)` from label draws (S, N), averaged over draws; shape (N, N)."""
     labels = np.asarray(labels)
     K = int(labels.max()) + 1
@@ -161,4 +161,4 @@ def run(x, *, alpha: float = 1.0, sigma: float = 1.0, tau: float = 3.0, mean_pri
         if sweep >= num_warmup:
             draws.append(state.labels)
     draws = np.stack(draws)
-    return CollapsedGibbsResult(draws, draws.max(1) + 1, co_clustering(draws), state)
+    return CollapsedGibbsResult(draws, draws.max(1) + 1, co_clustering_frequencies(draws), state)

@@ -21,6 +21,8 @@ empirical measure is :func:`scipy.stats.norm.fit` (mean and the biased, 1/N, sta
 from __future__ import annotations
 
 import numpy as np
+
+from pgm_ppl.core.validation import check_data
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
@@ -35,9 +37,7 @@ def _points(values, name: str) -> np.ndarray:
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] == 0:
         raise ValueError(f"{name}: expected a non-empty array of shape (N,) or (N, d), got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    return array
+    return check_data(array, name)
 
 
 def empirical_measure(samples) -> DiscreteMeasure:

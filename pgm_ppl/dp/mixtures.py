@@ -22,8 +22,8 @@ The ordering is weak, though: a cluster of :math:`n` points sits at index :math:
 posterior odds of order one, and NUTS cannot move between those modes, so separate chains may hold the same
 cluster under different indices, and empty components simply sample their prior. R-hat and ESS on ``mu``,
 ``sigma`` or ``weights`` across chains therefore measure label disagreement, not convergence. Report
-label-invariant quantities instead: :func:`co_clustering` (pools all chains), the MAP clustering from one
-chain's :func:`assignment_probabilities` compared by adjusted Rand index, the number of components with
+label-invariant quantities instead: :func:`co_clustering_probabilities` (pools all chains), the MAP clustering
+from one chain's :func:`assignment_probabilities` compared by adjusted Rand index, the number of components with
 weight above a threshold, sorted weights, and the pointwise ``log_likelihood`` group of the fit (LOO, and
 R-hat on its sum). With few draws a chain can also keep a redundant component that holds a few points of a
 cluster (metastable, not a posterior feature: the CRP prior odds of such a split are ~1e-3); more warm-up
@@ -38,7 +38,8 @@ from scipy.stats import norm
 
 from pgm_ppl.backend import dist, ops, pyro
 
-__all__ = ["dp_mixture", "dp_mixture_guide", "assignment_probabilities", "co_clustering", "stick_weights"]
+__all__ = ["dp_mixture", "dp_mixture_guide", "assignment_probabilities", "co_clustering_probabilities",
+           "stick_weights"]
 
 
 def stick_weights(v):
@@ -120,12 +121,12 @@ def assignment_probabilities(x, weights, mu, sigma) -> np.ndarray:
 
     ``weights`` (..., K), ``mu`` and ``sigma`` (..., K, d) hold draws with any leading sample axes (as in
     ``Fit.posterior``); returns (N, K). Average over draws of one chain only: components of different
-    chains may carry different labels (see the module docstring); :func:`co_clustering` does not.
+    chains may carry different labels (see the module docstring); :func:`co_clustering_probabilities` does not.
     """
     return _responsibilities(x, weights, mu, sigma).mean(0)
 
 
-def co_clustering(x, weights, mu, sigma) -> np.ndarray:
+def co_clustering_probabilities(x, weights, mu, sigma) -> np.ndarray:
     r"""Posterior co-clustering matrix :math:`P_{nm} = p(z_n = z_m \mid x)`, label-invariant.
 
     .. math:: P_{nm} = \frac1S \sum_{s=1}^S \sum_{k=1}^K r^{(s)}_{nk}\, r^{(s)}_{mk}, \qquad

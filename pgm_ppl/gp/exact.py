@@ -50,6 +50,7 @@ from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core._stack import user_stacklevel
 from pgm_ppl.core.convergence import warn_not_converged
 from pgm_ppl.core.linalg import cholesky
+from pgm_ppl.core.validation import check_data
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
 __all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "CGOptions", "GPPredictive", "GPTraining"]
@@ -119,7 +120,7 @@ def _targets(y, n: int) -> torch.Tensor:
     if t.ndim != 1 or t.shape[0] != n:
         raise ValueError(f"y: expected shape ({n},) to match x, got {tuple(t.shape)}")
     if not torch.isfinite(t).all():
-        raise ValueError("y: contains NaN or infinite values")
+        check_data(t, "y", ndim=1)  # raises the one message style, naming the first non-finite entry
     return t
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from pgm_ppl.core.linalg import cholesky
+from pgm_ppl.core.validation import check_data
 
 __all__ = [
     "squared_exponential", "matern", "rational_quadratic", "periodic", "locally_periodic", "linear",
@@ -36,7 +37,7 @@ def as_inputs(x, name: str = "x") -> torch.Tensor:
     if t.ndim != 2:
         raise ValueError(f"{name}: expected shape (N,) or (N, d), got {tuple(t.shape)}")
     if not torch.isfinite(t).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
+        check_data(t, name, ndim=2)  # raises the one message style, naming the first non-finite entry
     return t
 
 

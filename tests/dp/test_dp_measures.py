@@ -62,7 +62,7 @@ def test_bad_inputs_name_the_culprit():
         discrete_measure([0.0, 1.0], [1.5, -0.5])
     with pytest.raises(ValueError, match=re.escape("samples: expected a non-empty array")):
         empirical_measure([])
-    with pytest.raises(ValueError, match="samples: contains NaN"):
+    with pytest.raises(ValueError, match="samples: expected finite values, got nan"):
         empirical_measure([0.0, np.nan])
     with pytest.raises(ValueError, match="scale"):
         mixture_density(discrete_measure(PHI, C), [0.0], 0.0)

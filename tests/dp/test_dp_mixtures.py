@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from pgm_ppl import fit
-from pgm_ppl.dp.mixtures import assignment_probabilities, co_clustering, dp_mixture
+from pgm_ppl.dp.mixtures import assignment_probabilities, co_clustering_probabilities, dp_mixture
 
 RNG = np.random.default_rng(1)
 TRUTH = np.repeat([0, 1, 2], 20)
@@ -34,7 +34,7 @@ def test_nuts_recovers_the_clustering(backend):
 
     labels = assignment_probabilities(Z, post["weights"][0], post["mu"][0], post["sigma"][0]).argmax(1)
     assert adjusted_rand_score(TRUTH, labels) > 0.9
-    P = co_clustering(Z, post["weights"], post["mu"], post["sigma"])  # all chains pooled: label-invariant
+    P = co_clustering_probabilities(Z, post["weights"], post["mu"], post["sigma"])  # all chains pooled: label-invariant
     np.testing.assert_array_equal(np.diag(P), 1.0)
     assert P[SAME].mean() > 0.9 and P[~SAME].mean() < 0.05
     # three clusters: the posterior mode of #{k : C_k > 0.05} is 3 (label-invariant), out of K sticks
@@ -52,11 +52,13 @@ def test_co_clustering_is_label_invariant():
     weights = rng.dirichlet(np.ones(4), size=(2, 5))
     mu, sigma = rng.normal(size=(2, 5, 4, 2)), rng.uniform(0.5, 1.5, size=(2, 5, 4, 2))
     perm = rng.permutation(4)
-    P = co_clustering(Z, weights, mu, sigma)
-    np.testing.assert_allclose(co_clustering(Z, weights[..., perm], mu[..., perm, :], sigma[..., perm, :]), P,
+    P = co_clustering_probabilities(Z, weights, mu, sigma)
+    np.testing.assert_allclose(co_clustering_probabilities(Z, weights[..., perm], mu[..., perm, :],
+                                                           sigma[..., perm, :]), P,
                                rtol=1e-12)
     np.testing.assert_allclose(P, P.T, rtol=1e-12)
     r = assignment_probabilities(Z, weights[0, 0], mu[0, 0], sigma[0, 0])  # one draw: P = r r^T off the diagonal
     expected = r @ r.T
     np.fill_diagonal(expected, 1.0)
-    np.testing.assert_allclose(co_clustering(Z, weights[0, 0], mu[0, 0], sigma[0, 0]), expected, rtol=1e-12)
+    np.testing.assert_allclose(co_clustering_probabilities(Z, weights[0, 0], mu[0, 0], sigma[0, 0]), expected,
+                               rtol=1e-12)
