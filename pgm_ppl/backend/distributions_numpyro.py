@@ -30,19 +30,26 @@ _log_likelihood = jax.jit(partial(hidden_markov.log_likelihood, ops_jax))
 
 @partial(jax.jit, static_argnums=(3, 4))
 def _sample_states(key, initial_logits, transition_logits, shape: tuple[int, ...], num_steps: int):
-    """Ancestral draws of :math:`z_{1:T}`, shape ``(*shape, T)``."""
-    k = initial_logits.shape[-1]
-    keys = jax.random.split(key, num_steps)
-    transition = jnp.broadcast_to(transition_logits, shape + (k, k))
-    first = jax.random.categorical(keys[0], jnp.broadcast_to(initial_logits, shape + (k,)))
+    """Ancestral draws of :math:`z_{1:T}`, shape ``(*shape, T)`` (:func:`hidden_markov.sample_states`)."""
+    uniforms = jax.random.uniform(key, shape + (num_steps,), dtype=jnp.result_type(initial_logits))
+    return hidden_markov.sample_states(ops_jax, uniforms, initial_logits, transition_logits)
 
-    def step(previous, step_key):
-        row = jnp.take_along_axis(transition, previous[..., None, None], axis=-2)[..., 0, :]
-        state = jax.random.categorical(step_key, row)
-        return state, state
 
-    _, rest = jax.lax.scan(step, first, keys[1:])
-    return jnp.concatenate([first[..., None], jnp.moveaxis(rest, 0, -1)], axis=-1)
+class _LogProbabilities(constraints.Constraint):
+    """Log-probabilities: real numbers or ``-inf`` (probability zero), never NaN or ``+inf``."""
+
+    def __init__(self, event_dim: int) -> None:
+        self.event_dim = event_dim
+
+    def __call__(self, x):
+        ok = (x == x) & (x < jnp.inf)
+        return jnp.all(ok, axis=tuple(range(-self.event_dim, 0))) if self.event_dim else ok
+
+    def feasible_like(self, prototype):
+        return jnp.zeros_like(prototype)
+
+    def tree_flatten(self):
+        return (), ((), {"event_dim": self.event_dim})
 
 
 class HiddenMarkovModel(Distribution):
@@ -53,8 +60,8 @@ class HiddenMarkovModel(Distribution):
     ``emission`` distribution with batch shape ``(K,)`` or ``(..., T or 1, K)``, and ``num_steps`` :math:`T`.
     """
 
-    arg_constraints = {"initial_logits": constraints.real_vector,
-                       "transition_logits": constraints.independent(constraints.real, 2)}
+    # -inf is a probability of zero (a left-to-right chain): NumPyro's ``real`` excludes it, this does not
+    arg_constraints = {"initial_logits": _LogProbabilities(1), "transition_logits": _LogProbabilities(2)}
     pytree_data_fields = ("initial_logits", "transition_logits", "emission")
     pytree_aux_fields = ("num_steps", "num_states")
 

@@ -21,6 +21,28 @@ def __getattr__(name: str):
     return getattr(_pyro_dist, name)
 
 
+class _LogProbabilities(constraints.Constraint):
+    """Log-probabilities: real numbers or ``-inf`` (probability zero), never NaN or ``+inf``."""
+
+    def __init__(self, event_dim: int) -> None:
+        self.event_dim = event_dim
+        super().__init__()
+
+    def check(self, value):
+        ok = (value == value) & (value < float("inf"))
+        return ok.flatten(-self.event_dim).all(-1) if self.event_dim else ok
+
+
+def _emission_log_prob(emission, value):
+    """``emission.log_prob(value)``, except that a ``Categorical`` given by ``probs`` scores a zero probability as
+    ``-inf`` (torch clips the probabilities to about ``exp(-36.7)`` first), as NumPyro does."""
+    if isinstance(emission, torch.distributions.Categorical) and "probs" in emission.__dict__:
+        log_pmf = torch.log(emission.probs)
+        value, log_pmf = torch.broadcast_tensors(value.long().unsqueeze(-1), log_pmf)
+        return log_pmf.gather(-1, value[..., :1]).squeeze(-1)
+    return emission.log_prob(value)
+
+
 class HiddenMarkovModel(TorchDistribution):
     r"""Sequences :math:`x_{1:T}` of a hidden Markov model with the states summed out.
 
@@ -44,8 +66,8 @@ class HiddenMarkovModel(TorchDistribution):
         The sequence length :math:`T`; the event shape is ``(T, *emission.event_shape)``.
     """
 
-    arg_constraints = {"initial_logits": constraints.real_vector,
-                       "transition_logits": constraints.independent(constraints.real, 2)}
+    # -inf is a probability of zero (a left-to-right chain), accepted on both backends
+    arg_constraints = {"initial_logits": _LogProbabilities(1), "transition_logits": _LogProbabilities(2)}
 
     def __init__(self, initial_logits, transition_logits, emission, num_steps: int, validate_args=None):
         with ignore_jit_warnings():  # shapes are constants of a traced model
@@ -66,24 +88,17 @@ class HiddenMarkovModel(TorchDistribution):
         if self._validate_args:
             self._validate_sample(value)
         states_axis = -1 - len(self.emission.event_shape)
-        log_emission = self.emission.log_prob(value.unsqueeze(states_axis))
+        log_emission = _emission_log_prob(self.emission, value.unsqueeze(states_axis))
         with ignore_jit_warnings():  # the recursion loops over T steps, fixed for a traced model
             return hidden_markov.log_likelihood(ops_torch, self.initial_logits, self.transition_logits, log_emission)
 
     def sample(self, sample_shape=torch.Size()):
         shape = torch.Size(sample_shape) + self.batch_shape
-        k = self.num_states
         with torch.no_grad():
-            # inverse-CDF draws: z_t = #{l : u_t > F(l | z_{t-1})}, one uniform per step, no per-step objects
-            initial_cdf = self.initial_logits.exp().cumsum(-1).expand(shape + (k,))
-            transition_cdf = self.transition_logits.exp().cumsum(-1).expand(shape + (k, k))
-            uniforms = torch.rand(shape + (self.num_steps,), dtype=initial_cdf.dtype, device=initial_cdf.device)
-            z = [(uniforms[..., 0, None] > initial_cdf).sum(-1).clamp(max=k - 1)]
-            for t in range(1, self.num_steps):
-                row = transition_cdf.gather(-2, z[-1][..., None, None].expand(shape + (1, k))).squeeze(-2)
-                z.append((uniforms[..., t, None] > row).sum(-1).clamp(max=k - 1))
-            z = torch.stack(z, dim=-1)  # (*shape, T)
-            emissions = self.emission.expand(self.batch_shape + (self.num_steps, k)).sample(sample_shape)
+            uniforms = torch.rand(shape + (self.num_steps,), dtype=self.initial_logits.dtype,
+                                  device=self.initial_logits.device)
+            z = hidden_markov.sample_states(ops_torch, uniforms, self.initial_logits, self.transition_logits)
+            emissions = self.emission.expand(self.batch_shape + (self.num_steps, self.num_states)).sample(sample_shape)
             event = tuple(self.emission.event_shape)
             index = z.reshape(z.shape + (1,) * (1 + len(event))).expand(z.shape + (1,) + event)
             return emissions.gather(-1 - len(event), index).squeeze(-1 - len(event))

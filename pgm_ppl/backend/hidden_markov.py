@@ -19,16 +19,41 @@ compiled ``jax.lax.scan`` on NumPyro, a loop on PyTorch. Pyro's ``DiscreteHMM`` 
 in pairwise rounds instead (depth :math:`\log_2 T`, made for GPUs), which costs :math:`K` times more
 arithmetic; on CPU the recursion is faster (``benchmarks/bench_graphical.py``). The functions take the
 backend's ``ops`` module (:mod:`pgm_ppl.backend.ops_torch` or :mod:`pgm_ppl.backend.ops_jax`) as their first
-argument.
+argument; :data:`numpy_ops` is the small numpy namespace that :mod:`pgm_ppl.graphical.hmm` passes, so the
+classical HMM (forward-backward, Baum-Welch) runs this same recursion.
+
+Hidden-state paths are drawn here too, once for every array library (:func:`sample_states`): the caller draws
+the uniforms with its own generator and the inverse-CDF step :math:`z_t = \#\{l : u_t > F(l \mid z_{t-1})\}`
+runs through ``ops.scan``.
+
+Probabilities may be exactly zero (a left-to-right chain has :math:`\log A_{kl}=-\infty`): the recursion keeps
+``-inf`` as ``-inf`` and never produces NaN, so an impossible sequence scores :math:`\log p = -\infty`.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import numpy as np
+import scipy.special
 
-__all__ = ["check_shapes", "log_normalise", "log_likelihood"]
+__all__ = ["check_shapes", "log_normalise", "forward", "log_likelihood", "sample_states", "numpy_ops"]
+
+
+def _numpy_scan(f, init, xs):
+    carry, ys = init, []
+    for x in xs:
+        carry, y = f(carry, x)
+        ys.append(y)
+    return carry, None if not ys or ys[0] is None else np.stack(ys)
+
+
+#: The operations the recursion needs, on numpy arrays (the numpy counterpart of ``ops_torch``/``ops_jax``).
+numpy_ops = SimpleNamespace(
+    arange=np.arange, clip=np.clip, concatenate=np.concatenate, cumsum=np.cumsum, exp=np.exp,
+    expand_dims=np.expand_dims, log=np.log, logsumexp=scipy.special.logsumexp, matmul=np.matmul,
+    max=np.max, moveaxis=np.moveaxis, scan=_numpy_scan, sum=np.sum, where=np.where)
 
 
 def check_shapes(initial_shape: tuple[int, ...], transition_shape: tuple[int, ...],
@@ -63,8 +88,43 @@ def log_normalise(ops: ModuleType, logits):
     return logits - ops.logsumexp(logits, axis=-1, keepdims=True)
 
 
+def forward(ops: Any, log_initial, log_transition, log_emission, *, keep_all: bool = False):
+    r"""The forward recursion in log space: :math:`\log\alpha_T`, or every :math:`\log\alpha_t` with ``keep_all``.
+
+    :math:`\log\alpha_t(l) = \log p(x_{1:t}, z_t = l)`; see the module notes for the shifted step.
+
+    Parameters
+    ----------
+    ops
+        The array namespace (:mod:`pgm_ppl.backend.ops_torch`, :mod:`pgm_ppl.backend.ops_jax` or
+        :data:`numpy_ops`).
+    log_initial, log_transition, log_emission
+        As in :func:`log_likelihood`.
+    keep_all
+        Return all steps, shape ``(T, ..., K)`` (time first), instead of the last one ``(..., K)``.
+    """
+    transition = ops.exp(log_transition)
+    batched = len(log_transition.shape) > 2
+
+    def step(log_alpha, log_emission_t):
+        # the shift is clipped so that an all -inf row stays -inf instead of becoming nan
+        shift = ops.clip(ops.max(log_alpha, axis=-1, keepdims=True), -1e30, None)
+        weights = ops.exp(log_alpha - shift)
+        predicted = (ops.matmul(ops.expand_dims(weights, -2), transition)[..., 0, :] if batched
+                     else ops.matmul(weights, transition))
+        new = ops.log(predicted) + shift + log_emission_t
+        return new, (new if keep_all else None)
+
+    first = log_initial + log_emission[..., 0, :]
+    last, rest = ops.scan(step, first, ops.moveaxis(log_emission[..., 1:, :], -2, 0))
+    if not keep_all:
+        return last
+    first = ops.expand_dims(first, 0)
+    return first if rest is None else ops.concatenate([first, rest], axis=0)
+
+
 def log_likelihood(ops: ModuleType, log_initial, log_transition, log_emission):
-    r""":math:`\log p(x_{1:T})` with the states summed out, by the forward recursion.
+    r""":math:`\log p(x_{1:T})` with the states summed out, by the forward recursion (:func:`forward`).
 
     Parameters
     ----------
@@ -81,16 +141,51 @@ def log_likelihood(ops: ModuleType, log_initial, log_transition, log_emission):
     Returns
     -------
     array
-        Shape ``(...)``.
+        Shape ``(...)``; ``-inf`` for a sequence of probability zero.
     """
-    transition = ops.exp(log_transition)
+    return ops.logsumexp(forward(ops, log_initial, log_transition, log_emission), axis=-1)
 
-    def forward(log_alpha, log_emission_t):
-        # the shift is clipped so that an all -inf row stays -inf instead of becoming nan
-        shift = ops.clip(ops.max(log_alpha, axis=-1, keepdims=True), -1e30)
-        predicted = ops.matmul(ops.expand_dims(ops.exp(log_alpha - shift), -2), transition)[..., 0, :]
-        return ops.log(predicted) + shift + log_emission_t, None
 
-    first = log_initial + log_emission[..., 0, :]
-    last, _ = ops.scan(forward, first, ops.moveaxis(log_emission[..., 1:, :], -2, 0))
-    return ops.logsumexp(last, axis=-1)
+def sample_states(ops: Any, uniforms, log_initial, log_transition):
+    r"""Hidden paths :math:`z_{1:T}` drawn ancestrally by inverse CDF from given uniforms.
+
+    :math:`z_1 = \#\{l : u_1 > F_\pi(l)\}` and :math:`z_t = \#\{l : u_t > F_{A_{z_{t-1}}}(l)\}`, clipped to
+    :math:`K-1` against rounding; the previous state is carried as a one-hot row, so one matrix product selects
+    the CDF row for every sequence at once.
+
+    Parameters
+    ----------
+    ops
+        The array namespace (as in :func:`forward`).
+    uniforms
+        :math:`u_{1:T}\sim\mathrm U(0,1)`, shape ``(*shape, T)``, drawn by the caller's generator.
+    log_initial, log_transition
+        Normalised :math:`\log\pi` ``(..., K)`` and :math:`\log A` ``(..., K, K)``, broadcastable to ``shape``.
+
+    Returns
+    -------
+    array
+        Integer states, shape ``(*shape, T)``.
+    """
+    k = log_initial.shape[-1]
+    states = ops.arange(k)
+    initial_cdf = ops.cumsum(ops.exp(log_initial), axis=-1)
+    transition_cdf = ops.cumsum(ops.exp(log_transition), axis=-1)
+    u = ops.moveaxis(uniforms, -1, 0)  # (T, *shape)
+
+    def draw(cdf, u_t):
+        return ops.clip(ops.sum(ops.expand_dims(u_t, -1) > cdf, axis=-1), None, k - 1)
+
+    def one_hot(z):
+        return ops.where(ops.expand_dims(z, -1) == states, 1.0, 0.0) + 0.0 * initial_cdf[..., :1]
+
+    def step(previous, u_t):
+        row = ops.matmul(ops.expand_dims(previous, -2), transition_cdf)[..., 0, :]
+        z = draw(row, u_t)
+        return one_hot(z), z
+
+    first = draw(initial_cdf, u[0])
+    _, rest = ops.scan(step, one_hot(first), u[1:])
+    first = ops.expand_dims(first, 0)
+    z = first if rest is None else ops.concatenate([first, rest], axis=0)
+    return ops.moveaxis(z, 0, -1)
