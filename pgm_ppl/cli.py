@@ -29,6 +29,8 @@ from pgm_ppl.inference.errors import NonFiniteLossError
 from pgm_ppl.models import ZOO, get_model
 
 DEFAULT_MODEL = "linear_regression"
+POINTWISE_VALUES = 50_000_000  # values kept per data-sized group by --pointwise auto (200 MB in float32)
+PRIOR_DRAWS = 500
 
 
 class UsageError(Exception):
@@ -79,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     fitting.add_argument("--seed", type=int, default=0)
     fitting.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                          help="model option, e.g. --set K=4 (repeatable)")
+    fitting.add_argument("--pointwise", default="auto", choices=["auto", "full", "none"],
+                         help="what to keep of the groups that grow with the data (pointwise log-likelihood, "
+                         "predictives): auto (default) keeps every draw up to 50 million values per group, else "
+                         "every k-th draw, in float32; full keeps every draw in float64; none keeps neither "
+                         "log-likelihood nor predictive draws")
     fitting.add_argument("--out", help="output directory, which must not exist "
                          "(default: pgm_ppl_runs/<model>-<method>-<time>)")
     fitting.set_defaults(run=_run_fit)
@@ -93,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _fit_defaults() -> dict:
     return {"model": DEFAULT_MODEL, "data": None, "method": "nuts", "backend": None, "guide": "auto_normal",
-            "chains": 4, "samples": 1000, "warmup": 1000, "steps": 5000, "seed": 0, "set": [], "out": None}
+            "chains": 4, "samples": 1000, "warmup": 1000, "steps": 5000, "seed": 0, "set": [], "out": None,
+            "pointwise": "auto"}
 
 
 def _run_list(options) -> int:
@@ -113,6 +121,7 @@ def _run_list(options) -> int:
 
 
 def _run_fit(options) -> int:
+    started = time.perf_counter()
     entry = get_model(options.model)
     model_options = {**entry.options, **entry.check_options(_parse_settings(options.set), "--set ")}
     out = Path(options.out) if options.out else _default_out(entry.name, options.method)
@@ -127,19 +136,26 @@ def _run_fit(options) -> int:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     inputs = entry.prepare(table)
     chains = 1 if options.method == "svi" else options.chains
-    needed = _results_bytes(entry, inputs, model_options, chains, options.samples)
+    sizes = _result_sizes(entry, inputs, model_options)
+    policy = _Pointwise.choose(options.pointwise, chains, options.samples, sizes)
+    needed = policy.bytes(sizes, chains, options.samples)
     _check_memory(needed, chains, options.samples)
     work = (f"{options.steps:,} steps, {options.samples:,} draws" if options.method == "svi" else
             f"{chains} chains x ({options.warmup:,} warm-up + {options.samples:,} draws)")
     print(f"Fitting {entry.name} to {table.name} ({table.num_rows} rows) by {options.method}: {work}, "
           f"about {_size(needed)} of results...", flush=True)
+    _use_compilation_cache()
     from pgm_ppl.diagnostics import diagnose, save_plots  # JAX, PyTorch and ArviZ load only for real work
+    from pgm_ppl.diagnostics.convert import write_netcdf
     from pgm_ppl.inference.fitting import fit
 
+    times = {"start-up": time.perf_counter() - started}
     try:
         result = fit(entry.model, inputs, method=options.method, backend=options.backend, guide=options.guide,
                      num_samples=options.samples, num_warmup=options.warmup, num_chains=options.chains,
-                     num_steps=options.steps, seed=options.seed, model_kwargs=model_options)
+                     num_steps=options.steps, seed=options.seed, model_kwargs=model_options,
+                     num_prior_samples=policy.prior_draws, predictive=policy.mode != "none",
+                     log_likelihood=policy.mode != "none", pointwise_thin=policy.thin)
     except RuntimeError as error:
         if "Cannot find valid initial parameters" not in str(error):
             raise
@@ -149,15 +165,25 @@ def _run_fit(options) -> int:
             f"log-density is finite (NumPyro: 'Cannot find valid initial parameters'). Check the model options "
             f"(now: {settings}; a scale too small makes every point impossible), that the data fit the model's "
             "support, and that no column is constant or duplicated.") from error
+    times["fit"], mark = time.perf_counter() - started - times["start-up"], time.perf_counter()
     idata = result.to_inference_data()
+    scale = _label_scale(idata, entry, table)
+    policy.apply(idata, options.samples)
     diagnosis = diagnose(idata)
+    print(f"{scale}\n{policy.describe(chains, options.samples)}\n")
     print(diagnosis)
+    times["diagnosis"], mark = time.perf_counter() - mark, time.perf_counter()
     with _atomic_directory(out) as staging:
-        idata.to_netcdf(str(staging / "inference_data.nc"))
+        write_netcdf(idata, staging / "inference_data.nc")
         diagnosis.summary.to_csv(staging / "summary.csv")
-        save_plots(idata, staging)
-    print(f"\nWrote {out}/: inference_data.nc, summary.csv, trace.png, posterior.png "
-          f"({result.backend} {result.method}, {result.seconds:.1f} s)")
+        times["NetCDF"], mark = time.perf_counter() - mark, time.perf_counter()
+        plots = save_plots(idata, staging)
+        times["plots"] = time.perf_counter() - mark
+    names = ", ".join(["inference_data.nc", "summary.csv", *(path.name for path in plots)])
+    split = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in times.items())
+    print(f"\nWrote {out}/: {names} ({result.backend} {result.method}, {result.seconds:.1f} s)\n"
+          f"Times: {split}; total {time.perf_counter() - started:.1f} s "
+          f"(sampling {result.seconds:.1f} s of the fit, compilation included)")
     return 0
 
 
@@ -243,26 +269,137 @@ def _check_out(out: Path) -> None:
                          "choose a writable location.") from error
 
 
-def _results_bytes(entry, inputs: dict, model_options: dict, chains: int, draws: int,
-                   prior_draws: int = 500) -> int:
-    """Bytes of float64 results a fit keeps: per draw, every latent and deterministic value, the sample
-    statistics, and for each observed site its log-likelihood and posterior-predictive values; plus the
-    prior draws. A lower bound on the peak memory of the fit."""
+def _result_sizes(entry, inputs: dict, model_options: dict) -> tuple[int, int, int]:
+    """Values a fit keeps per draw: (per posterior draw: latents, deterministics and eight sample statistics;
+    per pointwise draw: each observed site's log-likelihood and posterior-predictive values; per prior draw)."""
     from pgm_ppl.backend import to_backend, use_backend
     from pgm_ppl.inference import numpyro_engine
 
     with use_backend("numpyro"):
         structure = numpyro_engine.model_structure(entry.model, (), to_backend({**inputs, **model_options},
                                                                                "numpyro"), 0)
-    per_draw, per_prior_draw = 8, 0  # eight sample statistics (diverging, lp, step size, ...)
+    per_draw, per_pointwise_draw, per_prior_draw = 8, 0, 0  # eight sample statistics (diverging, lp, ...)
     for site in structure.sites.values():
         size = int(np.prod(site.shape, dtype=np.int64))
         per_prior_draw += size
         if site.kind in ("latent", "deterministic"):
             per_draw += size
         elif site.kind == "observed":
-            per_draw += size + int(np.prod(site.batch_shape, dtype=np.int64))
-    return 8 * (chains * draws * per_draw + prior_draws * per_prior_draw)
+            per_pointwise_draw += size + int(np.prod(site.batch_shape, dtype=np.int64))
+    return per_draw, per_pointwise_draw, per_prior_draw
+
+
+class _Pointwise:
+    """What a fit keeps of the groups that grow with the data (``--pointwise``): the pointwise log-likelihood
+    and posterior predictive from every ``thin``-th draw of each chain, ``prior_draws`` prior(-predictive)
+    draws, stored in float32 (``auto``) or float64 (``full``); ``none`` keeps no log-likelihood and no
+    predictive draws."""
+
+    def __init__(self, mode: str, thin: int = 1, prior_draws: int = PRIOR_DRAWS):
+        self.mode, self.thin, self.prior_draws = mode, thin, prior_draws
+
+    @classmethod
+    def choose(cls, mode: str, chains: int, draws: int, sizes: tuple[int, int, int]) -> _Pointwise:
+        if mode == "full":
+            return cls(mode)
+        values = max(sizes[1], 1)  # values per draw of the data-sized groups
+        thin = max(1, -(-chains * draws * values // POINTWISE_VALUES)) if mode == "auto" else 1
+        return cls(mode, thin, int(min(PRIOR_DRAWS, max(1, POINTWISE_VALUES // max(sizes[2], 1)))))
+
+    def bytes(self, sizes: tuple[int, int, int], chains: int, draws: int) -> int:
+        """A lower bound of the fit's peak memory: its results in float64, as computed."""
+        pointwise = 0 if self.mode == "none" else chains * -(-draws // self.thin) * sizes[1]
+        return 8 * (chains * draws * sizes[0] + pointwise + self.prior_draws * sizes[2])
+
+    def describe(self, chains: int, draws: int) -> str:
+        kept = -(-draws // self.thin)
+        if self.mode == "none":
+            return (f"Pointwise groups (--pointwise none): no log-likelihood, no predictive draws; prior from "
+                    f"{self.prior_draws} draws.")
+        which = ("every draw" if self.thin == 1 else
+                 f"{chains * kept:,} of {chains * draws:,} draws (every {self.thin}th of each chain)")
+        kind = "float64" if self.mode == "full" else "float32"
+        return (f"Pointwise groups (--pointwise {self.mode}): log-likelihood and posterior predictive from {which}, "
+                f"prior predictive from {self.prior_draws} draws, {kind}, compressed NetCDF"
+                + ("; --pointwise full keeps every draw in float64." if self.mode == "auto" else "."))
+
+    def apply(self, idata, draws: int) -> None:
+        """Align the thinned groups' draw axis with the posterior's, cast to float32 (auto), record the policy."""
+        for group in ("log_likelihood", "posterior_predictive", "prior_predictive"):
+            if group not in idata.groups():
+                continue
+            data = idata[group]
+            if group != "prior_predictive" and self.thin > 1:
+                data = data.assign_coords(draw=np.arange(0, draws, self.thin))
+            if self.mode == "auto":
+                data = data.astype({name: np.float32 for name, var in data.data_vars.items()
+                                    if var.dtype == np.float64})
+            setattr(idata, group, data)
+        if self.mode == "none" and "prior_predictive" in idata.groups():
+            del idata.prior_predictive
+        for group in idata.groups():
+            idata[group].attrs.update(pointwise=self.mode, pointwise_thin=self.thin,
+                                      pointwise_prior_draws=self.prior_draws)
+
+
+def _label_scale(idata, entry, table) -> str:
+    """Name the axes after the data's columns, map the draws back to the data's units where the model has such a
+    map (else label them standardised), record the standardisation in the attributes; return a note."""
+    if entry.standardisation is None:
+        return "Results on the scale of the data as given."
+    scaling = entry.standardisation(table)
+    columns = list(scaling.columns)
+    for group in ("posterior", "prior"):
+        if group not in idata.groups():
+            continue
+        data = idata[group]
+        if entry.to_data_scale is not None:
+            mapped = entry.to_data_scale({name: data[name].values for name in data.data_vars}, scaling)
+            data = data.assign({name: (data[name].dims, value) for name, value in mapped.items()})
+        renames = {data[name].dims[2 + axis]: "feature" for name, axis in entry.feature_axes.items()
+                   if name in data and data[name].dims[2 + axis] != "feature"}
+        setattr(idata, group, data.rename(renames).assign_coords(feature=columns))
+    if entry.to_data_scale is not None:
+        _response_to_data_scale(idata, scaling)
+    on_data = entry.to_data_scale is not None
+    attrs = {"scale": "data" if on_data else "standardised", **scaling.attrs()}
+    for group in idata.groups():
+        idata[group].attrs.update(attrs)
+    if on_data:
+        return (f"Posterior in the data's own units: response {scaling.response!r}, inputs "
+                f"{', '.join(columns)} (fitted standardised; the constants are in the NetCDF attributes).")
+    return (f"Posterior on the standardised scale: each column ({', '.join(columns)}) centred and divided by its "
+            "standard deviation (the constants are in the NetCDF attributes).")
+
+
+def _response_to_data_scale(idata, scaling) -> None:
+    """Observed and predicted responses in the data's units; the log-likelihood as a density in those units."""
+    import xarray as xr
+
+    mean, scale = scaling.response_mean, scaling.response_scale
+    with xr.set_options(keep_attrs=True):
+        for group in ("observed_data", "posterior_predictive", "prior_predictive"):
+            if group in idata.groups():
+                setattr(idata, group, idata[group] * scale + mean)
+        if "log_likelihood" in idata.groups():
+            setattr(idata, "log_likelihood", idata.log_likelihood - np.log(scale))
+    if "constant_data" in idata.groups() and "X" in idata.constant_data:
+        data = idata.constant_data
+        inputs = data["X"].values * scaling.scale + scaling.mean
+        setattr(idata, "constant_data", data.assign(X=(data["X"].dims, inputs)))
+
+
+def _use_compilation_cache() -> None:
+    """Keep JAX's compiled programs between runs in the user's cache folder ($XDG_CACHE_HOME or ~/.cache, then
+    pgm_ppl/jax), unless the user has chosen a cache folder of their own."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    jax.config.update("jax_compilation_cache_dir", os.path.join(root, "pgm_ppl", "jax"))
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def _available_memory() -> int | None:

@@ -15,6 +15,18 @@ import pytest
 COMMAND = str(Path(sys.executable).with_name("pgm-ppl"))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _cache_home(tmp_path_factory):
+    """JAX's compilation cache goes to $XDG_CACHE_HOME/pgm_ppl/jax: a temporary folder here, never the real home."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 def run(*args, cwd):
     return subprocess.run([COMMAND, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
 
@@ -38,7 +50,7 @@ def saved_run(tmp_path_factory):
 def test_fit_writes_netcdf_summary_and_plots(saved_run):
     folder, result = saved_run
     assert result.returncode == 0, result.stderr
-    assert "r_hat" in result.stdout and "w[9]" in result.stdout
+    assert "r_hat" in result.stdout and "w[s6]" in result.stdout  # issue 17 item 9: w[9] is named after column s6
     written = sorted(path.name for path in (folder / "run").iterdir())
     assert written == ["inference_data.nc", "posterior.png", "summary.csv", "trace.png"]
     assert not list(folder.glob(".run.partial-*"))
@@ -57,8 +69,43 @@ def test_svi_on_a_generated_dataset_with_a_model_option(tmp_path):
     result = run("fit", "linear_regression", "--data", "swiss_roll", "--method", "svi", "--steps", 300,
                  "--samples", 100, "--set", "prior_scale=2.5", "--out", "svi", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "w[2]" in result.stdout and "sigma" in result.stdout
+    assert "w[x2]" in result.stdout and "sigma" in result.stdout  # issue 17 item 9: was w[2], column x2
     assert (tmp_path / "svi" / "inference_data.nc").is_file()
+    assert "Shape validation failed" not in result.stdout + result.stderr
+    assert sorted(p.name for p in (tmp_path / "svi").iterdir()) == \
+        ["inference_data.nc", "loss.png", "posterior.png", "summary.csv"]  # guide draws are no chain: no trace
+
+
+def test_csv_results_are_in_the_datas_units_with_named_coordinates(tmp_path):
+    """y = 10 + 2 a - b + N(0, 0.5^2) on inputs far from standard: the printed slopes are 2 and -1, not the
+    standardised 0.83 and -0.38 (least squares is the reference; 2,000 rows make the posterior sd ~0.004)."""
+    import arviz as az
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(5.0, 3.0, 2000), rng.normal(-2.0, 7.0, 2000)
+    y = 10 + 2 * a - b + rng.normal(0.0, 0.5, 2000)
+    np.savetxt(tmp_path / "lin.csv", np.column_stack([a, b, y]), delimiter=",", header="a,b,y", comments="")
+    result = run("fit", "--data", "lin.csv", "--chains", 2, "--samples", 300, "--warmup", 300, "--out", "run",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Posterior in the data's own units: response 'y', inputs a, b" in result.stdout
+    assert "Pointwise groups (--pointwise auto)" in result.stdout
+    idata = az.from_netcdf(str(tmp_path / "run" / "inference_data.nc"))
+    design = np.column_stack([a, b, np.ones_like(a)])
+    coef, residual, *_ = np.linalg.lstsq(design, y, rcond=None)
+    w = idata.posterior["w"].mean(("chain", "draw"))
+    assert list(w["feature"].values) == ["a", "b"]
+    np.testing.assert_allclose(w.values, coef[:2], atol=0.02)  # > 4 posterior sd
+    np.testing.assert_allclose(float(idata.posterior["b"].mean()), coef[2], atol=0.1)
+    np.testing.assert_allclose(float(idata.posterior["sigma"].mean()), np.sqrt(residual[0] / 1997), rtol=0.05)
+    np.testing.assert_allclose(idata.observed_data["y"].values, y, rtol=1e-12)
+    attrs = idata.posterior.attrs
+    assert attrs["scale"] == "data" and attrs["response"] == "y" and list(attrs["standardised_columns"]) == ["a", "b"]
+    np.testing.assert_allclose(attrs["column_mean"], [a.mean(), b.mean()], rtol=1e-12)
+    np.testing.assert_allclose(attrs["response_scale"], y.std(), rtol=1e-12)
+    assert attrs["pointwise"] == "auto" and idata.log_likelihood["y"].dtype == np.float32
+    summary = (tmp_path / "run" / "summary.csv").read_text()
+    assert "w[a]" in summary and "w[b]" in summary
 
 
 def _write(folder, name, text):
@@ -126,7 +173,7 @@ BAD_INPUTS = {
                             "row.csv: this model needs at least 2 rows"),
     "out parent is a file": (lambda f: ["fit", "--out", _write(f, "notes.txt", "x") + "/run"],
                              "notes.txt is a file, not a directory; choose another --out."),
-    "samples beyond memory": (lambda f: ["fit", "--samples", 1_000_000_000],
+    "samples beyond memory": (lambda f: ["fit", "--samples", 1_000_000_000, "--pointwise", "full"],
                               "--samples 1000000000: the results would take about 28.9 TB (4 chain(s) x "
                               "1,000,000,000 draws), more than the"),
     "samples not a number": (lambda f: ["fit", "--samples", "many"],

@@ -10,6 +10,7 @@ after the model's plates.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import arviz as az
@@ -82,3 +83,29 @@ def _loss_trace(fit: Fit) -> xr.Dataset:
     if fit.validation_losses is not None:
         data["validation_loss"] = ("step", np.asarray(fit.validation_losses, dtype=np.float64))
     return xr.Dataset(data, coords={"step": np.arange(len(losses))})
+
+
+def write_netcdf(idata: az.InferenceData, path: str | Path, *, complevel: int = 1,
+                 chunk_bytes: int = 4_000_000) -> None:
+    """Write ``idata`` to one NetCDF-4 file, every numeric variable chunked and zlib-compressed (with shuffle).
+
+    Chunks hold at most about ``chunk_bytes`` along the variable's leading axes (chain, draw, then the data),
+    so a file with millions of rows is written and read piece by piece. ``complevel`` 1 is nearly as small as 9
+    on floating-point draws and several times faster. Read it back with ``arviz.from_netcdf``.
+    """
+    path = str(path)
+    xr.Dataset(attrs=getattr(idata, "_attrs", None) or {}).to_netcdf(path, mode="w", engine="h5netcdf")
+    for group in idata.groups():
+        data = idata[group]
+        encoding = {name: _encoding(var, complevel, chunk_bytes) for name, var in data.variables.items()
+                    if var.ndim and var.dtype.kind in "fiub"}
+        data.to_netcdf(path, mode="a", group=group, engine="h5netcdf", encoding=encoding)
+
+
+def _encoding(var: xr.Variable, complevel: int, chunk_bytes: int) -> dict:
+    """Chunks of whole trailing axes where they fit, cut along the leading axes to about ``chunk_bytes``."""
+    budget, chunks = max(1, chunk_bytes // var.dtype.itemsize), []
+    for size in reversed(var.shape):
+        chunks.insert(0, max(1, min(size, budget)))
+        budget = max(1, budget // max(size, 1))
+    return {"zlib": True, "complevel": complevel, "shuffle": True, "chunksizes": tuple(chunks)}

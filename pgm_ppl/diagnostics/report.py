@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import arviz as az
@@ -34,9 +36,13 @@ def diagnose(idata: az.InferenceData, *, rhat_max: float = 1.01, min_ess_per_cha
     posterior = idata.posterior
     num_chains = posterior.sizes["chain"]
     point = bool(posterior.attrs.get("point_estimate", 0))
-    with warnings.catch_warnings():
+    independent = str(posterior.attrs.get("method", "")) == "svi"  # guide draws: no chain, nothing to converge
+    kind = "stats" if point or independent or num_chains * posterior.sizes["draw"] < 4 else "all"
+    with warnings.catch_warnings(), _quiet(logging.getLogger("arviz")):
         warnings.simplefilter("ignore")
-        summary = az.summary(idata, kind="stats" if point or num_chains * posterior.sizes["draw"] < 4 else "all")
+        summary = az.summary(idata, kind=kind)
+    if num_chains < 2 and "r_hat" in summary:  # R-hat needs two chains; ArviZ fills it with NaN
+        summary = summary.drop(columns="r_hat")
     found = []
     if not point and "r_hat" in summary and num_chains > 1:
         high = summary.index[summary["r_hat"] > rhat_max]
@@ -75,3 +81,14 @@ def _pareto_warnings(idata: az.InferenceData, pareto_k_max: float) -> list[str]:
 def _few(names, limit: int = 5) -> str:
     names = list(names)
     return ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+@contextmanager
+def _quiet(logger: logging.Logger):
+    """Silence ``logger`` below ERROR for the block: ArviZ logs "Shape validation failed" for one chain."""
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

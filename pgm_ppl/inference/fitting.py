@@ -29,7 +29,8 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         guide: str | Callable = "auto_normal", num_samples: int = 1000, num_warmup: int = 1000,
         num_chains: int = 4, num_steps: int = 5000, learning_rate: float = 0.01, seed: int = 0,
         model_kwargs: dict | None = None, num_prior_samples: int = 500, predictive: bool = True,
-        log_likelihood: bool = True, progress_bar: bool | None = None, **kernel_options) -> Fit:
+        log_likelihood: bool = True, pointwise_thin: int = 1, progress_bar: bool | None = None,
+        **kernel_options) -> Fit:
     """Fit ``model`` to ``data`` by MCMC or SVI, on Pyro or NumPyro, and collect everything ArviZ needs.
 
     Parameters
@@ -69,6 +70,10 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         Whether to draw the posterior predictive of the observed sites.
     log_likelihood
         Whether to compute the pointwise log-likelihood (needed by LOO and model comparison).
+    pointwise_thin
+        Use every ``pointwise_thin``-th draw of each chain (draws 0, t, 2t, ...) for the pointwise
+        log-likelihood and the posterior predictive, whose size grows with the data: 1 (default) uses every
+        draw. Their ``draw`` axis is then shorter than the posterior's.
     progress_bar
         Show progress bars for sampling and optimisation; by default (None) only when standard error is a
         terminal, so logs and CI output carry no bar lines.
@@ -118,6 +123,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
                         f"with method='svi'. Remove them, or check the spelling of fit's own arguments.")
     num_samples, num_warmup = check_int(num_samples, "num_samples"), check_int(num_warmup, "num_warmup", minimum=0)
     num_chains, num_steps = check_int(num_chains, "num_chains"), check_int(num_steps, "num_steps")
+    pointwise_thin = check_int(pointwise_thin, "pointwise_thin")
     if progress_bar is None:  # tqdm's disable=None rule, decided once for every bar of the run
         progress_bar = sys.stderr.isatty()
     guide = resolve_guide_name(guide) if isinstance(guide, str) else guide
@@ -142,7 +148,8 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
                                                progress_bar=progress_bar, **options, **kernel_options)
             posterior, run = _shaped(posterior, structure, leading=2), {}
         seconds = time.perf_counter() - start
-        extras = _derived_groups(engine, model, args, kwargs, structure, posterior, seed=seed,
+        thinned = {name: value[:, ::pointwise_thin] for name, value in posterior.items()}
+        extras = _derived_groups(engine, model, args, kwargs, structure, thinned, seed=seed,
                                  num_prior_samples=num_prior_samples, predictive=predictive,
                                  log_likelihood=log_likelihood)
     spec = getattr(model, "exchangeable_components", None)

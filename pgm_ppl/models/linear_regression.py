@@ -61,3 +61,37 @@ def exact_posterior(X: np.ndarray, y: np.ndarray, *, prior_scale: float = 1.0,
     cov = np.linalg.inv(precision)
     mean = np.linalg.solve(precision, design.T @ y / noise_scale**2)
     return mean, cov
+
+
+def to_data_scale(draws: dict, x_mean: np.ndarray, x_scale: np.ndarray, y_mean: float,
+                  y_scale: float) -> dict[str, np.ndarray]:
+    r"""Draws of a regression fitted to standardised data, mapped to the data's own units.
+
+    Fitting :math:`\tilde y = \tilde x^\top w + b + \varepsilon` to :math:`\tilde x_j = (x_j - m_j)/s_j` and
+    :math:`\tilde y = (y - m_y)/s_y` is fitting :math:`y = x^\top w' + b' + \varepsilon'` with
+
+    .. math::
+
+        w'_j = w_j\, s_y / s_j, \qquad b' = m_y + s_y b - \textstyle\sum_j w'_j m_j, \qquad \sigma' = s_y \sigma,
+
+    draw by draw (an affine map, so means, intervals and ESS carry over).
+
+    Parameters
+    ----------
+    draws
+        ``w`` with shape (..., d), ``b`` with shape (...) and, when inferred, ``sigma`` with shape (...).
+    x_mean, x_scale
+        The columns' means :math:`m_j` and divisors :math:`s_j`, shape (d,).
+    y_mean, y_scale
+        The response's mean :math:`m_y` and divisor :math:`s_y`.
+
+    Returns
+    -------
+    dict
+        ``w``, ``b`` and (when given) ``sigma`` in the data's units; other entries are left out.
+    """
+    w = np.asarray(draws["w"]) * (y_scale / np.asarray(x_scale))
+    result = {"w": w, "b": y_mean + y_scale * np.asarray(draws["b"]) - w @ np.asarray(x_mean)}
+    if "sigma" in draws:
+        result["sigma"] = y_scale * np.asarray(draws["sigma"])
+    return result
