@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import has_converged, warn_not_converged
 
 P = TypeVar("P")
 
@@ -123,6 +123,10 @@ class EMResult(Generic[P]):
         Whether the stopping rule fired before ``max_iter``.
     num_iterations
         Number of M-steps taken.
+    stop_reason
+        Which rule stopped the loop: ``"tol"`` (the change fell below ``tol``) or ``"max_iter"``.
+    rule
+        The tolerance rule that was checked: ``"relative"`` or ``"absolute"`` (per observation).
     """
 
     params: P
@@ -131,6 +135,8 @@ class EMResult(Generic[P]):
     elbo_trace: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
 def em_init(params: P) -> EMState[P]:
@@ -174,7 +180,7 @@ def em_step(state: EMState[P], e_step: Callable[[P], EStep], m_step: Callable[[A
 
 def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P], *, max_iter: int = 100,
            tol: float = 1e-6, relative: bool = True, num_observations: int = 1,
-           log_joint: Callable[[P], Any] | None = None) -> EMResult[P]:
+           log_joint: Callable[[P], Any] | None = None, name: str = "EM") -> EMResult[P]:
     r"""Run EM from :math:`\theta^0` until the log-likelihood stops changing or ``max_iter`` M-steps are taken.
 
     Stopping rule, checked after each M-step on the log-likelihoods of two successive E-steps:
@@ -201,6 +207,8 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
         Relative (True) or per-observation absolute (False) change, as above.
     num_observations
         N, the divisor of the absolute rule.
+    name
+        The engine's name in the :class:`~pgm_ppl.core.ConvergenceWarning` (``"baum_welch"``, ``"kalman_em"``).
 
     Returns
     -------
@@ -222,6 +230,7 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
         raise ValueError(f"tol must be >= 0; got {tol}.")
     if num_observations <= 0:
         raise ValueError(f"num_observations must be positive; got {num_observations}.")
+    rule = "relative" if relative else "absolute"
     state = em_init(params)
     trace: list[float] = []
     elbos: list[float] = []
@@ -231,18 +240,18 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
         trace.append(info.log_likelihood)
         elbos.append(info.elbo_after)
         if len(trace) > 1:
-            scale = abs(trace[-2]) if relative else float(num_observations)
-            if abs(trace[-1] - trace[-2]) < tol * scale:
+            scale = 1.0 if relative else float(num_observations)  # absolute: on the per-observation mean
+            if has_converged(trace[-2] / scale, trace[-1] / scale, tol, rule):
                 converged = True
                 break
     if not converged and max_iter > 0 and tol > 0:  # tol=0 or max_iter=0 ask for a fixed budget: no warning
-        warn_not_converged("EM", max_iter, hint=f"the log-likelihood still changed by more than tol={tol} "
+        warn_not_converged(name, max_iter, hint=f"the log-likelihood still changed by more than tol={tol} "
                            f"({'relative' if relative else 'absolute per observation'}); raise max_iter or tol.",
                            stacklevel=user_stacklevel())
     final = e_step(state.params)
     trace.append(float(final.log_likelihood))
     return EMResult(state.params, float(final.log_likelihood), np.asarray(trace), np.asarray(elbos), converged,
-                    state.iteration)
+                    state.iteration, "tol" if converged else "max_iter", rule)
 
 
 def _to_numpy(x: Any) -> Any:

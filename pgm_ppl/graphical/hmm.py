@@ -7,18 +7,20 @@ An HMM with :math:`K` hidden states has the chain factorisation of the notes' st
 
     p(x_{1:T}, z_{1:T}) = \\pi_{z_1}\\prod_{t=2}^T A_{z_{t-1}z_t}\\prod_{t=1}^T p(x_t\\mid z_t).
 
-The forward recursion is run in scaled form: with :math:`b_t(k)=p(x_t\\mid z_t=k)e^{-s_t}` (the log
-emissions shifted by their maximum :math:`s_t`, so they cannot underflow),
+The forward recursion :math:`\\log\\alpha_t(l)=\\log p(x_{1:t}, z_t=l)` is the one of
+:func:`pgm_ppl.backend.hidden_markov.forward` (the same code ``dist.HiddenMarkovModel`` runs on Pyro and NumPyro),
+here on numpy arrays; the backward pass runs in the same shifted log space,
 
 .. math::
 
-    \\hat\\alpha_t = \\frac{(\\hat\\alpha_{t-1}^\\top A)\\odot b_t}{c_t},\\qquad
-    \\hat\\beta_t = \\frac{A(b_{t+1}\\odot\\hat\\beta_{t+1})}{c_{t+1}},\\qquad
-    \\log p(x_{1:T}) = \\sum_t(\\log c_t + s_t),
+    \\log\\beta_{t-1}(k) = s_t + \\log\\sum_l A_{kl}\\,e^{\\log p(x_t\\mid l) + \\log\\beta_t(l) - s_t},\\qquad
+    \\gamma_t = e^{\\log\\alpha_t + \\log\\beta_t - \\log p(x_{1:T})} = p(z_t\\mid x_{1:T}),
 
-and :math:`\\gamma_t=\\hat\\alpha_t\\odot\\hat\\beta_t=p(z_t\\mid x_{1:T})`. Every step is one batched matrix
-product over all sequences, so :math:`N` sequences cost :math:`T` array operations, not :math:`NT`. Viterbi
-runs in log space, :math:`\\delta_t(l)=\\max_k[\\delta_{t-1}(k)+\\log A_{kl}]+\\log p(x_t\\mid l)`.
+with :math:`s_t` the largest exponent, so nothing underflows. Every step is one matrix product over all
+sequences, so :math:`N` sequences cost :math:`T` array operations, not :math:`NT`. Viterbi runs in log space,
+:math:`\\delta_t(l)=\\max_k[\\delta_{t-1}(k)+\\log A_{kl}]+\\log p(x_t\\mid l)`. An observation of probability
+zero (every path through it impossible) is an error naming the sequence and the time step, never a silent
+posterior of zeros.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.backend import hidden_markov
+from pgm_ppl.em.driver import EStep, run_em
 
 __all__ = ["ForwardBackwardResult", "ViterbiResult", "forward_backward", "viterbi", "CategoricalHMM",
            "GaussianHMM", "BaumWelchResult", "baum_welch"]
+
+_ops = hidden_markov.numpy_ops
 
 
 class ForwardBackwardResult(NamedTuple):
@@ -75,65 +79,113 @@ def _check(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np
         log_emission = log_emission[None]
     if log_emission.ndim != 3 or log_emission.shape[-1] != k or log_emission.shape[1] < 1:
         raise ValueError(f"log_emission must have shape (N, T, K) with K={k}, got {log_emission.shape}.")
+    for name, value in (("log_initial", log_initial), ("log_transition", log_transition),
+                        ("log_emission", log_emission)):
+        if np.isnan(value).any() or (value == np.inf).any():
+            where = tuple(int(i) for i in np.argwhere(np.isnan(value) | (value == np.inf))[0])
+            raise ValueError(f"{name}: expected log-probabilities (finite or -inf), got {value[where]} at index "
+                             f"{where[0] if len(where) == 1 else where}.")
     return log_initial, log_transition, log_emission
 
 
 @cache
 def _blas() -> ThreadpoolController:
-    """Handle on the BLAS thread pools: the many thin (K, K) x (K, N) products run fastest on one thread."""
+    """Handle on the BLAS thread pools: the many thin (N, K) x (K, K) products run fastest on one thread."""
     return ThreadpoolController()
+
+
+def _log_alpha(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> np.ndarray:
+    """Every :math:`\\log\\alpha_t`, time-major ``(T, N, K)``, by the backend's forward recursion."""
+    with _blas().limit(limits=1, user_api="blas"), np.errstate(divide="ignore"):
+        return hidden_markov.forward(_ops, log_initial, log_transition, log_emission, keep_all=True)
+
+
+def _log_likelihood(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> np.ndarray:
+    """:math:`\\log p(x^{(n)}_{1:T})`, ``(N,)``; ``-inf`` for an impossible sequence (no error)."""
+    with _blas().limit(limits=1, user_api="blas"), np.errstate(divide="ignore"):
+        return hidden_markov.log_likelihood(_ops, log_initial, log_transition, log_emission)
+
+
+def _first_impossible_step(log_alpha: np.ndarray) -> tuple[int, int] | None:
+    """(sequence, time step) of the first observation of probability zero, or None."""
+    dead = np.all(log_alpha == -np.inf, axis=-1)  # (T, N)
+    if not dead.any():
+        return None
+    steps = np.where(dead.any(0), dead.argmax(0), dead.shape[0])
+    n = int(steps.argmin())
+    return n, int(steps[n])
 
 
 def forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
                      log_emission: np.ndarray) -> ForwardBackwardResult:
-    """Posterior marginals and log-likelihoods of many sequences at once (scaled forward-backward).
+    """Posterior marginals and log-likelihoods of many sequences at once (forward-backward in log space).
 
     Parameters
     ----------
     log_initial
         :math:`\\log\\pi`, shape ``(K,)``.
     log_transition
-        :math:`\\log A`, shape ``(K, K)``, rows index the previous state.
+        :math:`\\log A`, shape ``(K, K)``, rows index the previous state; ``-inf`` marks a forbidden move.
     log_emission
         :math:`\\log p(x_{n,t}\\mid z=k)`, shape ``(N, T, K)`` (or ``(T, K)`` for one sequence).
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, an entry is NaN or ``+inf``, or a sequence has probability zero: the message
+        names the sequence and the first time step whose observation no path can reach (its
+        :math:`\\log p` is ``-inf`` and it has no posterior).
+
+    See Also
+    --------
+    pgm_ppl.backend.hidden_markov.forward : the forward recursion (shared with ``dist.HiddenMarkovModel``).
     """
     log_initial, log_transition, log_emission = _check(log_initial, log_transition, log_emission)
-    with _blas().limit(limits=1, user_api="blas"):
-        return _forward_backward(log_initial, log_transition, log_emission)
+    log_alpha = _log_alpha(log_initial, log_transition, log_emission)
+    impossible = _first_impossible_step(log_alpha)
+    if impossible is not None:
+        n, t = impossible
+        raise ValueError(f"x: sequence {n}, time step {t}: the observation is impossible under the model "
+                         f"(probability zero given the steps before it), so log p(x) = -inf and there is no "
+                         "posterior; check the emission probabilities that are exactly zero and the forbidden "
+                         "transitions.")
+    with _blas().limit(limits=1, user_api="blas"), np.errstate(divide="ignore"):
+        return _backward(log_alpha, log_transition, log_emission)
 
 
-def _forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
-                      log_emission: np.ndarray) -> ForwardBackwardResult:
-    n, t_len, k = log_emission.shape
+def _backward(log_alpha: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> ForwardBackwardResult:
+    """The backward pass, in scaled form on top of the forward log-messages.
+
+    With :math:`\\hat\\alpha_t = \\alpha_t / \\max_k\\alpha_t(k)` and :math:`\\hat b_t = b_t / \\max_k b_t(k)`, each step
+    computes :math:`v = A(\\hat b_t\\odot\\hat\\beta_t)`, then :math:`g = \\hat\\alpha_{t-1}\\odot v \\propto\\gamma_{t-1}`
+    and its sum :math:`Z`, which also normalises :math:`\\xi_t \\propto \\hat\\alpha_{t-1}(k)A_{kl}\\hat b_t(l)\\hat\\beta_t(l)`;
+    :math:`\\hat\\beta_{t-1} = v / Z` keeps the scale bounded.
+    """
+    t_len, n, k = log_alpha.shape
     a = np.exp(log_transition)
-    a_t = np.ascontiguousarray(a.T)
-    # Layout (T, K, N): each step works on one contiguous (K, N) block, the reductions over states are
-    # elementwise operations on rows of length N, and the transition is one (K, K) x (K, N) product.
-    # The copy holds b_t (forward pass), then w_{t-1} = b_t * beta_t / c_t (backward pass).
-    work = np.ascontiguousarray(log_emission.transpose(1, 2, 0))
-    shift = work.max(axis=1, keepdims=True)
-    shift[~np.isfinite(shift)] = 0.0
-    alpha = np.empty((t_len, k, n))
-    scale = np.empty((t_len, 1, n))
-    for t in range(t_len):
-        np.subtract(work[t], shift[t], out=work[t])
-        np.exp(work[t], out=work[t])
-        np.multiply(a_t @ alpha[t - 1] if t else np.exp(log_initial)[:, None], work[t], out=alpha[t])
-        np.sum(alpha[t], axis=0, keepdims=True, out=scale[t])
-        alpha[t] /= np.where(scale[t] > 0, scale[t], 1.0)
-    safe = np.where(scale > 0, scale, 1.0)
+    log_lik = _ops.logsumexp(log_alpha[-1], axis=-1)
+    # layout (T, K, N): each step works on contiguous (K, N) blocks and the sums over states are elementwise
+    # operations on rows of length N
+    alpha = np.ascontiguousarray(log_alpha.transpose(0, 2, 1))
+    alpha -= alpha.max(1, keepdims=True)
+    np.exp(alpha, out=alpha)  # rows with maximum 1
+    b = log_emission.transpose(1, 2, 0).copy()  # a copy: for N = 1 the transpose is already contiguous
+    b -= b.max(1, keepdims=True)  # finite: a step with -inf for every state raised before
+    np.exp(b, out=b)
+    gamma = alpha  # overwritten from the last step back, once alpha_t is no longer needed
+    gamma[-1] /= gamma[-1].sum(0)
     beta = np.ones((k, n))
     counts = np.zeros((k, k))
     for t in range(t_len - 1, 0, -1):
-        work[t] *= beta
-        work[t] /= safe[t]  # w_{t-1} = b_t * beta_t / c_t
-        counts += alpha[t - 1] @ work[t].T  # sum over sequences of alpha_{t-1} w_{t-1}^T
-        beta = a @ work[t]
-        alpha[t - 1] *= beta  # gamma_{t-1} = alpha_{t-1} * beta_{t-1}
+        w = b[t] * beta
+        v = a @ w
+        z = np.einsum("kn,kn->n", alpha[t - 1], v)
+        alpha[t - 1] /= z
+        counts += alpha[t - 1] @ w.T  # times A_kl below
+        alpha[t - 1] *= v  # gamma_{t-1}
+        beta = np.divide(v, z, out=v)
     counts *= a
-    with np.errstate(divide="ignore"):
-        log_lik = (np.log(scale[:, 0]) + shift[:, 0]).sum(axis=0)
-    return ForwardBackwardResult(alpha.transpose(2, 0, 1), counts, log_lik)
+    return ForwardBackwardResult(gamma.transpose(2, 0, 1), counts, log_lik)
 
 
 def viterbi(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> ViterbiResult:
@@ -158,8 +210,17 @@ def viterbi(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: n
     return ViterbiResult(path, delta.max(axis=1))
 
 
+def _finite(name: str, value: np.ndarray) -> np.ndarray:
+    bad = ~np.isfinite(value)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}: expected finite values, got {value[where]} at index "
+                         f"{where[0] if len(where) == 1 else where}.")
+    return value
+
+
 def _check_probs(name: str, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    p = np.asarray(p, dtype=np.float64)
+    p = _finite(name, np.asarray(p, dtype=np.float64))
     if p.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {p.shape}.")
     if (p < 0).any() or not np.allclose(p.sum(-1), 1.0, atol=1e-8):
@@ -167,10 +228,11 @@ def _check_probs(name: str, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray
     return p
 
 
-def _sample_rows(cdf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One categorical draw per row of a cumulative table (inverse-CDF)."""
-    u = rng.random((cdf.shape[0], 1)) * cdf[:, -1:]
-    return np.minimum((u >= cdf).sum(axis=1), cdf.shape[1] - 1)
+def _sample_rows(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One categorical draw per row of ``probabilities`` (inverse CDF, the sampler of the state paths)."""
+    cdf = np.cumsum(probabilities, axis=-1)
+    u = rng.random(cdf.shape[:-1] + (1,)) * cdf[..., -1:]
+    return np.minimum((u > cdf).sum(axis=-1), cdf.shape[-1] - 1)
 
 
 class _MarkovChainMixin:
@@ -202,19 +264,17 @@ class _MarkovChainMixin:
         return viterbi(*self._logs(), self.log_emission(x))
 
     def log_likelihood(self, x: np.ndarray) -> np.ndarray:
-        """:math:`\\log p(x_{1:T})` per sequence."""
-        return self.forward_backward(x).log_likelihood
+        """:math:`\\log p(x_{1:T})` per sequence (forward pass only; ``-inf`` for an impossible sequence)."""
+        log_emission = self.log_emission(x)
+        return _log_likelihood(*self._logs(), log_emission)
 
     def sample_states(self, num_sequences: int, length: int, rng: np.random.Generator) -> np.ndarray:
-        """Hidden paths, shape ``(num_sequences, length)``, drawn step by step for all sequences at once."""
+        """Hidden paths, shape ``(num_sequences, length)``, by :func:`pgm_ppl.backend.hidden_markov.sample_states`."""
         if int(num_sequences) < 1 or int(length) < 1:
             raise ValueError(f"num_sequences and length must be positive, got {num_sequences}, {length}.")
-        z = np.empty((int(num_sequences), int(length)), dtype=np.int64)
-        z[:, 0] = _sample_rows(np.broadcast_to(np.cumsum(self.initial), (int(num_sequences), self.num_states)), rng)
-        cdf = np.cumsum(self.transition, axis=1)
-        for t in range(1, int(length)):
-            z[:, t] = _sample_rows(cdf[z[:, t - 1]], rng)
-        return z
+        uniforms = rng.random((int(num_sequences), int(length)))
+        with np.errstate(divide="ignore"):
+            return hidden_markov.sample_states(_ops, uniforms, *self._logs()).astype(np.int64)
 
     def _chain_m_step(self, fb: ForwardBackwardResult) -> dict:
         counts = fb.expected_transitions
@@ -235,6 +295,12 @@ class CategoricalHMM(_MarkovChainMixin):
         :math:`A`, shape ``(K, K)``.
     emission
         :math:`B`, shape ``(K, M)``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter has the wrong shape, a NaN or infinite entry (named), or rows that are not probability
+        vectors.
     """
 
     initial: np.ndarray
@@ -260,11 +326,13 @@ class CategoricalHMM(_MarkovChainMixin):
         """Draw ``(z, x)``, both of shape ``(num_sequences, length)``."""
         rng = np.random.default_rng(seed)
         z = self.sample_states(num_sequences, length, rng)
-        cdf = np.cumsum(self.emission, axis=1)[z.ravel()]
-        return z, _sample_rows(cdf, rng).reshape(z.shape)
+        return z, _sample_rows(self.emission[z], rng)
 
     def m_step(self, x: np.ndarray, fb: ForwardBackwardResult) -> CategoricalHMM:
-        """Baum-Welch update: :math:`B_{km}\\propto\\sum_{n,t}\\gamma_{nt}(k)\\mathbb 1\\{x_{nt}=m\\}`."""
+        """Baum-Welch update: :math:`B_{km}\\propto\\sum_{n,t}\\gamma_{nt}(k)\\mathbb 1\\{x_{nt}=m\\}`.
+
+        A state with zero expected count keeps its emission row (no 0/0).
+        """
         gamma = fb.posterior.reshape(-1, self.num_states)
         counts = np.stack([np.bincount(np.asarray(x).ravel(), weights=gamma[:, k], minlength=self.emission.shape[1])
                            for k in range(self.num_states)])
@@ -283,6 +351,11 @@ class GaussianHMM(_MarkovChainMixin):
         As in :class:`CategoricalHMM`.
     means, variances
         Shape ``(K, D)``; observations have shape ``(N, T, D)``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter has the wrong shape or a NaN or infinite entry (named), or a variance is not positive.
     """
 
     initial: np.ndarray
@@ -292,8 +365,8 @@ class GaussianHMM(_MarkovChainMixin):
 
     def __post_init__(self) -> None:
         self._check_chain()
-        means = np.asarray(self.means, dtype=np.float64)
-        variances = np.asarray(self.variances, dtype=np.float64)
+        means = _finite("means", np.asarray(self.means, dtype=np.float64))
+        variances = _finite("variances", np.asarray(self.variances, dtype=np.float64))
         if means.ndim != 2 or means.shape[0] != self.num_states or variances.shape != means.shape:
             raise ValueError(f"means and variances must both have shape (K, D) with K={self.num_states}; "
                              f"got {means.shape} and {variances.shape}.")
@@ -318,43 +391,74 @@ class GaussianHMM(_MarkovChainMixin):
         return z, x
 
     def m_step(self, x: np.ndarray, fb: ForwardBackwardResult, variance_floor: float = 1e-9) -> GaussianHMM:
-        """Baum-Welch update: responsibility-weighted means and variances (floored at ``variance_floor``)."""
+        """Baum-Welch update: responsibility-weighted means and variances (floored at ``variance_floor``).
+
+        A state with zero expected count (unreachable) keeps its mean and variance: no 0/0, no NaN.
+        """
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.means.shape[1])
         gamma = fb.posterior.reshape(-1, self.num_states)
         weight = gamma.sum(0)[:, None]
-        means = gamma.T @ x / weight
-        variances = np.maximum(gamma.T @ x ** 2 / weight - means ** 2, variance_floor)
+        seen = weight > 0
+        safe = np.where(seen, weight, 1.0)
+        means = gamma.T @ x / safe
+        variances = np.maximum(gamma.T @ x ** 2 / safe - means ** 2, variance_floor)
+        means, variances = np.where(seen, means, self.means), np.where(seen, variances, self.variances)
         return replace(self, means=means, variances=variances, **self._chain_m_step(fb))
 
 
 class BaumWelchResult(NamedTuple):
-    """Result of :func:`baum_welch`: the fitted model and the total log-likelihood before each M-step."""
+    """Result of :func:`baum_welch`.
+
+    Attributes
+    ----------
+    model
+        The fitted HMM.
+    log_likelihood
+        :math:`\\sum_n\\log p(x^{(n)})` at the start and after each M-step, length ``num_iterations + 1``; the
+        last entry is the fitted model's.
+    converged
+        Whether the stopping rule fired before ``max_iterations``.
+    num_iterations
+        Number of M-steps taken.
+    stop_reason
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.em.driver.run_em`, relative change).
+    """
 
     model: CategoricalHMM | GaussianHMM
     log_likelihood: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
 
 
 def baum_welch(model: CategoricalHMM | GaussianHMM, x: np.ndarray, *, max_iterations: int = 100,
                tol: float = 1e-8) -> BaumWelchResult:
     """Baum-Welch EM (course Ch. 2): E-step by :func:`forward_backward` on all sequences, closed-form M-step.
 
-    The log-likelihood :math:`\\sum_n\\log p(x^{(n)})` never decreases (course eq. (2.35)-(2.37)); iteration stops
-    when it rises by less than ``tol`` times its magnitude.
+    It runs on the generic EM loop :func:`pgm_ppl.em.driver.run_em`. The log-likelihood
+    :math:`\\sum_n\\log p(x^{(n)})` never decreases (course eq. (2.35)-(2.37)); iteration stops when it changes by
+    less than ``tol`` times its previous magnitude (:func:`pgm_ppl.core.has_converged`, relative rule).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`CategoricalHMM` or :class:`GaussianHMM`.
+    ValueError
+        If a sequence is impossible under ``model`` (the message names the sequence and the time step).
+
+    Warns
+    -----
+    pgm_ppl.core.ConvergenceWarning
+        When ``max_iterations`` M-steps pass without the rule firing.
     """
     if not isinstance(model, (CategoricalHMM, GaussianHMM)):
         raise TypeError(f"model must be a CategoricalHMM or GaussianHMM, got {type(model).__name__}.")
-    history = []
-    converged = False
-    for _ in range(int(max_iterations)):
-        fb = model.forward_backward(x)
-        history.append(float(fb.log_likelihood.sum()))
-        if len(history) > 1 and history[-1] - history[-2] < tol * abs(history[-1]):
-            converged = True
-            break
-        model = model.m_step(x, fb)
-    if not converged:
-        warn_not_converged("baum_welch", int(max_iterations), hint=f"the log-likelihood still rose by more than "
-                           f"tol={tol} times its magnitude; raise max_iterations.", stacklevel=user_stacklevel())
-    return BaumWelchResult(model, np.asarray(history), converged, len(history))
+
+    def e_step(current: CategoricalHMM | GaussianHMM) -> EStep:
+        fb = current.forward_backward(x)
+        return EStep(fb, float(fb.log_likelihood.sum()))
+
+    result = run_em(model, e_step, lambda fb, current: current.m_step(x, fb), max_iter=int(max_iterations), tol=tol,
+                    name="baum_welch")
+    return BaumWelchResult(result.params, result.log_likelihood_trace, result.converged, result.num_iterations,
+                           result.stop_reason)
