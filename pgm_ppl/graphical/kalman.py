@@ -35,8 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.em.driver import EStep, run_em
 
 __all__ = ["LinearGaussianSSM", "KalmanFilterResult", "kalman_filter", "SmootherResult", "rts_smoother",
            "KalmanEMResult", "kalman_em"]
@@ -46,6 +45,15 @@ def _mat(name: str, value: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     value = np.atleast_2d(np.asarray(value, dtype=np.float64))
     if value.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {value.shape}.")
+    return _finite(name, value)
+
+
+def _finite(name: str, value: np.ndarray) -> np.ndarray:
+    bad = ~np.isfinite(value)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}: expected finite values, got {value[where]} at index "
+                         f"{where[0] if len(where) == 1 else where}.")
     return value
 
 
@@ -54,6 +62,12 @@ class LinearGaussianSSM:
     """Parameters :math:`(A, C, Q, R, \\mu_0, P_0)`; state dimension ``m``, observation dimension ``d``.
 
     Scalars are accepted for one-dimensional models (``LinearGaussianSSM(1, 1, 1400, 15000, 1100, 1e7)``).
+
+    Raises
+    ------
+    ValueError
+        If a parameter has the wrong shape or a NaN or infinite entry (both named), or ``Q``, ``R`` or ``P0`` is
+        not symmetric positive definite.
     """
 
     A: np.ndarray
@@ -68,7 +82,7 @@ class LinearGaussianSSM:
         d = np.atleast_2d(np.asarray(self.C)).shape[0]
         values = {"A": _mat("A", self.A, (m, m)), "C": _mat("C", self.C, (d, m)), "Q": _mat("Q", self.Q, (m, m)),
                   "R": _mat("R", self.R, (d, d)), "P0": _mat("P0", self.P0, (m, m))}
-        mu0 = np.asarray(self.mu0, dtype=np.float64).reshape(-1)
+        mu0 = _finite("mu0", np.asarray(self.mu0, dtype=np.float64).reshape(-1))
         if mu0.shape != (m,):
             raise ValueError(f"mu0 must have {m} entries, got shape {np.shape(self.mu0)}.")
         for name in ("Q", "R", "P0"):
@@ -199,12 +213,28 @@ def rts_smoother(model: LinearGaussianSSM, x: np.ndarray) -> SmootherResult:
 
 
 class KalmanEMResult(NamedTuple):
-    """Result of :func:`kalman_em`: fitted model, log-likelihood before each M-step, convergence flag, iterations."""
+    """Result of :func:`kalman_em`.
+
+    Attributes
+    ----------
+    model
+        The fitted parameters.
+    log_likelihood
+        :math:`\\log p(x_{1:T})` at the start and after each M-step, length ``num_iterations + 1``; the last entry
+        is the fitted model's.
+    converged
+        Whether the stopping rule fired before ``max_iterations``.
+    num_iterations
+        Number of M-steps taken.
+    stop_reason
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.em.driver.run_em`, relative change).
+    """
 
     model: LinearGaussianSSM
     log_likelihood: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
 
 
 _PARAMETERS = ("A", "C", "Q", "R", "mu0", "P0")
@@ -245,7 +275,10 @@ def _expected_observations(model: LinearGaussianSSM, x: np.ndarray,
 
 
 def _m_step(model: LinearGaussianSSM, x: np.ndarray, s: SmootherResult, learn: Collection[str]) -> LinearGaussianSSM:
-    """Closed-form ECM updates: A then Q given A, C then R given C, then mu0 and P0."""
+    """Closed-form ECM updates: A then Q given A, C then R given C, then mu0 and P0.
+
+    C and R have no data when no row has an observed entry: they keep their values (no 0/0).
+    """
     mu, ezz = s.means, s.covariances + np.einsum("ti,tj->tij", s.means, s.means)
     ezz_lag = s.lag_covariances + np.einsum("ti,tj->tij", mu[1:], mu[:-1])  # E[z_{t+1} z_t^T]
     new = {}
@@ -260,6 +293,8 @@ def _m_step(model: LinearGaussianSSM, x: np.ndarray, s: SmootherResult, learn: C
     rows = ~np.isnan(x).all(1)
     xhat, cov_xz, cov_xx = _expected_observations(model, x, s)
     sxx, sxz, szz = xhat.T @ xhat + cov_xx, xhat.T @ mu[rows] + cov_xz, ezz[rows].sum(0)
+    if not rows.any():  # nothing observed: the emission parameters have zero counts and keep their values
+        learn = set(learn) - {"C", "R"}
     if "C" in learn:
         c = new["C"] = np.linalg.solve(szz.T, sxz.T).T
     if "R" in learn:
@@ -288,22 +323,33 @@ def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str]
         Which of ``"A", "C", "Q", "R", "mu0", "P0"`` to update (the others stay fixed), for example
         ``("Q", "R")`` for a local-level model whose dynamics are known.
     max_iterations, tol
-        Stop when the log-likelihood rises by less than ``tol`` times its magnitude.
+        Stop when the log-likelihood changes by less than ``tol`` times its previous magnitude (the relative rule
+        of :func:`pgm_ppl.em.driver.run_em`, the one EM loop this runs on).
+
+    Raises
+    ------
+    ValueError
+        If ``learn`` names an unknown parameter or ``x`` has no observed value at all.
+
+    Warns
+    -----
+    pgm_ppl.core.ConvergenceWarning
+        When ``max_iterations`` M-steps pass without the rule firing.
     """
     unknown = set(learn) - set(_PARAMETERS)
     if unknown:
         raise ValueError(f"learn names unknown parameters {sorted(unknown)}; valid: {list(_PARAMETERS)}.")
     x = _observations(model, x)
-    history: list[float] = []
-    converged = False
-    for _ in range(int(max_iterations)):
-        smoothed = rts_smoother(model, x)
-        history.append(smoothed.log_likelihood)
-        if len(history) > 1 and history[-1] - history[-2] < tol * abs(history[-1]):
-            converged = True
-            break
-        model = _m_step(model, x, smoothed, set(learn))
-    if not converged:
-        warn_not_converged("kalman_em", int(max_iterations), hint=f"the log-likelihood still rose by more than "
-                           f"tol={tol} times its magnitude; raise max_iterations.", stacklevel=user_stacklevel())
-    return KalmanEMResult(model, np.asarray(history), converged, len(history))
+    if np.isnan(x).all():
+        raise ValueError(f"x: expected at least one observed value, got all {x.size} entries missing (NaN); "
+                         "there is nothing to fit.")
+    learn = set(learn)
+
+    def e_step(current: LinearGaussianSSM) -> EStep:
+        smoothed = rts_smoother(current, x)
+        return EStep(smoothed, smoothed.log_likelihood)
+
+    result = run_em(model, e_step, lambda smoothed, current: _m_step(current, x, smoothed, learn),
+                    max_iter=int(max_iterations), tol=tol, name="kalman_em")
+    return KalmanEMResult(result.params, result.log_likelihood_trace, result.converged, result.num_iterations,
+                          result.stop_reason)
