@@ -73,9 +73,22 @@ def _reduce(table: np.ndarray, axes: tuple[int, ...], kind: str) -> np.ndarray:
     return logsumexp(table, axis=axes) if kind == "sum" else table.max(axis=axes)
 
 
-def _normalize(log_msg: np.ndarray, kind: str) -> np.ndarray:
+class _ZeroMessage(Exception):
+    """A message or belief that is zero for every state of ``variable``: no configuration is possible."""
+
+    def __init__(self, variable: str) -> None:
+        super().__init__(variable)
+        self.variable = variable
+
+
+def _normalize(log_msg: np.ndarray, kind: str, variable: str = "") -> np.ndarray:
+    """Shift a log-message to sum (or peak) at one. A message of zeros everywhere raises :class:`_ZeroMessage`:
+    BP's zeros are sound (a state gets probability zero only when no configuration allows it, on loopy graphs
+    too), so such a message proves that the evidence has probability zero."""
     top = logsumexp(log_msg) if kind == "sum" else log_msg.max()
-    return log_msg - top if np.isfinite(top) else np.zeros_like(log_msg)
+    if top == -np.inf:
+        raise _ZeroMessage(variable)
+    return log_msg - top
 
 
 def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] | None = None,
@@ -96,9 +109,19 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
     max_iterations, tol
         Stop after ``max_iterations`` sweeps or when the largest message change is below ``tol``.
 
+    Raises
+    ------
+    ValueError
+        If ``kind`` or ``damping`` is invalid, or the evidence has probability zero under the model (a factor that
+        is zero everywhere once conditioned, or a message or belief that is zero for every state of a variable);
+        as in :func:`~pgm_ppl.graphical.variable_elimination` and the junction tree.
+
     Notes
     -----
-    On a tree (an acyclic factor graph) the result is exact after as many sweeps as the graph's diameter.
+    On a tree (an acyclic factor graph) the result is exact after as many sweeps as the graph's diameter, and
+    evidence of probability zero is always detected. On a loopy graph the zeros BP finds are sound but not
+    complete (they are those of arc consistency): contradictions that only a whole cycle reveals go unnoticed,
+    as does everything else the Bethe approximation misses; use the junction tree to be sure.
     """
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}.")
@@ -107,6 +130,21 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
     if int(max_iterations) < 1:
         raise ValueError(f"max_iterations must be at least 1, got {max_iterations}.")
     conditioned = graph.condition(evidence)
+    try:
+        for f in conditioned.factors:
+            if np.all(f.log_values == -np.inf):
+                raise _ZeroMessage(", ".join(f.variables) or "the observed variables")
+        return _run(conditioned, kind, damping, int(max_iterations), tol)
+    except _ZeroMessage as zero:
+        if not evidence:
+            raise ValueError(f"The model gives probability zero to every configuration: no state of "
+                             f"{zero.variable!r} is possible (belief propagation; log Z = -inf).") from None
+        raise ValueError(f"The evidence has probability zero under the model: {dict(evidence)} leaves no possible "
+                         f"state of {zero.variable!r} (belief propagation; log Z = -inf).") from None
+
+
+def _run(conditioned: FactorGraph, kind: str, damping: float, max_iterations: int,
+         tol: float) -> BeliefPropagationResult:
     factors = conditioned.factors
     cards = conditioned.cardinalities
     touching: dict[str, list[int]] = {v: [] for v in cards}
@@ -115,7 +153,7 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
             touching[v].append(a)
     to_var = {(a, v): np.full(cards[v], -np.log(cards[v])) for a, f in enumerate(factors) for v in f.variables}
     residuals = []
-    for _ in range(int(max_iterations)):
+    for _ in range(max_iterations):
         to_factor = _var_to_factor(to_var, touching, cards, kind)
         change = 0.0
         new_to_var = {}
@@ -125,10 +163,10 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
                 for u in f.variables:
                     if u != v:
                         total = total + _expand(to_factor[(u, a)], f.variables.index(u), f.log_values.ndim)
-                new = _normalize(_reduce(total, tuple(j for j in range(len(f.variables)) if j != i), kind), kind)
+                new = _normalize(_reduce(total, tuple(j for j in range(len(f.variables)) if j != i), kind), kind, v)
                 old = to_var[(a, v)]
                 if damping > 0.0:
-                    new = _normalize(np.logaddexp(np.log1p(-damping) + new, np.log(damping) + old), kind)
+                    new = _normalize(np.logaddexp(np.log1p(-damping) + new, np.log(damping) + old), kind, v)
                 change = max(change, float(np.abs(np.exp(new) - np.exp(old)).max()))
                 new_to_var[(a, v)] = new
         to_var = new_to_var
@@ -136,10 +174,10 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
         if change < tol:
             break
     if residuals[-1] >= tol:
-        warn_not_converged("belief_propagation", int(max_iterations), hint=f"the largest message change is still "
+        warn_not_converged("belief_propagation", max_iterations, hint=f"the largest message change is still "
                            f"{residuals[-1]:.3g} >= tol={tol}; raise max_iterations or add damping (loopy graphs).",
                            stacklevel=user_stacklevel())
-    beliefs = {v: _normalize(sum((to_var[(a, v)] for a in touching[v]), np.zeros(cards[v])), kind)
+    beliefs = {v: _normalize(sum((to_var[(a, v)] for a in touching[v]), np.zeros(cards[v])), kind, v)
                for v in cards}
     assignment = {v: int(np.argmax(b)) for v, b in beliefs.items()}
     if kind == "sum":
@@ -155,7 +193,7 @@ def _expand(vector: np.ndarray, axis: int, ndim: int) -> np.ndarray:
 
 
 def _var_to_factor(to_var, touching, cards, kind) -> dict:
-    return {(v, a): _normalize(sum((to_var[(b, v)] for b in touching[v] if b != a), np.zeros(cards[v])), kind)
+    return {(v, a): _normalize(sum((to_var[(b, v)] for b in touching[v] if b != a), np.zeros(cards[v])), kind, v)
             for v in cards for a in touching[v]}
 
 

@@ -19,8 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.em.driver import EStep, run_em
 
 from .bayesnet import BayesianNetwork
 from .junction_tree import JunctionTree
@@ -85,12 +84,28 @@ def maximum_likelihood(structure: BayesianNetwork, data: Mapping[str, np.ndarray
 
 
 class BayesNetEMResult(NamedTuple):
-    """Result of :func:`expectation_maximization`: the network, log-likelihood before each M-step, flags."""
+    """Result of :func:`expectation_maximization`.
+
+    Attributes
+    ----------
+    network
+        The fitted network.
+    log_likelihood
+        Observed-data :math:`\\log p(x_{\\mathrm{obs}})` at the start and after each M-step, length
+        ``num_iterations + 1``; the last entry is the fitted network's.
+    converged
+        Whether the stopping rule fired before ``max_iterations``.
+    num_iterations
+        Number of M-steps taken.
+    stop_reason
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.em.driver.run_em`, relative change).
+    """
 
     network: BayesianNetwork
     log_likelihood: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
 
 
 def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.ndarray], *,
@@ -105,33 +120,34 @@ def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.nda
     data
         ``{variable: integer states}``, ``-1`` marking a missing value.
     max_iterations, tol
-        Stop when the observed-data log-likelihood rises by less than ``tol`` times its magnitude.
+        Stop when the observed-data log-likelihood changes by less than ``tol`` times its previous magnitude (the
+        relative rule of :func:`pgm_ppl.em.driver.run_em`, the one EM loop this runs on).
     pseudo_count
         Dirichlet smoothing of the expected counts; with 0 the log-likelihood never decreases.
     """
     variables, cards = network.variables, network.cardinalities
     rows = _data_matrix(variables, cards, data, allow_missing=True)
     patterns, weights = np.unique(rows, axis=0, return_counts=True)
-    history: list[float] = []
-    converged = False
-    for _ in range(int(max_iterations)):
-        tree = JunctionTree(network.to_factor_graph())
-        counts = {v: np.zeros(network.cpts[v].shape) for v in variables}
+
+    def e_step(current: BayesianNetwork) -> EStep:
+        """Expected family counts by the junction tree, once per distinct pattern of observed values."""
+        tree = JunctionTree(current.to_factor_graph())
+        counts = {v: np.zeros(current.cpts[v].shape) for v in variables}
         log_lik = 0.0
         for pattern, weight in zip(patterns, weights):
             evidence = {v: int(s) for v, s in zip(variables, pattern) if s >= 0}
             cal = tree.calibrate(evidence)
             log_lik += weight * cal.log_value
             for v in variables:
-                counts[v] += weight * cal.clique_marginal(network.parents[v] + (v,))
-        history.append(float(log_lik))
-        if len(history) > 1 and history[-1] - history[-2] < tol * abs(history[-1]):
-            converged = True
-            break
-        network = BayesianNetwork(network.parents, {v: _normalise(c, pseudo_count) for v, c in counts.items()},
-                                  network.state_names)
-    if not converged:
-        warn_not_converged("expectation_maximization", int(max_iterations), hint="the log-likelihood still rose "
-                           f"by more than tol={tol} times its magnitude; raise max_iterations.",
-                           stacklevel=user_stacklevel())
-    return BayesNetEMResult(network, np.asarray(history), converged, len(history))
+                counts[v] += weight * cal.clique_marginal(current.parents[v] + (v,))
+        return EStep(counts, float(log_lik))
+
+    def m_step(counts: dict, current: BayesianNetwork) -> BayesianNetwork:
+        # a parent configuration with zero expected count keeps its CPT row (no 0/0), as the HMM's rows do
+        cpts = {v: np.where(c.sum(-1, keepdims=True) + pseudo_count > 0, _normalise(c, pseudo_count), current.cpts[v])
+                for v, c in counts.items()}
+        return BayesianNetwork(current.parents, cpts, current.state_names)
+
+    result = run_em(network, e_step, m_step, max_iter=int(max_iterations), tol=tol, name="expectation_maximization")
+    return BayesNetEMResult(result.params, result.log_likelihood_trace, result.converged, result.num_iterations,
+                            result.stop_reason)
