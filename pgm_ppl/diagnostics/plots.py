@@ -30,12 +30,19 @@ def save_plots(idata: az.InferenceData, directory: str | Path, *, max_size: int 
     if str(idata.posterior.attrs.get("method", "")) != "svi":
         plots.insert(0, ("trace.png", az.plot_trace))
     for filename, plot in plots:
-        axes = plot(idata, var_names=names)
+        axes = plot(idata, var_names=names, labeller=_FlatLabeller())
         figure = np.ravel(axes)[0].figure
         figure.savefig(directory / filename, dpi=80)
         plt.close(figure)
         written.append(directory / filename)
     return sorted(written)
+
+
+class _FlatLabeller(az.labels.BaseLabeller):
+    """Titles on one line, ``w[age]``: ArviZ's two-line ``w`` / ``age`` runs into the panel above."""
+
+    def make_label_vert(self, var_name, sel, isel):
+        return self.make_label_flat(var_name, sel, isel)
 
 
 def _loss_plot(loss: np.ndarray, path: Path) -> Path:
