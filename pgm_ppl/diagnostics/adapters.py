@@ -542,7 +542,8 @@ def _dp_gibbs(result, data=None, *, num_samples=1000, seed=0) -> Fit:
 
 @_adapter("pgm_ppl.graphical.hmm", "BaumWelchResult")
 def _baum_welch(result, data=None, *, num_samples=1000, seed=0) -> Fit:
-    """Point estimate of the HMM's parameters; ``losses`` is minus the log-likelihood before each M-step;
+    """Point estimate of the HMM's parameters; ``losses`` is minus the log-likelihood at the start and after each
+    M-step (the last is the fitted model's);
     given the sequences ``x`` (N, T[, D]), the log-likelihood of each sequence (states summed out), and a
     density over sequences of that length."""
     from pgm_ppl.graphical.hmm import baum_welch
@@ -564,8 +565,8 @@ def _baum_welch(result, data=None, *, num_samples=1000, seed=0) -> Fit:
 
 @_adapter("pgm_ppl.graphical.kalman", "KalmanEMResult")
 def _kalman_em(result, data=None, *, num_samples=1000, seed=0) -> Fit:
-    r"""Point estimate of :math:`(A, C, Q, R, \mu_0, P_0)`; ``losses`` is minus the log-likelihood before
-    each M-step; given ``x`` (T, d), the one-step-ahead terms :math:`\log p(x_t \mid x_{1:t-1})` (observed
+    r"""Point estimate of :math:`(A, C, Q, R, \mu_0, P_0)`; ``losses`` is minus the log-likelihood at the
+    start and after each M-step; given ``x`` (T, d), the one-step-ahead terms :math:`\log p(x_t \mid x_{1:t-1})` (observed
     entries only; 0 for a fully missing row), whose sum is the Kalman filter's :math:`\log p(x_{1:T})`."""
     from pgm_ppl.graphical.kalman import kalman_em
 
@@ -602,7 +603,7 @@ def _kalman_pointwise(model: Any, x: np.ndarray) -> np.ndarray:
 @_adapter("pgm_ppl.graphical.learning", "BayesNetEMResult")
 def _bayesnet_em(result, data=None, *, num_samples=1000, seed=0) -> Fit:
     """Point estimate of every CPT (site named after its variable); ``losses`` is minus the observed-data
-    log-likelihood before each M-step; given the ``{variable: states}`` data (``-1`` = missing), each row's
+    log-likelihood at the start and after each M-step; given the ``{variable: states}`` data (``-1`` = missing), each row's
     :math:`\\log p(x_{n,\\mathrm{obs}})` with its missing entries summed out by the junction tree."""
     from pgm_ppl.graphical.junction_tree import JunctionTree
     from pgm_ppl.graphical.learning import _data_matrix, expectation_maximization
