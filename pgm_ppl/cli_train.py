@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -57,7 +58,7 @@ def add_commands(commands: Any, positive: Callable[[str], int]) -> None:
     training.add_argument("--steps", type=positive, default=2000, help="optimiser steps (default 2000)")
     training.add_argument("--batch-size", type=positive, default=256, help="rows per batch (default 256)")
     training.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    training.add_argument("--seed", type=int, default=0)
+    training.add_argument("--seed", type=_seed, default=0)
     training.add_argument("--num-data", type=positive, default=2000,
                           help="rows drawn from a generated dataset such as moons (default 2000)")
     training.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -69,17 +70,30 @@ def add_commands(commands: Any, positive: Callable[[str], int]) -> None:
     sampling.add_argument("run_dir", help="a directory written by 'pgm-ppl train'")
     sampling.add_argument("--num", type=positive, default=1000, help="number of samples (default 1000)")
     sampling.add_argument("--out", required=True, help="the .npy file to write (must not exist)")
-    sampling.add_argument("--seed", type=int, default=0)
+    sampling.add_argument("--seed", type=_seed, default=0)
     sampling.set_defaults(run=run_sample)
 
     comparing = commands.add_parser("compare", help="rank trained runs by held-out log predictive density")
     comparing.add_argument("run_dirs", nargs="+", help="directories written by 'pgm-ppl train'")
-    comparing.add_argument("--data", required=True, help="held-out data: an embedded dataset or a file; for a "
-                           "generated dataset use a --seed other than the runs' to get fresh rows")
-    comparing.add_argument("--seed", type=int, default=1, help="seed of a generated dataset (default 1)")
+    comparing.add_argument("--data", help="held-out rows: a file, or a generated dataset with a --seed no run used "
+                           "(default: the runs' shared held-out 20%%)")
+    comparing.add_argument("--seed", type=_seed, default=1, help="seed of a generated --data (default 1)")
     comparing.add_argument("--num-data", type=positive, default=2000)
     comparing.add_argument("--out", help="where to write the comparison plot (PNG; default: compare-<time>.png)")
     comparing.set_defaults(run=run_compare)
+
+
+def _seed(text: str) -> int:
+    """A seed: an integer >= 0 (numpy's SeedSequence takes no negative entropy)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
 
 
 def list_trainable() -> list[str]:
@@ -91,26 +105,43 @@ def list_trainable() -> list[str]:
 # --- train -----------------------------------------------------------------------------------------------------------
 
 def run_train(options: Any) -> int:
-    """``pgm-ppl train``: fit, then write every artefact of the run atomically."""
+    """``pgm-ppl train``: check everything, fit, then write every artefact of the run atomically.
+
+    The fitted weights (``model.pt`` / ``params.npz``) are written last, so their presence marks a finished run.
+    A fresh run that fails before its first checkpoint leaves no directory behind; an interrupted neural run keeps
+    its ``run.json`` and ``checkpoint.pt`` for ``--resume``.
+    """
     from pgm_ppl.cli import _parse_settings
 
     entry = _trainable(options.model)
     settings = {**entry.options, **_parse_settings(options.set)}
     _check_settings(options.model, entry, settings)
+    _check_device(options.device)
     out = Path(options.out)
     _check_out(out, options.resume)
-    X_train, X_test, source = _split(options.data, options.seed, options.num_data)
+    X_train, X_test, name = _split(options.data, options.seed, options.num_data)
+    if entry.engine == "train" and X_train.shape[1] < 2:
+        raise UsageError(f"--data {options.data}: {options.model} needs at least 2 columns, got {X_train.shape[1]}.")
     spec = {"format": RUN_FORMAT, "model": options.model, "features": int(X_train.shape[1]), "settings": settings,
-            "data": source, "seed": options.seed, "steps": options.steps, "batch_size": options.batch_size}
+            "data": name, "source": str(options.data), "num_data": options.num_data, "seed": options.seed,
+            "steps": options.steps, "batch_size": options.batch_size}
     if options.resume:
         _check_resumable(out, spec)
     else:
         _make_run_dir(out)
         _write_json(out / "run.json", spec)
-    print(f"Training {options.model} on {source} ({len(X_train)} rows, {len(X_test)} held out)...", flush=True)
-    fit = _train_em(spec, X_train, X_test, out) if entry.engine == "em" else \
-        _train_neural(spec, X_train, X_test, out, options)
-    _write_outputs(out, fit, X_test, options.seed)
+    try:
+        print(f"Training {options.model} on {name} ({len(X_train)} rows, {len(X_test)} held out)...", flush=True)
+        if entry.engine == "em":
+            fit, save_weights = _train_em(spec, X_train, out)
+        else:
+            fit, save_weights = _train_neural(spec, X_train, X_test, out, options)
+        _write_outputs(out, fit, X_test, options.seed)
+        save_weights()
+    except BaseException:
+        if not options.resume and not (out / "checkpoint.pt").exists():
+            shutil.rmtree(out, ignore_errors=True)  # nothing to resume: leave no half-written run
+        raise
     print(f"\nWrote {out}/: run.json, {'params.npz' if entry.engine == 'em' else 'checkpoint.pt, model.pt'}, "
           f"loss.png, samples.png, metrics.json, inference_data.nc ({fit.seconds:.1f} s)")
     return 0
@@ -127,19 +158,24 @@ def _train_neural(spec: dict, X_train: np.ndarray, X_test: np.ndarray, out: Path
                 learning_rate=float(settings["learning_rate"]), validation_data=X_test,
                 validate_every=max(spec["steps"] // 20, 1), device=options.device, seed=spec["seed"],
                 checkpoint_dir=out, checkpoint_every=max(spec["steps"] // 10, 1), resume=options.resume)
-    _atomic_write(out / "model.pt", lambda path: torch.save(module.state_dict(), path))
-    return fit
+    return fit, lambda: _atomic_write(out / "model.pt", lambda path: torch.save(module.state_dict(), path))
 
 
-def _train_em(spec: dict, X_train: np.ndarray, X_test: np.ndarray, out: Path):
+def _train_em(spec: dict, X_train: np.ndarray, out: Path):
     from pgm_ppl.diagnostics import as_fit
     from pgm_ppl.em import fit_gmm
 
-    result = fit_gmm(X_train, int(spec["settings"]["num_components"]), seed=spec["seed"])
+    num_components = int(spec["settings"]["num_components"])
+    if num_components > len(X_train):
+        raise UsageError(f"--set num_components={num_components}: expected at most the {len(X_train)} training rows.")
+    result = fit_gmm(X_train, num_components, seed=spec["seed"])
     params = result.params
-    _atomic_write(out / "params.npz", lambda path: np.savez(path, weights=params.weights, means=params.means,
-                                                           covariances=params.covariances), suffix=".npz")
-    return as_fit(result, X_train)
+
+    def save_weights() -> None:
+        _atomic_write(out / "params.npz", lambda path: np.savez(path, weights=params.weights, means=params.means,
+                                                               covariances=params.covariances), suffix=".npz")
+
+    return as_fit(result, X_train), save_weights
 
 
 def _write_outputs(out: Path, fit: Any, X_test: np.ndarray, seed: int) -> None:
@@ -175,6 +211,8 @@ def run_sample(options: Any) -> int:
         raise UsageError(f"--out {out}: expected a file name ending in .npy, got {out.suffix or 'no suffix'!r}.")
     if out.exists():
         raise UsageError(f"--out {out} already exists; choose another name or remove it.")
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"--out {out}: the folder {out.resolve().parent} does not exist.")
     draws = density.sample(options.num, seed=options.seed)
     _atomic_write(out, lambda path: np.save(path, draws), suffix=".npy")
     print(f"Wrote {out}: {draws.shape[0]} samples of shape {draws.shape[1:]}")
@@ -182,20 +220,31 @@ def run_sample(options: Any) -> int:
 
 
 def run_compare(options: Any) -> int:
-    """``pgm-ppl compare``: ArviZ's compare table of held-out elpd for several runs, printed and plotted."""
-    from pgm_ppl.data import load_data
+    """``pgm-ppl compare``: ArviZ's compare table of held-out elpd for several runs, printed and plotted.
+
+    Without ``--data``, the runs must share their training data (source, seed, size), and they are compared on its
+    held-out 20% (the rows none of them trained on). With ``--data``, rows that any run trained on are refused:
+    a generated dataset needs a ``--seed`` that no run used, a file must not be a run's training file.
+    """
     from pgm_ppl.diagnostics import compare_heldout, plot_compare_heldout
 
-    densities = {}
+    runs = {}
     for run_dir in options.run_dirs:
         path = Path(run_dir)
-        name = path.name
-        if name in densities:
-            raise UsageError(f"two runs are named {name!r}; give directories with different names.")
-        densities[name] = load_density(path)
-    X = load_data(options.data, seed=options.seed, num_samples=options.num_data).values.astype(np.float64)
-    table = compare_heldout(densities, X)
+        if path.name in runs:
+            raise UsageError(f"two runs are named {path.name!r}; give directories with different names.")
+        runs[path.name] = (_read_spec(path), load_density(path))
+    X, description = _comparison_rows(options, {name: spec for name, (spec, _) in runs.items()})
+    for name, (spec, _) in runs.items():
+        if spec["features"] != X.shape[1]:
+            raise UsageError(f"run {name!r} was trained on rows of {spec['features']} columns; the comparison rows "
+                             f"({description}) have {X.shape[1]}.")
+    table = compare_heldout({name: density for name, (_, density) in runs.items()}, X)
+    print(f"Held-out rows: {description}\n")
     print(table.to_string())
+    if len(runs) < 2:
+        print("\n(one run: nothing to plot against)")
+        return 0
     out = Path(options.out) if options.out else Path(f"compare-{time.strftime('%Y%m%d-%H%M%S')}.png")
     if out.exists():
         raise UsageError(f"--out {out} already exists; choose another name or remove it.")
@@ -204,12 +253,56 @@ def run_compare(options: Any) -> int:
         import matplotlib.pyplot as plt
 
         axes = plot_compare_heldout(table)
-        axes.figure.savefig(path, dpi=120, bbox_inches="tight")
+        axes.figure.savefig(path, dpi=120, bbox_inches="tight", format="png")
         plt.close(axes.figure)
 
     _atomic_write(out, save, suffix=".png")
     print(f"\nWrote {out}")
     return 0
+
+
+def _comparison_rows(options: Any, specs: dict[str, dict]) -> tuple[np.ndarray, str]:
+    """The rows to compare on, never rows a run trained on (see :func:`run_compare`)."""
+    from pgm_ppl.data import DATASETS, load_data
+
+    if options.data is None:
+        sources = {(spec.get("source"), spec["seed"], spec.get("num_data")) for spec in specs.values()}
+        if len(sources) != 1 or None in next(iter(sources)):
+            raise UsageError("--data: the runs were trained on different data (or by an older version); give the "
+                             "held-out rows with --data (a file, or a generated dataset with a fresh --seed).")
+        source, seed, num_data = next(iter(sources))
+        _, X_test, name = _split(source, seed, num_data)
+        return X_test, f"the held-out 20% of {name} (seed {seed}), {len(X_test)} rows"
+    generated = options.data in DATASETS and options.data not in ("iris", "wine", "digits", "breast_cancer",
+                                                                     "diabetes")
+    for name, spec in specs.items():
+        same_source = spec.get("source") == str(options.data)
+        if same_source and (not generated or spec["seed"] == options.seed):
+            hint = (f"pass a --seed that no run used (run {name!r} used {spec['seed']})" if generated
+                    else "omit --data to compare on the runs' shared held-out rows, or give a separate test file")
+            raise UsageError(f"--data {options.data}: run {name!r} trained on these rows, so they would reward "
+                             f"overfitting; {hint}.")
+    table = load_data(options.data, seed=options.seed, num_samples=options.num_data)
+    from pgm_ppl.core import check_data
+
+    X = check_data(table.values, f"--data {options.data}", ndim=2, min_rows=2)
+    return X, f"{table.name}{f' (seed {options.seed})' if generated else ''}, {len(X)} rows"
+
+
+def _read_spec(run_dir: Path) -> dict:
+    spec_path = run_dir / "run.json"
+    if not spec_path.is_file():
+        raise UsageError(f"{run_dir}: expected a directory written by 'pgm-ppl train' (with run.json), got "
+                         f"{'a directory without one' if run_dir.is_dir() else 'no such directory'}.")
+    try:
+        spec = json.loads(spec_path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UsageError(f"{spec_path}: expected the JSON written by 'pgm-ppl train', got unreadable text "
+                         f"({error}).") from error
+    if not isinstance(spec, dict) or spec.get("format") != RUN_FORMAT or spec.get("model") not in TRAINABLE:
+        raise UsageError(f"{spec_path}: expected run format {RUN_FORMAT} of a known model, got format "
+                         f"{spec.get('format') if isinstance(spec, dict) else None!r}.")
+    return spec
 
 
 def load_density(run_dir: Path) -> Any:
@@ -221,14 +314,7 @@ def load_density(run_dir: Path) -> Any:
         If ``run_dir`` is not a finished run (no ``run.json`` or no fitted weights) or was written by another
         format version.
     """
-    spec_path = run_dir / "run.json"
-    if not spec_path.is_file():
-        raise UsageError(f"{run_dir}: expected a directory written by 'pgm-ppl train' (with run.json), got "
-                         f"{'a directory without one' if run_dir.is_dir() else 'no such directory'}.")
-    spec = json.loads(spec_path.read_text())
-    if spec.get("format") != RUN_FORMAT or spec.get("model") not in TRAINABLE:
-        raise UsageError(f"{spec_path}: expected run format {RUN_FORMAT} of a known model, got format "
-                         f"{spec.get('format')!r}, model {spec.get('model')!r}.")
+    spec = _read_spec(run_dir)
     if TRAINABLE[spec["model"]].engine == "em":
         from pgm_ppl.em import GMMParams
         from pgm_ppl.em.density import GaussianMixtureDensity
@@ -256,6 +342,21 @@ def _trainable(name: str) -> Trainable:
     if name not in TRAINABLE:
         raise UsageError(f"model: expected one of {', '.join(map(repr, TRAINABLE))}, got {name!r}.")
     return TRAINABLE[name]
+
+
+def _check_device(device: str) -> None:
+    """Refuse a device this machine does not have before anything is written."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError) as error:
+        raise UsageError(f"--device: expected cpu or cuda (optionally cuda:N), got {device!r}.") from error
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: this PyTorch has no usable CUDA device "
+                         f"(built with CUDA: {torch.backends.cuda.is_built()}); use --device cpu.")
+    if kind not in ("cpu", "cuda"):
+        raise UsageError(f"--device: expected cpu or cuda, got {device!r}.")
 
 
 def _check_settings(model: str, entry: Trainable, settings: dict) -> None:
@@ -308,15 +409,17 @@ def _check_out(out: Path, resume: bool) -> None:
     elif out.exists():
         raise UsageError(f"output directory {out} already exists; choose another --out, remove it, or pass --resume.")
     parent = out.resolve().parent
-    if not parent.exists():
+    try:
         parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot create the folder {parent} ({error.strerror}).") from error
     if not os.access(parent, os.W_OK):
         raise UsageError(f"--out {out}: cannot write in {parent}.")
 
 
 def _check_resumable(out: Path, spec: dict) -> None:
     saved = json.loads((out / "run.json").read_text())
-    keys = ("model", "features", "settings", "data", "seed", "batch_size")
+    keys = ("model", "features", "settings", "data", "source", "num_data", "seed", "batch_size")
     different = [k for k in keys if saved.get(k) != spec.get(k)]
     if different:
         k = different[0]
@@ -332,6 +435,8 @@ def _make_run_dir(out: Path) -> None:
         out.mkdir()  # exclusive: of two runs with the same --out, the second stops here
     except FileExistsError as error:
         raise UsageError(f"output directory {out} already exists; choose another --out.") from error
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot create it ({error.strerror}).") from error
 
 
 def _finished(path: Path) -> Path:
@@ -377,11 +482,14 @@ def _plot_losses(fit: Any, path: Path) -> None:
 def _plot_samples(samples: np.ndarray, data: np.ndarray, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True)
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=data.shape[1] > 1)
     for ax, points, title in ((axes[0], data, "held-out data"), (axes[1], samples, "model samples")):
-        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6)
+        if points.shape[1] == 1:
+            ax.hist(points[:, 0], bins=30, density=True, alpha=0.7)
+        else:  # the first two coordinates
+            ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6)
         ax.set(title=title, xlabel="x[0]")
-    axes[0].set_ylabel("x[1]")
+    axes[0].set_ylabel("density" if data.shape[1] == 1 else "x[1]")
     figure.tight_layout()
     figure.savefig(path, dpi=120, format="png")
     plt.close(figure)

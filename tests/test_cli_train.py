@@ -66,7 +66,26 @@ def test_sample_and_compare(runs):
     compared = run("compare", "flow", "gmm", "--data", "moons", "--num-data", 200, "--out", "cmp.png", cwd=folder)
     assert compared.returncode == 0, compared.stderr
     assert "elpd" in compared.stdout and "d_elpd" in compared.stdout and "gmm" in compared.stdout
+    assert "moons (seed 1), 200 rows" in compared.stdout
     assert (folder / "cmp.png").stat().st_size > 0
+
+
+def test_compare_uses_rows_no_run_trained_on(runs):
+    """Without --data: the runs' shared held-out 20%; the runs' own training rows are refused."""
+    from pgm_ppl.cli_train import _split, load_density
+
+    folder, _, _ = runs
+    shared = run("compare", "flow", "gmm", "--out", "shared.png", cwd=folder)
+    assert shared.returncode == 0, shared.stderr
+    assert "the held-out 20% of moons (seed 0), 60 rows" in shared.stdout
+    _, X_test, _ = _split("moons", 0, 300)
+    gmm_elpd = float(load_density(folder / "gmm").log_prob(X_test).sum())
+    row = next(line for line in shared.stdout.splitlines() if line.startswith("gmm"))
+    assert f"{gmm_elpd:.6f}"[:-2] in row  # the table's elpd is the sum of the held-out log-densities
+    reused = run("compare", "flow", "gmm", "--data", "moons", "--seed", 0, cwd=folder)
+    assert reused.returncode == 2 and "run 'flow' trained on these rows" in reused.stderr
+    one = run("compare", "gmm", cwd=folder)
+    assert one.returncode == 0 and "nothing to plot against" in one.stdout
 
 
 def test_resume_continues_to_the_uninterrupted_result(tmp_path):
@@ -90,6 +109,10 @@ def test_resume_continues_to_the_uninterrupted_result(tmp_path):
     (("train", "realnvp", "--data", "moons", "--out", "x", "--resume"), "--resume: expected a run to resume in x"),
     (("sample", "missing", "--out", "a.npy"), "missing: expected a directory written by 'pgm-ppl train'"),
     (("compare", "missing", "--data", "moons"), "missing: expected a directory written by 'pgm-ppl train'"),
+    (("train", "realnvp", "--data", "moons", "--out", "x", "--device", "cuda"), "--device cuda: this PyTorch has no"),
+    (("train", "gmm", "--data", "moons", "--num-data", 20, "--out", "x", "--set", "num_components=50"),
+     "num_components=50: expected at most the 16 training rows."),
+    (("train", "realnvp", "--data", "moons", "--out", "x", "--seed", "-1"), "expected an integer >= 0, got '-1'"),
 ])
 def test_bad_input_names_the_culprit(tmp_path, args, message):
     result = run(*args, cwd=tmp_path)
@@ -105,6 +128,10 @@ def test_existing_output_and_foreign_data(tmp_path):
     np.save(tmp_path / "one_column.npy", np.arange(20.0)[:, None])
     narrow = run("train", "realnvp", "--data", "one_column.npy", "--out", "narrow", cwd=tmp_path)
     assert narrow.returncode == 2 and "needs at least 2 columns, got 1" in narrow.stderr
+    assert not (tmp_path / "narrow").exists()
+    line = run("train", "gmm", "--data", "one_column.npy", "--set", "num_components=2", "--out", "line", cwd=tmp_path)
+    assert line.returncode == 0, line.stderr  # a mixture on one column is fine (histograms in samples.png)
+    assert (tmp_path / "line" / "params.npz").is_file()
     bad = np.random.default_rng(0).normal(size=(50, 2))
     bad[7, 1] = np.nan
     np.save(tmp_path / "nan.npy", bad)
