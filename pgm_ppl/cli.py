@@ -317,7 +317,7 @@ class _Pointwise:
             return (f"Pointwise groups (--pointwise none): no log-likelihood, no predictive draws; prior from "
                     f"{self.prior_draws} draws.")
         which = ("every draw" if self.thin == 1 else
-                 f"{chains * kept:,} of {chains * draws:,} draws (every {self.thin}th of each chain)")
+                 f"{chains * kept:,} of {chains * draws:,} draws (one in {self.thin} of each chain)")
         kind = "float64" if self.mode == "full" else "float32"
         return (f"Pointwise groups (--pointwise {self.mode}): log-likelihood and posterior predictive from {which}, "
                 f"prior predictive from {self.prior_draws} draws, {kind}, compressed NetCDF"

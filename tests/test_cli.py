@@ -380,3 +380,37 @@ def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path):
     assert "pgm-ppl: interrupted; no output was written." in err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pointwise_policy_thins_to_the_budget_and_says_so():
+    from pgm_ppl.cli import POINTWISE_VALUES, _Pointwise
+
+    sizes = (20, 2 * 100_000, 100_000)  # 100,000 rows: log-likelihood + predictive values per draw, prior per draw
+    auto = _Pointwise.choose("auto", 4, 1000, sizes)
+    assert auto.thin == -(-4000 * 200_000 // POINTWISE_VALUES) == 16 and auto.prior_draws == 500
+    assert 4 * -(-1000 // auto.thin) * sizes[1] <= POINTWISE_VALUES * 1.01
+    assert "252 of 4,000 draws (one in 16 of each chain)" in auto.describe(4, 1000)  # 4 x ceil(1000 / 16)
+    assert "500 of 4,000 draws (one in 8 " in _Pointwise.choose("auto", 4, 1000, (20, 100_000, 1)).describe(4, 1000)
+    full = _Pointwise.choose("full", 4, 1000, sizes)
+    assert (full.thin, full.prior_draws) == (1, 500) and "float64" in full.describe(4, 1000)
+    assert full.bytes(sizes, 4, 1000) == 8 * (4000 * 20 + 4000 * 200_000 + 500 * 100_000)
+    none = _Pointwise.choose("none", 4, 1000, sizes)
+    assert none.bytes(sizes, 4, 1000) == 8 * (4000 * 20 + 500 * 100_000)
+
+
+def test_compilation_cache_goes_to_the_users_cache_folder_unless_set(tmp_path, monkeypatch):
+    import jax
+
+    from pgm_ppl.cli import _use_compilation_cache
+
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        _use_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "pgm_ppl" / "jax")
+        jax.config.update("jax_compilation_cache_dir", "/somewhere/the/user/chose")
+        _use_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == "/somewhere/the/user/chose"
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
