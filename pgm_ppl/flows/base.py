@@ -21,6 +21,7 @@ import zuko
 from pyro.contrib.zuko import ZukoToPyro
 from torch import nn
 
+from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core.validation import check_int
 
 __all__ = ["FlowModel", "realnvp"]
@@ -65,18 +66,25 @@ class FlowModel(nn.Module):
         return self.flow().sample((num_samples,))
 
 
-def realnvp(features: int, *, transforms: int = 4, hidden_features: tuple[int, ...] = (64, 64)) -> FlowModel:
+def realnvp(features: int, *, transforms: int = 4, hidden_features: tuple[int, ...] = (64, 64),
+            seed: int = 0) -> FlowModel:
     """An affine-coupling flow (RealNVP, Dinh et al. 2017) on ``features`` dimensions, built by zuko.
 
     Each of ``transforms`` layers keeps half of the coordinates and shifts and scales the other half by an MLP
     of them (``hidden_features`` units), alternating halves; the Jacobian is triangular, so the log-determinant
     is the sum of the log-scales (course §8, coupling flows).
 
+    The initial weights are drawn under ``torch_seeded(seed)``: the same ``seed`` gives the same flow, and the
+    caller's torch generator is neither used nor advanced.
+
     Raises
     ------
-    ValueError
-        If ``features`` < 2 (a coupling needs two halves) or ``transforms`` < 1.
+    ValueError, TypeError
+        If ``features`` < 2 (a coupling needs two halves), ``transforms`` < 1, or ``seed`` is not an integer >= 0.
     """
     check_int(features, "features", minimum=2)
     check_int(transforms, "transforms", minimum=1)
-    return FlowModel(zuko.flows.RealNVP(features, transforms=transforms, hidden_features=tuple(hidden_features)))
+    check_int(seed, "seed", minimum=0)
+    with torch_seeded(seed):
+        return FlowModel(zuko.flows.RealNVP(features, transforms=transforms,
+                                            hidden_features=tuple(hidden_features)))
