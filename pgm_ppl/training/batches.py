@@ -95,8 +95,14 @@ class StreamBatches:
 
 def make_batches(data: Any, batch_size: int, seed: int, convert: Any) -> ArrayBatches | StreamBatches:
     """:class:`ArrayBatches` for an array or tensor, :class:`StreamBatches` for any other iterable."""
+    if _is_list_of_rows(data):  # as np.asarray reads a list of equal-length lists
+        data = np.stack([np.asarray(row.detach().cpu() if isinstance(row, torch.Tensor) else row) for row in data])
     if isinstance(data, (np.ndarray, torch.Tensor, list)) and not _is_list_of_batches(data):
         return ArrayBatches(convert(data, "data"), batch_size, seed)
+    if isinstance(data, (dict, str, bytes)):
+        hint = " (pass the array itself, e.g. data['x'])" if isinstance(data, dict) else ""
+        raise TypeError(f"data: expected an array, a tensor or an iterable of batches, got a "
+                        f"{type(data).__name__}{hint}.")
     if isinstance(data, Iterable):
         return StreamBatches(data, convert)
     raise TypeError(f"data: expected an array, a tensor or an iterable of batches, got {type(data).__name__}.")
@@ -104,6 +110,13 @@ def make_batches(data: Any, batch_size: int, seed: int, convert: Any) -> ArrayBa
 
 def _is_list_of_batches(data: Any) -> bool:
     return isinstance(data, list) and bool(data) and isinstance(data[0], (np.ndarray, torch.Tensor))
+
+
+def _is_list_of_rows(data: Any) -> bool:
+    """A list of equal-length 1-D arrays: the rows of one array (a list of 2-D arrays is a stream of batches)."""
+    return (_is_list_of_batches(data) and all(isinstance(row, (np.ndarray, torch.Tensor)) and row.ndim == 1
+                                              for row in data)
+            and len({row.shape[0] for row in data}) == 1)
 
 
 def shard(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:

@@ -3,7 +3,8 @@
 A checkpoint holds only tensors and primitive containers, so ``torch.load(path, weights_only=True)`` reads it
 without unpickling code: the module's ``state_dict``, the optimisers', schedulers' and EMA's state, the step,
 the loss history, the generator states (as uint8 tensors), and a header (format version, module class,
-parameter shapes) that :func:`load` checks before anything is restored. It is written to a temporary file in
+parameter shapes, and the run's settings: seed, optimiser, learning rate, weight decay, schedule, clipping, EMA,
+batch size) that :func:`load` checks before anything is restored: a resumed run must be the same run. It is written to a temporary file in
 the same folder and moved into place with :func:`os.replace`, so a crash never leaves half a checkpoint.
 """
 
@@ -18,7 +19,7 @@ import torch
 
 __all__ = ["FORMAT_VERSION", "checkpoint_path", "header", "load", "save"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header holds the run's settings
 FILENAME = "checkpoint.pt"
 
 
@@ -27,11 +28,12 @@ def checkpoint_path(directory: str | os.PathLike) -> Path:
     return Path(directory) / FILENAME
 
 
-def header(module: torch.nn.Module) -> dict[str, Any]:
-    """What a checkpoint must match to be restored into ``module``."""
+def header(module: torch.nn.Module, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a checkpoint must match to be restored into ``module`` by a run with ``settings``."""
     cls = type(module)
     return {"format_version": FORMAT_VERSION, "module_class": f"{cls.__module__}.{cls.__qualname__}",
-            "parameter_shapes": {name: list(value.shape) for name, value in module.state_dict().items()}}
+            "parameter_shapes": {name: list(value.shape) for name, value in module.state_dict().items()},
+            "settings": dict(settings or {})}
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
@@ -47,13 +49,14 @@ def save(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
-def load(path: Path, module: torch.nn.Module) -> dict[str, Any]:
-    """Read the checkpoint at ``path`` (``weights_only=True``) after checking that it fits ``module``.
+def load(path: Path, module: torch.nn.Module, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read the checkpoint at ``path`` (``weights_only=True``) after checking that it fits ``module`` and
+    ``settings``.
 
     Raises
     ------
     ValueError
-        If there is no checkpoint, or it has another format version, module class or parameter shapes.
+        If there is no checkpoint, or it has another format version, module class, parameter shapes or settings.
     """
     if not path.is_file():
         raise ValueError(f"resume: expected a checkpoint at {path}, got none; train once with checkpoint_dir "
@@ -74,6 +77,13 @@ def load(path: Path, module: torch.nn.Module) -> dict[str, Any]:
     if found.get("parameter_shapes") != expected["parameter_shapes"]:
         diff = _first_difference(expected["parameter_shapes"], found.get("parameter_shapes") or {})
         raise ValueError(f"{path}: expected the parameter shapes of this {type(module).__name__}, got {diff}.")
+    saved = found.get("settings") or {}
+    differences = [f"{name}={value!r} where the checkpoint has {saved.get(name)!r}"
+                   for name, value in (settings or {}).items() if saved.get(name) != value]
+    if differences:
+        raise ValueError(f"resume: expected the settings of the run checkpointed in {path}, got "
+                         f"{'; '.join(differences)}. Pass the same settings to continue that run, or resume=False "
+                         "(or another checkpoint_dir) to start a new one.")
     return payload
 
 

@@ -50,10 +50,12 @@ class TrainState:
 
 @dataclass(frozen=True)
 class StepInfo:
-    """What one step reports: the loss of the global batch (the generator's for a two-player game)."""
+    """What one step reports: the loss of the global batch (the generator's for a two-player game), the last
+    critic update's loss of a two-player game, and the rows of the global batch the loss was computed on."""
 
     loss: float
     critic_loss: float | None = None
+    rows: int = 0
 
 
 def init(module: torch.nn.Module, objective: LossModule | TwoPlayer, batches: ArrayBatches | StreamBatches, *,
@@ -98,11 +100,12 @@ def step(state: TrainState) -> tuple[TrainState, StepInfo]:
             state = replace(state, draws=state.draws + 1)
             critic = _update(state, critic_opt, lambda b: game.critic_loss(state.module, b), batch, number, None)
         loss = _update(state, generator_opt, lambda b: game.generator_loss(state.module, b), batch, number, None)
-        info = StepInfo(loss, critic)
+        info = StepInfo(loss, critic, batch.shape[0])
     else:
         batch = state.batches.get(state.draws)
         state = replace(state, draws=state.draws + 1)
-        info = StepInfo(_update(state, state.optimizers[0], state.objective, batch, number, _objective(state)))
+        info = StepInfo(_update(state, state.optimizers[0], state.objective, batch, number, _objective(state)),
+                        rows=batch.shape[0])
     for scheduler in state.schedulers:
         scheduler.step()
     if state.ema is not None:
@@ -152,7 +155,12 @@ def _scheduler(schedule: Any, optimizer: torch.optim.Optimizer, num_steps: int) 
 def _non_finite_message(state: TrainState, objective: LossModule | None, batch: torch.Tensor, value: float,
                         number: int) -> str:
     """Name the non-finite parameter, else the Pyro site whose log-density is non-finite."""
-    where = "every parameter and model site is finite there; the loss itself overflowed"
+    if objective is not None and objective.elbo is not None:
+        where = ("every parameter and every model and guide site's log-density is finite there, yet the loss is "
+                 "not (an overflow or 0/0 inside the ELBO)")
+    else:
+        where = ("every parameter is finite there, yet the loss function returned a non-finite value (look for "
+                 "0/0, log(0), sqrt of a negative number or an overflow in it)")
     bad = [name for name, p in state.module.named_parameters() if not torch.isfinite(p).all()]
     if bad:
         where = f"parameter {bad[0]!r} is not finite" + (f" (nor {len(bad) - 1} other(s))" if len(bad) > 1 else "")
@@ -160,8 +168,10 @@ def _non_finite_message(state: TrainState, objective: LossModule | None, batch: 
         site = _non_finite_site(objective.elbo, batch)
         if site is not None:
             where = f"the log-density of site {site!r} is not finite there"
+    advice = ("a model that keeps that site away from the edge of its support" if where.startswith("the log-density")
+              else "a loss that stays finite")
     return (f"training loss became {value} at step {number}: {where}. Try a smaller learning_rate, clip_norm, "
-            "better-scaled data, or a model that keeps that site away from the edge of its support.")
+            f"better-scaled data, or {advice}.")
 
 
 def _non_finite_site(elbo_module: Any, batch: torch.Tensor) -> str | None:

@@ -38,7 +38,13 @@ class LossModule(torch.nn.Module):
         self.reduction = reduction
         self.name = name
         self.elbo = elbo  # the pyro ELBO, when the objective is one (the non-finite diagnosis traces with it)
+        self.num_particles = 1  # particles of the ELBO (set by make_objective); the held-out bound uses as many
         object.__setattr__(self, "_loss", loss)  # not a submodule: its parameters are already module's
+
+    @property
+    def kind(self) -> str:
+        """``"elbo"`` (minus a Pyro ELBO) or ``"regression"`` (any custom loss: no bound on ``-log p(x)``)."""
+        return "elbo" if self.elbo is not None else "regression"
 
     def forward(self, batch: Any) -> torch.Tensor:
         return self._loss(self.module, batch)
@@ -106,6 +112,9 @@ def make_objective(module: torch.nn.Module, loss: Any) -> LossModule:
     TypeError
         If ``loss`` is none of these, or the module lacks the method the objective needs.
     """
+    if isinstance(loss, type) and issubclass(loss, pyro.infer.ELBO):
+        raise TypeError(f"loss: expected a Pyro ELBO instance, got the class {loss.__name__}; "
+                        f"pass {loss.__name__}().")
     if loss is None:
         if callable(getattr(module, "loss", None)):
             return LossModule(module, lambda m, batch: m.loss(batch), reduction="mean", name="loss")
@@ -116,8 +125,10 @@ def make_objective(module: torch.nn.Module, loss: Any) -> LossModule:
                             f"got a {type(module).__name__} without one.")
         guide = getattr(module, "guide", None)
         elbo_module = loss(module.model, guide if callable(guide) else _empty_guide)
-        return LossModule(module, lambda m, batch: elbo_module(batch), reduction="sum",
-                          name=type(loss).__name__, elbo=elbo_module)
+        objective = LossModule(module, lambda m, batch: elbo_module(batch), reduction="sum",
+                               name=type(loss).__name__, elbo=elbo_module)
+        objective.num_particles = getattr(loss, "num_particles", 1)
+        return objective
     if callable(loss) and not isinstance(loss, TwoPlayer):
         return LossModule(module, loss, reduction="mean", name=getattr(loss, "__name__", "loss"))
     raise TypeError(f"loss: expected None, a Pyro ELBO instance, a callable loss(module, batch) or a TwoPlayer, "

@@ -22,7 +22,14 @@ attributes are ordinary module parameters) with some of these methods:
     torch generator, so it may draw from torch's default generator.
 
 Only the methods an objective needs must exist: ``model`` for ELBOs, ``loss`` (or a loss callable) for custom
-losses, the two losses of a :class:`~pgm_ppl.training.TwoPlayer` for GANs.
+losses, the two losses of a :class:`~pgm_ppl.training.TwoPlayer` for GANs. A module with ``model`` and ``guide``
+but no ``log_prob`` is evaluated on held-out rows by its per-row ELBO (``kind="lower_bound"``, see
+:mod:`pgm_ppl.training.density`).
+
+Module factories (functions that build a trainable module, like :func:`pgm_ppl.flows.realnvp`) take a
+``seed: int = 0`` argument and build the module under :func:`pgm_ppl.backend.seeding.torch_seeded` ``(seed)``,
+so the initial weights are a function of ``seed`` alone and the caller's torch generator is left untouched:
+``train`` seeds everything after construction, and ``train(realnvp(2), X, seed=0)`` is then reproducible.
 """
 
 from __future__ import annotations

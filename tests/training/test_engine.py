@@ -119,3 +119,31 @@ def test_streaming_batches_match_an_iterator_and_end_when_exhausted():
     assert fit.stop_reason == "data_exhausted" and len(fit.losses) == 4
     refit = train(LinearGaussianFlow(2), batches, num_steps=10, progress_bar=False, num_generated=0)
     assert len(refit.losses) == 10 and np.array_equal(refit.losses[:4], fit.losses)
+
+
+class _Batches:
+    """A re-iterable stream of batches (rows ``X[a:b]`` for each ``(a, b)``)."""
+
+    def __init__(self, X, cuts):
+        self.X, self.cuts = X, cuts
+
+    def __iter__(self):
+        return (self.X[a:b] for a, b in self.cuts)
+
+
+def test_validation_loss_is_on_the_training_scale_for_streams_and_arrays():
+    # The ELBO of a flow sums -log p over the batch: the validation loss at a step is the mean held-out -log p
+    # times the rows of that step's training batch (64), for a stream as for an array.
+    X = correlated_gaussian(256)
+    V = X[:100]
+    options = dict(num_steps=10, validate_every=5, validation_data=V, dtype=torch.float64, num_generated=0,
+                   progress_bar=False)
+    for data in (_Batches(X, [(0, 64), (64, 128)]), X):
+        fit = train(LinearGaussianFlow(2), data, batch_size=64, **options)
+        assert fit.validation_losses[9] == pytest.approx(-fit.log_prob(V).mean() * 64, rel=1e-10)
+    # Batches of 32 and 64 rows in turn: each evaluation is scaled by its own step's batch.
+    flow = LinearGaussianFlow(2)
+    fit = train(flow, _Batches(X, [(0, 32), (32, 96)]), learning_rate=1e-12, **options)
+    per_row = -fit.log_prob(V).mean()  # the weights barely move at this learning rate
+    np.testing.assert_allclose(fit.validation_losses[[4, 9]], [per_row * 32, per_row * 64], rtol=1e-8)
+    assert str(fit.params["loss_kind"]) == "elbo"

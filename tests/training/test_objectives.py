@@ -105,3 +105,45 @@ def test_early_stopping_stops_at_the_right_step():
     assert len(fit.losses) == 60
     np.testing.assert_array_equal(fit.validation_losses[9::10], [5.0, 4.0, 3.0, 3.5, 3.2, 3.1])
     assert np.isnan(np.delete(fit.validation_losses, np.arange(9, 60, 10))).all()
+
+
+def _wgan_gp_critic_loss(gan, batch):  # E f(G(z)) - E f(x) + 10 E (|grad f(x_hat)| - 1)^2 (Gulrajani et al.)
+    fake = gan.fake(len(batch)).detach()
+    eps = torch.rand(len(batch), 1, dtype=batch.dtype)
+    mixed = (eps * batch + (1 - eps) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(gan.critic(mixed).sum(), mixed, create_graph=True)
+    return gan.critic(fake).mean() - gan.critic(batch).mean() + 10 * ((grad.norm(dim=1) - 1) ** 2).mean()
+
+
+def _wgan_generator_loss(gan, batch):
+    return -gan.critic(gan.fake(len(batch))).mean()
+
+
+def test_wgan_gradient_penalty_trains_and_records_the_critic_losses():
+    data = np.random.default_rng(0).normal(2.0, 0.5, size=(64, 1))
+    fit = train(_GAN(), data, loss=TwoPlayer(_wgan_generator_loss, _wgan_gp_critic_loss, critic_steps=2),
+                num_steps=4, batch_size=16, progress_bar=False, num_generated=0)
+    assert len(fit.losses) == 4 and np.isfinite(fit.losses).all()
+    assert fit.sample_stats["critic_loss"].shape == (1, 4) and np.isfinite(fit.sample_stats["critic_loss"]).all()
+    assert str(fit.params["loss_kind"]) == "two_player"
+
+
+class _Score(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+
+
+def _sliced_score_matching(module, batch):  # E[v' (ds/dx) v + |s|^2 / 2] (Song et al. 2019)
+    x = batch.clone().requires_grad_(True)
+    score = module.net(x)
+    v = torch.randn_like(x)
+    grad, = torch.autograd.grad((score * v).sum(), x, create_graph=True)
+    return ((grad * v).sum(1) + 0.5 * (score ** 2).sum(1)).mean()
+
+
+def test_sliced_score_matching_trains():
+    fit = train(_Score(), X, loss=_sliced_score_matching, num_steps=5, batch_size=32, progress_bar=False,
+                num_generated=0)
+    assert len(fit.losses) == 5 and np.isfinite(fit.losses).all()
+    assert str(fit.params["loss_kind"]) == "regression" and "critic_loss" not in fit.sample_stats
