@@ -8,13 +8,15 @@ A homogeneous HMM with :math:`K` states (course Example 3.3 with a discrete stat
                = \pi_1^\top M_2 M_3\cdots M_T\,\mathbf 1,
     \qquad \pi_1 = \pi\odot b_1,\quad (M_t)_{kl} = A_{kl}\,b_t(l),\quad b_t(l) = p(x_t\mid z_t=l).
 
-We run the forward recursion of the notes in log space, :math:`\log\alpha_1 = \log\pi + \log b_1` and
+We run the forward recursion of the notes in scaled form: with the emissions shifted by their largest log,
+:math:`\hat b_t = b_t e^{-s_t}`, :math:`s_t = \max_l\log b_t(l)` (so they cannot underflow),
 
-.. math:: \log\alpha_t(l) = s_{t-1} + \log\sum_k e^{\log\alpha_{t-1}(k) - s_{t-1}} A_{kl} + \log b_t(l),
-          \qquad s_{t-1} = \max_k\log\alpha_{t-1}(k),
+.. math:: \hat\alpha_1 = \frac{\pi\odot\hat b_1}{c_1},\qquad
+          \hat\alpha_t = \frac{(\hat\alpha_{t-1}^\top A)\odot\hat b_t}{c_t},\qquad
+          \log p(x_{1:t}) = \sum_{u\le t}(\log c_u + s_u),
 
-one vector-matrix product per step for all sequences at once (:math:`O(TNK^2)`), then
-:math:`\log p(x_{1:T}) = \operatorname{logsumexp}_l\log\alpha_T(l)`. The steps run through ``ops.scan``: one
+where :math:`c_t` makes :math:`\hat\alpha_t = p(z_t\mid x_{1:t})` sum to one: one vector-matrix product per
+step for all sequences at once (:math:`O(TNK^2)`). The steps run through ``ops.scan``: one
 compiled ``jax.lax.scan`` on NumPyro, a loop on PyTorch. Pyro's ``DiscreteHMM`` multiplies the :math:`M_t`
 in pairwise rounds instead (depth :math:`\log_2 T`, made for GPUs), which costs :math:`K` times more
 arithmetic; on CPU the recursion is faster (``benchmarks/bench_graphical.py``). The functions take the
@@ -43,17 +45,28 @@ __all__ = ["check_shapes", "log_normalise", "forward", "log_likelihood", "sample
 
 def _numpy_scan(f, init, xs):
     carry, ys = init, []
-    for x in xs:
+    for x in zip(*xs) if isinstance(xs, tuple) else xs:
         carry, y = f(carry, x)
         ys.append(y)
-    return carry, None if not ys or ys[0] is None else np.stack(ys)
+    if not ys or ys[0] is None:
+        return carry, None
+    return carry, tuple(np.stack(y) for y in zip(*ys)) if isinstance(ys[0], tuple) else np.stack(ys)
+
+
+def _numpy_sum(x, axis=None, keepdims=False):
+    """``np.sum``; over the last axis of a float array as a matrix-vector product (numpy's reduction over a short
+    trailing axis is several times slower, and the forward recursion does one per step)."""
+    if axis == -1 and x.dtype.kind == "f" and x.ndim >= 1:
+        total = x @ np.ones(x.shape[-1], dtype=x.dtype)
+        return total[..., None] if keepdims else total
+    return np.sum(x, axis=axis, keepdims=keepdims)
 
 
 #: The operations the recursion needs, on numpy arrays (the numpy counterpart of ``ops_torch``/``ops_jax``).
 numpy_ops = SimpleNamespace(
     arange=np.arange, clip=np.clip, concatenate=np.concatenate, cumsum=np.cumsum, exp=np.exp,
     expand_dims=np.expand_dims, log=np.log, logsumexp=scipy.special.logsumexp, matmul=np.matmul,
-    max=np.max, moveaxis=np.moveaxis, scan=_numpy_scan, sum=np.sum, where=np.where)
+    max=np.max, moveaxis=np.moveaxis, scan=_numpy_scan, sum=_numpy_sum, where=np.where)
 
 
 def check_shapes(initial_shape: tuple[int, ...], transition_shape: tuple[int, ...],
@@ -89,9 +102,10 @@ def log_normalise(ops: ModuleType, logits):
 
 
 def forward(ops: Any, log_initial, log_transition, log_emission, *, keep_all: bool = False):
-    r"""The forward recursion in log space: :math:`\log\alpha_T`, or every :math:`\log\alpha_t` with ``keep_all``.
+    r"""The scaled forward recursion: filtered :math:`\hat\alpha_t = p(z_t\mid x_{1:t})` and :math:`\log p(x_{1:t})`.
 
-    :math:`\log\alpha_t(l) = \log p(x_{1:t}, z_t = l)`; see the module notes for the shifted step.
+    A step whose observation has probability zero given the past has :math:`c_t = 0`: from there on
+    :math:`\hat\alpha` is zero and :math:`\log p = -\infty` (never NaN).
 
     Parameters
     ----------
@@ -101,26 +115,40 @@ def forward(ops: Any, log_initial, log_transition, log_emission, *, keep_all: bo
     log_initial, log_transition, log_emission
         As in :func:`log_likelihood`.
     keep_all
-        Return all steps, shape ``(T, ..., K)`` (time first), instead of the last one ``(..., K)``.
+        Return every step, time first, instead of the last one.
+
+    Returns
+    -------
+    tuple
+        :math:`\hat\alpha` of shape ``(..., K)`` and :math:`\log p(x_{1:T})` of shape ``(...)``; with ``keep_all``,
+        shapes ``(T, ..., K)`` and ``(T, ...)`` holding every :math:`t`.
     """
     transition = ops.exp(log_transition)
     batched = len(log_transition.shape) > 2
+    # the shift is clipped so that a step that is -inf in every state gives b = 0 (then c = 0), not nan
+    shift = ops.clip(ops.max(log_emission, axis=-1, keepdims=True), -1e30, None)
+    emission = ops.exp(log_emission - shift)
 
-    def step(log_alpha, log_emission_t):
-        # the shift is clipped so that an all -inf row stays -inf instead of becoming nan
-        shift = ops.clip(ops.max(log_alpha, axis=-1, keepdims=True), -1e30, None)
-        weights = ops.exp(log_alpha - shift)
-        predicted = (ops.matmul(ops.expand_dims(weights, -2), transition)[..., 0, :] if batched
-                     else ops.matmul(weights, transition))
-        new = ops.log(predicted) + shift + log_emission_t
+    def normalise(alpha, log_p, shift_t):
+        c = ops.sum(alpha, axis=-1, keepdims=True)
+        alpha = alpha / ops.where(c > 0, c, 1.0)
+        return alpha, log_p + ops.log(c)[..., 0] + shift_t[..., 0]
+
+    def step(carry, inputs):
+        alpha, log_p = carry
+        emission_t, shift_t = inputs
+        predicted = (ops.matmul(ops.expand_dims(alpha, -2), transition)[..., 0, :] if batched
+                     else ops.matmul(alpha, transition))
+        new = normalise(predicted * emission_t, log_p, shift_t)
         return new, (new if keep_all else None)
 
-    first = log_initial + log_emission[..., 0, :]
-    last, rest = ops.scan(step, first, ops.moveaxis(log_emission[..., 1:, :], -2, 0))
+    first = normalise(ops.exp(log_initial) * emission[..., 0, :], 0.0, shift[..., 0, :])
+    last, rest = ops.scan(step, first, (ops.moveaxis(emission[..., 1:, :], -2, 0),
+                                        ops.moveaxis(shift[..., 1:, :], -2, 0)))
     if not keep_all:
         return last
-    first = ops.expand_dims(first, 0)
-    return first if rest is None else ops.concatenate([first, rest], axis=0)
+    return tuple(ops.expand_dims(f, 0) if r is None else ops.concatenate([ops.expand_dims(f, 0), r], axis=0)
+                 for f, r in zip(first, rest if rest is not None else (None, None)))
 
 
 def log_likelihood(ops: ModuleType, log_initial, log_transition, log_emission):
@@ -143,7 +171,7 @@ def log_likelihood(ops: ModuleType, log_initial, log_transition, log_emission):
     array
         Shape ``(...)``; ``-inf`` for a sequence of probability zero.
     """
-    return ops.logsumexp(forward(ops, log_initial, log_transition, log_emission), axis=-1)
+    return forward(ops, log_initial, log_transition, log_emission)[1]
 
 
 def sample_states(ops: Any, uniforms, log_initial, log_transition):

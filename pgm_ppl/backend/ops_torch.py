@@ -128,9 +128,12 @@ def _shape(shape) -> tuple[int, ...]:
 
 def scan(f, init, xs):
     """``carry, ys``: ``carry, y = f(carry, x)`` for each ``x`` along the leading axis of ``xs``, the ``y``
-    stacked (``None`` when ``f`` returns ``None``), as ``jax.lax.scan``; a Python loop on PyTorch."""
+    stacked (``None`` when ``f`` returns ``None``), as ``jax.lax.scan``; a Python loop on PyTorch. ``xs`` and
+    ``y`` may be tuples of tensors (stepped through, and stacked, together)."""
     carry, ys = init, []
-    for x in xs:
+    for x in zip(*xs) if isinstance(xs, tuple) else xs:
         carry, y = f(carry, x)
         ys.append(y)
-    return carry, None if not ys or ys[0] is None else torch.stack(ys)
+    if not ys or ys[0] is None:
+        return carry, None
+    return carry, tuple(torch.stack(y) for y in zip(*ys)) if isinstance(ys[0], tuple) else torch.stack(ys)

@@ -7,17 +7,18 @@ An HMM with :math:`K` hidden states has the chain factorisation of the notes' st
 
     p(x_{1:T}, z_{1:T}) = \\pi_{z_1}\\prod_{t=2}^T A_{z_{t-1}z_t}\\prod_{t=1}^T p(x_t\\mid z_t).
 
-The forward recursion :math:`\\log\\alpha_t(l)=\\log p(x_{1:t}, z_t=l)` is the one of
-:func:`pgm_ppl.backend.hidden_markov.forward` (the same code ``dist.HiddenMarkovModel`` runs on Pyro and NumPyro),
-here on numpy arrays; the backward pass runs in the same shifted log space,
+The forward recursion is the one of :func:`pgm_ppl.backend.hidden_markov.forward` (the same code
+``dist.HiddenMarkovModel`` runs on Pyro and NumPyro), here on numpy arrays: scaled filtered messages
+:math:`\\hat\\alpha_t = p(z_t\\mid x_{1:t})` and :math:`\\log p(x_{1:t})`, with the emissions shifted by their
+largest log so nothing underflows. The backward pass runs in the same scaled form,
 
 .. math::
 
-    \\log\\beta_{t-1}(k) = s_t + \\log\\sum_l A_{kl}\\,e^{\\log p(x_t\\mid l) + \\log\\beta_t(l) - s_t},\\qquad
-    \\gamma_t = e^{\\log\\alpha_t + \\log\\beta_t - \\log p(x_{1:T})} = p(z_t\\mid x_{1:T}),
+    v_t = A(\\hat b_t\\odot\\hat\\beta_t),\\qquad \\gamma_{t-1} = \\frac{\\hat\\alpha_{t-1}\\odot v_t}{Z_t},\\qquad
+    \\hat\\beta_{t-1} = \\frac{v_t}{Z_t},\\qquad Z_t = \\hat\\alpha_{t-1}^\\top v_t,
 
-with :math:`s_t` the largest exponent, so nothing underflows. Every step is one matrix product over all
-sequences, so :math:`N` sequences cost :math:`T` array operations, not :math:`NT`. Viterbi runs in log space,
+and :math:`\\gamma_t = p(z_t\\mid x_{1:T})`. Every step is one matrix product over all sequences, so :math:`N`
+sequences cost :math:`T` array operations, not :math:`NT`. Viterbi runs in log space,
 :math:`\\delta_t(l)=\\max_k[\\delta_{t-1}(k)+\\log A_{kl}]+\\log p(x_t\\mid l)`. An observation of probability
 zero (every path through it impossible) is an error naming the sequence and the time step, never a silent
 posterior of zeros.
@@ -94,8 +95,12 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _log_alpha(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> np.ndarray:
-    """Every :math:`\\log\\alpha_t`, time-major ``(T, N, K)``, by the backend's forward recursion."""
+def _forward(log_initial: np.ndarray, log_transition: np.ndarray,
+             log_emission: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Filtered :math:`p(z_t\\mid x_{1:t})` ``(T, N, K)`` and :math:`\\log p(x_{1:t})` ``(T, N)``, by the backend's
+    forward recursion."""
+    # a time-major copy seen as (N, T, K): the recursion's per-step slices are then contiguous (N, K) blocks
+    log_emission = np.ascontiguousarray(log_emission.transpose(1, 0, 2)).transpose(1, 0, 2)
     with _blas().limit(limits=1, user_api="blas"), np.errstate(divide="ignore"):
         return hidden_markov.forward(_ops, log_initial, log_transition, log_emission, keep_all=True)
 
@@ -106,9 +111,9 @@ def _log_likelihood(log_initial: np.ndarray, log_transition: np.ndarray, log_emi
         return hidden_markov.log_likelihood(_ops, log_initial, log_transition, log_emission)
 
 
-def _first_impossible_step(log_alpha: np.ndarray) -> tuple[int, int] | None:
-    """(sequence, time step) of the first observation of probability zero, or None."""
-    dead = np.all(log_alpha == -np.inf, axis=-1)  # (T, N)
+def _first_impossible_step(log_p: np.ndarray) -> tuple[int, int] | None:
+    """(sequence, time step) of the first observation of probability zero, or None; ``log_p`` is ``(T, N)``."""
+    dead = log_p == -np.inf
     if not dead.any():
         return None
     steps = np.where(dead.any(0), dead.argmax(0), dead.shape[0])
@@ -141,8 +146,8 @@ def forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
     pgm_ppl.backend.hidden_markov.forward : the forward recursion (shared with ``dist.HiddenMarkovModel``).
     """
     log_initial, log_transition, log_emission = _check(log_initial, log_transition, log_emission)
-    log_alpha = _log_alpha(log_initial, log_transition, log_emission)
-    impossible = _first_impossible_step(log_alpha)
+    filtered, log_p = _forward(log_initial, log_transition, log_emission)
+    impossible = _first_impossible_step(log_p)
     if impossible is not None:
         n, t = impossible
         raise ValueError(f"x: sequence {n}, time step {t}: the observation is impossible under the model "
@@ -150,30 +155,27 @@ def forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
                          "posterior; check the emission probabilities that are exactly zero and the forbidden "
                          "transitions.")
     with _blas().limit(limits=1, user_api="blas"), np.errstate(divide="ignore"):
-        return _backward(log_alpha, log_transition, log_emission)
+        return _backward(filtered, log_p[-1], log_transition, log_emission)
 
 
-def _backward(log_alpha: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> ForwardBackwardResult:
-    """The backward pass, in scaled form on top of the forward log-messages.
+def _backward(filtered: np.ndarray, log_lik: np.ndarray, log_transition: np.ndarray,
+              log_emission: np.ndarray) -> ForwardBackwardResult:
+    """The backward pass, in scaled form on top of the filtered :math:`\\hat\\alpha_t` of the forward recursion.
 
-    With :math:`\\hat\\alpha_t = \\alpha_t / \\max_k\\alpha_t(k)` and :math:`\\hat b_t = b_t / \\max_k b_t(k)`, each step
-    computes :math:`v = A(\\hat b_t\\odot\\hat\\beta_t)`, then :math:`g = \\hat\\alpha_{t-1}\\odot v \\propto\\gamma_{t-1}`
-    and its sum :math:`Z`, which also normalises :math:`\\xi_t \\propto \\hat\\alpha_{t-1}(k)A_{kl}\\hat b_t(l)\\hat\\beta_t(l)`;
-    :math:`\\hat\\beta_{t-1} = v / Z` keeps the scale bounded.
+    With :math:`\\hat b_t = b_t / \\max_k b_t(k)`, each step computes :math:`v = A(\\hat b_t\\odot\\hat\\beta_t)`, then
+    :math:`g = \\hat\\alpha_{t-1}\\odot v \\propto\\gamma_{t-1}` and its sum :math:`Z`, which also normalises
+    :math:`\\xi_t \\propto \\hat\\alpha_{t-1}(k)A_{kl}\\hat b_t(l)\\hat\\beta_t(l)`; :math:`\\hat\\beta_{t-1} = v / Z`
+    keeps the scale bounded.
     """
-    t_len, n, k = log_alpha.shape
+    t_len, n, k = filtered.shape
     a = np.exp(log_transition)
-    log_lik = _ops.logsumexp(log_alpha[-1], axis=-1)
     # layout (T, K, N): each step works on contiguous (K, N) blocks and the sums over states are elementwise
     # operations on rows of length N
-    alpha = np.ascontiguousarray(log_alpha.transpose(0, 2, 1))
-    alpha -= alpha.max(1, keepdims=True)
-    np.exp(alpha, out=alpha)  # rows with maximum 1
+    alpha = np.ascontiguousarray(filtered.transpose(0, 2, 1))
     b = log_emission.transpose(1, 2, 0).copy()  # a copy: for N = 1 the transpose is already contiguous
     b -= b.max(1, keepdims=True)  # finite: a step with -inf for every state raised before
     np.exp(b, out=b)
-    gamma = alpha  # overwritten from the last step back, once alpha_t is no longer needed
-    gamma[-1] /= gamma[-1].sum(0)
+    gamma = alpha  # overwritten from the last step back, once alpha_t is no longer needed (gamma_T = alpha_T)
     beta = np.ones((k, n))
     counts = np.zeros((k, k))
     for t in range(t_len - 1, 0, -1):
