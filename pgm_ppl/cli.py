@@ -356,9 +356,11 @@ def _label_scale(idata, entry, table) -> str:
         if entry.to_data_scale is not None:
             mapped = entry.to_data_scale({name: data[name].values for name in data.data_vars}, scaling)
             data = data.assign({name: (data[name].dims, value) for name, value in mapped.items()})
-        renames = {data[name].dims[2 + axis]: "feature" for name, axis in entry.feature_axes.items()
-                   if name in data and data[name].dims[2 + axis] != "feature"}
-        setattr(idata, group, data.rename(renames).assign_coords(feature=columns))
+        for name, axis in entry.feature_axes.items():  # each variable on its own: mu_dim_1 and sigma_dim_1 merge
+            if name in data and (old := data[name].dims[2 + axis]) != "feature":
+                data = data.assign({name: data[name].rename({old: "feature"}).drop_vars(old, errors="ignore")})
+        unused = [dim for dim in data.coords if dim not in {d for var in data.data_vars.values() for d in var.dims}]
+        setattr(idata, group, data.drop_vars(unused).assign_coords(feature=columns))
     if entry.to_data_scale is not None:
         _response_to_data_scale(idata, scaling)
     on_data = entry.to_data_scale is not None

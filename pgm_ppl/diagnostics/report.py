@@ -12,6 +12,10 @@ import numpy as np
 import pandas as pd
 
 
+# ArviZ 0.x logs through its own Logger instance (not logging.getLogger("arviz"), which is another object)
+_ARVIZ_LOG = getattr(az, "_log", None) or logging.getLogger("arviz")
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """The ArviZ summary table and the warnings it raises, one sentence each."""
@@ -38,7 +42,7 @@ def diagnose(idata: az.InferenceData, *, rhat_max: float = 1.01, min_ess_per_cha
     point = bool(posterior.attrs.get("point_estimate", 0))
     independent = str(posterior.attrs.get("method", "")) == "svi"  # guide draws: no chain, nothing to converge
     kind = "stats" if point or independent or num_chains * posterior.sizes["draw"] < 4 else "all"
-    with warnings.catch_warnings(), _quiet(logging.getLogger("arviz")):
+    with warnings.catch_warnings(), _quiet(_ARVIZ_LOG):
         warnings.simplefilter("ignore")
         summary = az.summary(idata, kind=kind)
     if num_chains < 2 and "r_hat" in summary:  # R-hat needs two chains; ArviZ fills it with NaN
@@ -68,7 +72,7 @@ def diagnose(idata: az.InferenceData, *, rhat_max: float = 1.01, min_ess_per_cha
 def _pareto_warnings(idata: az.InferenceData, pareto_k_max: float) -> list[str]:
     found = []
     for name in idata.log_likelihood.data_vars:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet(_ARVIZ_LOG):
             warnings.simplefilter("ignore")
             loo = az.loo(idata, var_name=name, pointwise=True)
         k = np.asarray(loo.pareto_k)
