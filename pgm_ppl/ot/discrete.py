@@ -117,6 +117,11 @@ def _trace(err: list) -> np.ndarray:
     return np.array([float(e.detach()) if hasattr(e, "detach") else float(e) for e in err], dtype=np.float64)
 
 
+def _linear_cost(nx: Any, plan: Any, C: Any) -> Any:
+    """:math:`\\langle C, P\\rangle` in one pass without an (n, m) temporary (differentiable for torch)."""
+    return nx.einsum("ij,ij->", plan, C)
+
+
 def _warn_unconverged(name: str, num_iters: int, reg: float) -> None:
     warnings.warn(
         f"{name} did not reach its tolerance in {num_iters} iterations (reg={reg:g}); raise 'num_iters', "
@@ -180,6 +185,9 @@ def exact_ot(a: Any, b: Any, C: Any, *, max_iter: int = 100_000) -> TransportRes
 
 
 def _entropic(method: str, a: Any, b: Any, C: Any, reg: float, num_iters: int, tol: float) -> TransportResult:
+    """Balanced Sinkhorn by POT's own loop: the marginal error is checked (and logged) at iterations
+    1, 11, 21, ..., i.e. every 10 iterations as POT does, so the per-iteration cost is POT's; our only
+    additions are the input checks and the result assembly, O(nm) once each."""
     a, b, C = check_histograms(a, b, C)
     reg = check_positive(reg, "reg")
     num_iters = check_int(num_iters, "num_iters")
@@ -195,7 +203,7 @@ def _entropic(method: str, a: Any, b: Any, C: Any, reg: float, num_iters: int, t
     converged = trace.size > 0 and trace[-1] < tol
     if not converged:
         _warn_unconverged(method, int(log["niter"]) + 1, reg)
-    return TransportResult(plan, nx.sum(plan * C), f, g, int(log["niter"]) + 1, trace, bool(converged))
+    return TransportResult(plan, _linear_cost(nx, plan, C), f, g, int(log["niter"]) + 1, trace, bool(converged))
 
 
 def sinkhorn(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: float = 1e-9) -> TransportResult:
@@ -215,12 +223,14 @@ def sinkhorn(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: 
     C : cost matrix (n, m)
     reg : :math:`\varepsilon > 0`
     num_iters : iteration limit
-    tol : stop when the marginal violation :math:`\|P^\top 1 - b\|_2` falls below it
+    tol : stop when the marginal violation :math:`\|P^\top 1 - b\|_2` falls below it. As in POT, it is
+        checked every 10 iterations (after iterations 1, 11, 21, ...), so a converged run reports
+        ``num_iters`` of the form 10k + 1 and ``trace`` holds one value per check.
 
     Returns
     -------
     TransportResult
-        ``cost`` is :math:`\langle C, P\rangle` (equal to ``ot.sinkhorn2``).
+        ``cost`` is :math:`\langle C, P\rangle` (equal to ``ot.sinkhorn2`` up to rounding).
 
     Warns
     -----
@@ -256,7 +266,8 @@ def sinkhorn_log(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, t
         g_j \leftarrow \varepsilon\log b_j - \varepsilon \operatorname{LSE}_i\big((f_i - C_{ij})/\varepsilon\big),
 
     which never forms :math:`e^{-C/\varepsilon}` and so stays finite for :math:`\varepsilon \to 0`, where the
-    plan tends to an exact (LP) plan. Same problem, parameters and result as :func:`sinkhorn`.
+    plan tends to an exact (LP) plan. Same problem, parameters and result as :func:`sinkhorn`, including the
+    marginal error checked every 10 iterations.
     """
     return _entropic("sinkhorn_log", a, b, C, reg, num_iters, tol)
 
@@ -291,4 +302,4 @@ def unbalanced_sinkhorn(
     converged = trace.size > 0 and trace[-1] < tol
     if not converged:
         _warn_unconverged("unbalanced_sinkhorn", num_iters, reg)
-    return TransportResult(plan, nx.sum(plan * C), reg * log["logu"], reg * log["logv"], trace.size, trace, bool(converged))
+    return TransportResult(plan, _linear_cost(nx, plan, C), reg * log["logu"], reg * log["logv"], trace.size, trace, bool(converged))

@@ -150,3 +150,16 @@ def test_validation_messages():
         exact_ot(-a, b, C)
     with pytest.raises(TypeError, match="same kind"):
         exact_ot(torch.tensor(a), b, C)
+
+
+@pytest.mark.parametrize("solver", [sinkhorn, sinkhorn_log])
+def test_marginal_error_checked_every_10_iterations(solver):
+    # as POT: the error is checked (and traced) after iterations 1, 11, 21, ...; the cost is <C, P>
+    a, b, C = _problem(9)
+    res = solver(a, b, C, 0.1)
+    assert res.converged and res.num_iters % 10 == 1 and res.trace.size == (res.num_iters - 1) // 10 + 1
+    assert np.all(res.trace[:-1] >= 1e-9) and res.trace[-1] < 1e-9
+    assert abs(float(res.cost) - float(np.sum(res.plan * C))) < 1e-14
+    with pytest.warns(OTConvergenceWarning):
+        capped = solver(a, b, C, 0.1, num_iters=25)
+    assert not capped.converged and capped.num_iters == 25 and capped.trace.size == 3
