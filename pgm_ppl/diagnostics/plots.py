@@ -30,8 +30,10 @@ def save_plots(idata: az.InferenceData, directory: str | Path, *, max_size: int 
     if str(idata.posterior.attrs.get("method", "")) != "svi":
         plots.insert(0, ("trace.png", az.plot_trace))
     for filename, plot in plots:
-        axes = plot(idata, var_names=names, labeller=_FlatLabeller())
+        size = {"figsize": (12, 2.5 * len(names))} if filename == "trace.png" else {}  # room for each title
+        axes = plot(idata, var_names=names, labeller=_FlatLabeller(), **size)
         figure = np.ravel(axes)[0].figure
+        figure.set_layout_engine("constrained")  # titles, tick labels and panels laid out without overlap
         figure.savefig(directory / filename, dpi=80)
         plt.close(figure)
         written.append(directory / filename)
