@@ -1,6 +1,8 @@
 r"""A generic expectation-maximisation engine (course chapter 2, "EM in its general form").
 
-Every EM fitter of :mod:`pgm_ppl.em` runs on this one loop. The user supplies an E-step that returns the
+Every EM of the package runs on this one loop: the fitters of :mod:`pgm_ppl.em` (mixtures, factor analysis) and
+the graphical models' EMs (Baum-Welch, Kalman EM, Bayes-net EM), which is why it lives in :mod:`pgm_ppl.core`,
+below both; :mod:`pgm_ppl.em` re-exports it. The user supplies an E-step that returns the
 variational distribution :math:`q^{t+1}(z) = p(z \mid x, \theta^t)` (course eq. (2.33)) together with the
 log-likelihood :math:`\log p(x \mid \theta^t)` it costs nothing to compute there, and an M-step that returns
 any :math:`\theta^{t+1}` with :math:`\mathcal L(q^{t+1}, \theta^{t+1}) \ge \mathcal L(q^{t+1}, \theta^t)`

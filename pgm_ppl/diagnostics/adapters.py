@@ -283,9 +283,9 @@ def _gmm(result, data=None, *, num_samples=1000, seed=0) -> Fit:
                           "elbo_trace": result.elbo_trace})
 
 
-@_adapter("pgm_ppl.em.driver", "EMResult")
+@_adapter("pgm_ppl.core.em", "EMResult")
 def _em(result, data=None, *, num_samples=1000, seed=0) -> Fit:
-    from pgm_ppl.em.driver import run_em
+    from pgm_ppl.core.em import run_em
 
     # run_em knows only the steps it was given, not the model: no pointwise log-likelihood here
     return _em_fit("em", run_em, _fields(result.params), result.log_likelihood_trace, result.converged, data,

@@ -1,6 +1,6 @@
 """Expectation-maximisation and the latent-variable models of course chapter 2 and the syllabus.
 
-One generic engine (:mod:`pgm_ppl.em.driver`) runs every fitter: k-means aside, each model supplies an
+One generic engine (:mod:`pgm_ppl.core.em`) runs every fitter: k-means aside, each model supplies an
 E-step and an M-step and gets a recorded, non-decreasing log-likelihood trace.
 """
 
@@ -8,7 +8,7 @@ from pgm_ppl.em.alignment import Alignment, align_components, align_labels
 from pgm_ppl.em.bernoulli_mixture import (BernoulliMixtureParams, BernoulliMixtureResult,
                                           bernoulli_mixture_log_joint, fit_bernoulli_mixture)
 from pgm_ppl.em.degeneracy import CollapseCurve, collapse_log_likelihood
-from pgm_ppl.em.driver import (ELBODecomposition, EMInfo, EMResult, EMState, EStep, elbo_decomposition, em_init,
+from pgm_ppl.core.em import (ELBODecomposition, EMInfo, EMResult, EMState, EStep, elbo_decomposition, em_init,
                                em_step, run_em)
 from pgm_ppl.em.factor_analysis import (FactorAnalysisParams, FactorAnalysisResult,
                                         factor_analysis_log_likelihood, fit_factor_analysis, ppca_closed_form)

@@ -23,7 +23,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from pgm_ppl.core.validation import check_data, check_int
-from pgm_ppl.em.driver import EStep, run_em
+from pgm_ppl.core.em import EStep, run_em
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def fit_bernoulli_mixture(X: ArrayLike, num_components: int, *, pseudo_count: fl
     pseudo_count
         c >= 0 of the Beta(1 + c, 1 + c) prior.
     max_iter, tol
-        Relative-change stopping rule of :func:`pgm_ppl.em.driver.run_em`.
+        Relative-change stopping rule of :func:`pgm_ppl.core.em.run_em`.
     seed
         Seed of the initial probabilities :math:`\\rho_{ki} \\sim U(0.25, 0.75)` (Bishop's choice).
 

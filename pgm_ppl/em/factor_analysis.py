@@ -35,7 +35,7 @@ from scipy.linalg import cho_solve
 
 from pgm_ppl.core.linalg import cholesky, log_det_from_cholesky
 from pgm_ppl.core.validation import check_data
-from pgm_ppl.em.driver import EStep, run_em
+from pgm_ppl.core.em import EStep, run_em
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def fit_factor_analysis(X: ArrayLike, num_factors: int, *, isotropic: bool = Fal
     isotropic
         Constrain :math:`\\Psi = \\sigma^2 I` (PPCA).
     max_iter, tol
-        Relative-change stopping rule of :func:`pgm_ppl.em.driver.run_em`.
+        Relative-change stopping rule of :func:`pgm_ppl.core.em.run_em`.
     min_noise_variance
         Lower bound on the noise variances, relative to the mean sample variance :math:`\\bar s` (the floor is
         ``min_noise_variance`` :math:`\\cdot \\bar s`; 1e-12 is scikit-learn's ``SMALL`` for unit-variance data). A

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 
 from pgm_ppl.em import _gaussian as G
 from pgm_ppl.core.validation import check_choice, check_data, check_int
-from pgm_ppl.em.driver import EStep, run_em
+from pgm_ppl.core.em import EStep, run_em
 from pgm_ppl.clustering import distinct_clusters, kmeans, kmeans_plusplus, squared_distances
 
 INITS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -117,7 +117,7 @@ class GMMResult:
     elbo_trace
         :math:`\\mathcal L(q^{t+1}, \\theta^{t+1})` per step when ``record_elbo``, else NaNs.
     converged, num_iterations
-        As in :class:`pgm_ppl.em.driver.EMResult`.
+        As in :class:`pgm_ppl.core.em.EMResult`.
     initial_params
         Parameters the winning run started from.
     restart_log_likelihoods
@@ -211,7 +211,7 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
     num_restarts
         Number of seeded initialisations (1 with explicit parameters); the highest final objective wins.
     max_iter, tol, relative_tol
-        Stopping rule of :func:`pgm_ppl.em.driver.run_em`; ``relative_tol=False`` is scikit-learn's rule
+        Stopping rule of :func:`pgm_ppl.core.em.run_em`; ``relative_tol=False`` is scikit-learn's rule
         (absolute change of the per-point mean log-likelihood below ``tol``).
     reg_covar
         Non-negative value added to every covariance diagonal (scikit-learn's ``reg_covar``).

@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from pgm_ppl.em import _gaussian as G
 from pgm_ppl.core.validation import check_data, check_int
-from pgm_ppl.em.driver import EStep, run_em
+from pgm_ppl.core.em import EStep, run_em
 from pgm_ppl.em.gmm import fit_gmm
 
 
@@ -70,7 +70,7 @@ def fit_mfa(X: ArrayLike, num_components: int, num_factors: int, *, max_iter: in
     num_components, num_factors
         K and q (1 <= q < d).
     max_iter, tol
-        Relative-change stopping rule of :func:`pgm_ppl.em.driver.run_em`.
+        Relative-change stopping rule of :func:`pgm_ppl.core.em.run_em`.
     min_noise_variance
         Lower bound on every :math:`\\Psi_k` entry (prevents collapse).
     seed

@@ -35,7 +35,7 @@ from scipy.special import digamma
 
 from pgm_ppl.em import _gaussian as G
 from pgm_ppl.core.validation import check_data, check_int
-from pgm_ppl.em.driver import EStep, run_em
+from pgm_ppl.core.em import EStep, run_em
 from pgm_ppl.em.gmm import GMMParams, fit_gmm
 
 _DF_BOUNDS = (1e-2, 1e4)
@@ -89,7 +89,7 @@ def fit_student_t_mixture(X: ArrayLike, num_components: int, *, df: float = 4.0,
     init
         Full-covariance :class:`~pgm_ppl.em.gmm.GMMParams` to start from; default: a short k-means-started GMM fit.
     max_iter, tol
-        Relative-change stopping rule of :func:`pgm_ppl.em.driver.run_em`.
+        Relative-change stopping rule of :func:`pgm_ppl.core.em.run_em`.
     reg_covar
         Added to every scale diagonal.
     seed

@@ -34,7 +34,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from pgm_ppl.backend import hidden_markov
-from pgm_ppl.em.driver import EStep, run_em
+from pgm_ppl.core.em import EStep, run_em
 
 __all__ = ["ForwardBackwardResult", "ViterbiResult", "forward_backward", "viterbi", "CategoricalHMM",
            "GaussianHMM", "BaumWelchResult", "baum_welch"]
@@ -423,7 +423,7 @@ class BaumWelchResult(NamedTuple):
     num_iterations
         Number of M-steps taken.
     stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.em.driver.run_em`, relative change).
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`, relative change).
     """
 
     model: CategoricalHMM | GaussianHMM
@@ -437,7 +437,7 @@ def baum_welch(model: CategoricalHMM | GaussianHMM, x: np.ndarray, *, max_iterat
                tol: float = 1e-8) -> BaumWelchResult:
     """Baum-Welch EM (course Ch. 2): E-step by :func:`forward_backward` on all sequences, closed-form M-step.
 
-    It runs on the generic EM loop :func:`pgm_ppl.em.driver.run_em`. The log-likelihood
+    It runs on the generic EM loop :func:`pgm_ppl.core.em.run_em`. The log-likelihood
     :math:`\\sum_n\\log p(x^{(n)})` never decreases (course eq. (2.35)-(2.37)); iteration stops when it changes by
     less than ``tol`` times its previous magnitude (:func:`pgm_ppl.core.has_converged`, relative rule).
 

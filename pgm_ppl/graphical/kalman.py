@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from pgm_ppl.em.driver import EStep, run_em
+from pgm_ppl.core.em import EStep, run_em
 
 __all__ = ["LinearGaussianSSM", "KalmanFilterResult", "kalman_filter", "SmootherResult", "rts_smoother",
            "KalmanEMResult", "kalman_em"]
@@ -227,7 +227,7 @@ class KalmanEMResult(NamedTuple):
     num_iterations
         Number of M-steps taken.
     stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.em.driver.run_em`, relative change).
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`, relative change).
     """
 
     model: LinearGaussianSSM
@@ -324,7 +324,7 @@ def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str]
         ``("Q", "R")`` for a local-level model whose dynamics are known.
     max_iterations, tol
         Stop when the log-likelihood changes by less than ``tol`` times its previous magnitude (the relative rule
-        of :func:`pgm_ppl.em.driver.run_em`, the one EM loop this runs on).
+        of :func:`pgm_ppl.core.em.run_em`, the one EM loop this runs on).
 
     Raises
     ------

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pgm_ppl.em.driver import EStep, run_em
+from pgm_ppl.core.em import EStep, run_em
 
 from .bayesnet import BayesianNetwork
 from .junction_tree import JunctionTree
@@ -98,7 +98,7 @@ class BayesNetEMResult(NamedTuple):
     num_iterations
         Number of M-steps taken.
     stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.em.driver.run_em`, relative change).
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`, relative change).
     """
 
     network: BayesianNetwork
@@ -121,7 +121,7 @@ def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.nda
         ``{variable: integer states}``, ``-1`` marking a missing value.
     max_iterations, tol
         Stop when the observed-data log-likelihood changes by less than ``tol`` times its previous magnitude (the
-        relative rule of :func:`pgm_ppl.em.driver.run_em`, the one EM loop this runs on).
+        relative rule of :func:`pgm_ppl.core.em.run_em`, the one EM loop this runs on).
     pseudo_count
         Dirichlet smoothing of the expected counts; with 0 the log-likelihood never decreases.
     """

@@ -1,5 +1,5 @@
 """Issue 17: the graphical EMs (Baum-Welch, Kalman EM, Bayesian-network EM) run on the one EM loop,
-:func:`pgm_ppl.em.driver.run_em`: one stopping rule, a trace with the starting and the fitted model's
+:func:`pgm_ppl.core.em.run_em`: one stopping rule, a trace with the starting and the fitted model's
 log-likelihood, and a result that says which rule stopped it. Issue 18, item 3: a CPT row with zero expected
 count keeps its value in the Bayesian-network EM."""
 
