@@ -30,12 +30,14 @@ class Diagnosis:
 
 
 def diagnose(idata: az.InferenceData, *, rhat_max: float = 1.01, min_ess_per_chain: int = 100,
-             pareto_k_max: float = 0.7) -> Diagnosis:
+             pareto_k_max: float = 0.7, min_loo_draws: int = 100) -> Diagnosis:
     """Summarise the posterior and flag what needs attention.
 
     Warnings, with the thresholds of Vehtari et al. (2021) and Vehtari, Gelman & Gabry (2017):
     R-hat above ``rhat_max`` (only with 2+ chains), any divergent transition, bulk or tail ESS below
-    ``min_ess_per_chain`` per chain, and Pareto k above ``pareto_k_max`` in PSIS-LOO.
+    ``min_ess_per_chain`` per chain, and Pareto k above ``pareto_k_max`` in PSIS-LOO. PSIS-LOO is not run on a
+    log-likelihood of fewer than ``min_loo_draws`` draws (a thinned one, ``pgm-ppl fit --pointwise auto`` on
+    large data), where the k estimates mean nothing; a warning says so instead.
     """
     posterior = idata.posterior
     num_chains = posterior.sizes["chain"]
@@ -65,12 +67,16 @@ def diagnose(idata: az.InferenceData, *, rhat_max: float = 1.01, min_ess_per_cha
             found.append(f"ESS below {min_ess_per_chain * num_chains} for {len(low)} parameter(s) "
                          f"({_few(low)}): draw more samples.")
     if "log_likelihood" in idata and not point:
-        found += _pareto_warnings(idata, pareto_k_max)
+        found += _pareto_warnings(idata, pareto_k_max, min_loo_draws)
     return Diagnosis(summary, tuple(found))
 
 
-def _pareto_warnings(idata: az.InferenceData, pareto_k_max: float) -> list[str]:
+def _pareto_warnings(idata: az.InferenceData, pareto_k_max: float, min_draws: int = 100) -> list[str]:
     found = []
+    draws = idata.log_likelihood.sizes["chain"] * idata.log_likelihood.sizes["draw"]
+    if draws < min_draws:
+        return [f"PSIS-LOO not checked: the log-likelihood holds {draws} draws, fewer than {min_draws} (it was "
+                "thinned to bound the output size; rerun with --pointwise full, or on fewer rows, to check it)."]
     for name in idata.log_likelihood.data_vars:
         with warnings.catch_warnings(), _quiet(_ARVIZ_LOG):
             warnings.simplefilter("ignore")

@@ -33,3 +33,12 @@ def test_single_chain_logs_nothing_and_has_no_rhat():
     assert not [m for m in collect.messages if "Shape validation failed" in m]
     assert "r_hat" not in diagnosis.summary and "ess_bulk" in diagnosis.summary
     assert list(svi.summary.columns) == ["mean", "sd", "hdi_3%", "hdi_97%"]  # independent draws: no chain stats
+
+
+def test_a_thinned_log_likelihood_is_not_put_through_psis():
+    rng = np.random.default_rng(0)
+    idata = az.from_dict(posterior={"theta": rng.normal(size=(2, 500))},
+                         log_likelihood={"y": rng.normal(size=(2, 13, 50))})
+    assert diagnose(idata).warnings == (
+        "PSIS-LOO not checked: the log-likelihood holds 26 draws, fewer than 100 (it was thinned to bound the "
+        "output size; rerun with --pointwise full, or on fewer rows, to check it).",)
