@@ -72,8 +72,12 @@ class Fit:
     dims : dict
         For each site, the names of its non-sample axes, taken from the enclosing plates.
     losses : ndarray or None
-        The objective minimised at every step (SVI and training: the loss; EM and CAVI: the negative
-        log-likelihood or negative ELBO); None for samplers.
+        The objective minimised at every step (what it is: ``objective``); None for samplers.
+    objective : str
+        What ``losses`` holds: ``"negative_elbo"`` (SVI, CAVI, VAE training), ``"negative_log_likelihood"`` (EM,
+        maximum-likelihood training of an exact density, GP type-II ML), ``"kl"`` (a KL to a target),
+        ``"regression"`` (flow matching, score matching: not a bound on anything), ``"two_player"`` (a GAN's
+        generator loss); ``""`` when there is none.
     validation_losses : ndarray or None
         The validation loss at every step where it was evaluated (NaN elsewhere), aligned with ``losses``.
     point_estimate : bool
@@ -110,6 +114,7 @@ class Fit:
     seconds: float = 0.0
     guide: Any = None
     validation_losses: np.ndarray | None = None
+    objective: str = ""
     converged: bool | None = None
     stop_reason: str = ""
     density: Density | None = None

@@ -187,7 +187,7 @@ def _em_fit(method: str, model: Callable, params: dict[str, np.ndarray], trace: 
         dims.setdefault(observed_name, ["observation"] + [f"{observed_name}_dim_{i}" for i in range(1, x.ndim)])
     return Fit(method=method, backend="numpy", model=model, args=() if x is None else (x,), kwargs={},
                posterior=_point(params), log_likelihood=loglik, observed_data=observed, dims=dims,
-               losses=-np.asarray(trace, dtype=np.float64), point_estimate=True, converged=bool(converged),
+               losses=-np.asarray(trace, dtype=np.float64), objective="negative_log_likelihood", point_estimate=True, converged=bool(converged),
                stop_reason=_stop(converged), density=density, params={**params, **(extra or {})})
 
 
@@ -381,7 +381,7 @@ def _cavi_fit(model: Callable, posterior: dict, dims: dict, elbo: np.ndarray, co
               observed: dict, loglik: dict, params: dict, density: Any = None, args: tuple = ()) -> Fit:
     return Fit(method="cavi", backend="numpy", model=model, args=args, kwargs={}, posterior=posterior,
                dims=dims, observed_data=observed, log_likelihood=loglik, params=params,
-               losses=-np.asarray(elbo, dtype=np.float64), converged=converged, stop_reason=_stop(converged),
+               losses=-np.asarray(elbo, dtype=np.float64), objective="negative_elbo", converged=converged, stop_reason=_stop(converged),
                density=density)
 
 
@@ -488,7 +488,7 @@ def _mean_field_gaussian(result, data=None, *, num_samples=1000, seed=0) -> Fit:
     rng = np.random.default_rng(seed)
     z = result.mean + np.sqrt(result.variances) * rng.standard_normal((num_samples, len(result.mean)))
     return Fit(method="cavi", backend="numpy", model=mean_field_gaussian, args=(), kwargs={},
-               posterior={"z": z[None]}, dims={"z": ["coordinate"]}, losses=np.asarray(result.kl, dtype=np.float64),
+               posterior={"z": z[None]}, dims={"z": ["coordinate"]}, losses=np.asarray(result.kl, dtype=np.float64), objective="kl",
                stop_reason="num_sweeps", params={"mean": result.mean, "variances": result.variances})
 
 
@@ -518,7 +518,7 @@ def _dp_cavi(result, data=None, *, num_samples=1000, seed=0) -> Fit:
     return Fit(method="cavi", backend="numpy", model=run, args=args, kwargs={},
                posterior=_point({"weights": result.weights, "mu": s.means, "covariance": cov}),
                observed_data=observed, log_likelihood=loglik, point_estimate=True, dims=dims,
-               losses=-np.asarray(result.lower_bounds, dtype=np.float64), converged=bool(result.converged),
+               losses=-np.asarray(result.lower_bounds, dtype=np.float64), objective="negative_elbo", converged=bool(result.converged),
                stop_reason=_stop(result.converged), params={"gamma": s.gamma, "mean_precision": s.mean_precision,
                                                             "degrees_of_freedom": s.degrees_of_freedom})
 
@@ -640,11 +640,12 @@ def _hyperparameters(module: Any, prefix: str = "") -> dict[str, np.ndarray]:
 
 def _gp_fit(method: str, model: Callable, posterior: dict, losses: Any, observed: dict, loglik: dict, dims: dict,
             params: dict, *, point: bool, seconds: float = 0.0, args: tuple = (), converged: bool | None = None,
-            stop_reason: str = "") -> Fit:
+            stop_reason: str = "", objective: str = "negative_log_likelihood") -> Fit:
+    """A GP result as a Fit; ``losses`` is the negative log marginal likelihood (exact GP) or negative ELBO."""
     return Fit(method=method, backend="torch", model=model, args=args, kwargs={}, posterior=posterior,
                observed_data=observed, log_likelihood=loglik, dims=dims, params=params, point_estimate=point,
                losses=None if losses is None else np.asarray(losses, dtype=np.float64), seconds=seconds,
-               converged=converged, stop_reason=stop_reason)
+               objective=objective if losses is not None else "", converged=converged, stop_reason=stop_reason)
 
 
 @_adapter("pgm_ppl.gp.exact", "GPTraining")
@@ -699,7 +700,7 @@ def _svgp(result, data=None, *, num_samples=1000, seed=0) -> Fit:
         loglik = {"y": _variational_loglik(result.model, result.likelihood, x, y)[None, None]}
     return _gp_fit("svgp", train_svgp, _point(posterior), result.losses, observed, loglik, dims,
                    {"points_per_second": np.asarray(result.points_per_second)}, point=True, seconds=result.seconds,
-                   args=args, stop_reason="num_steps")
+                   args=args, stop_reason="num_steps", objective="negative_elbo")
 
 
 @_adapter("pgm_ppl.gp.classification", "LaplaceGPC")
@@ -747,7 +748,7 @@ def _variational_gpc(result, data=None, *, num_samples=1000, seed=0) -> Fit:
         observed, args, dims["y"] = {"y": y}, (x, y), ["observation"]
         loglik = {"y": log_ndtr((2 * y - 1) * f)[None]}
     return _gp_fit("variational_gpc", variational_classification, posterior, result.losses, observed, loglik, dims,
-                   {}, point=False, args=args, stop_reason="num_steps")
+                   {}, point=False, args=args, stop_reason="num_steps", objective="negative_elbo")
 
 
 # ------------------------------------------------------------------------------------------ MLE and Laplace

@@ -45,7 +45,7 @@ def to_inference_data(result: Any, data: Any = None, **options: Any) -> az.Infer
     fit = as_fit(result, data, **options)
     dims = {name: list(site_dims) for name, site_dims in fit.dims.items()}
     attrs = {"inference_library": fit.backend, "method": fit.method, "point_estimate": int(fit.point_estimate),
-             "sampling_time": fit.seconds, "stop_reason": fit.stop_reason}
+             "sampling_time": fit.seconds, "stop_reason": fit.stop_reason, "objective": fit.objective}
     if fit.converged is not None:
         attrs["converged"] = int(fit.converged)
     if fit.density is not None:
@@ -79,7 +79,9 @@ def to_inference_data(result: Any, data: Any = None, **options: Any) -> az.Infer
 def _loss_trace(fit: Fit) -> xr.Dataset:
     """The objective per optimisation step: ``loss``, ``elbo = -loss`` and ``validation_loss`` when recorded."""
     losses = np.asarray(fit.losses, dtype=np.float64)
-    data = {"loss": ("step", losses), "elbo": ("step", -losses)}
+    data = {"loss": ("step", losses)}
+    if fit.objective == "negative_elbo":  # only an ELBO is called one: regression and GAN losses are not bounds
+        data["elbo"] = ("step", -losses)
     if fit.validation_losses is not None:
         data["validation_loss"] = ("step", np.asarray(fit.validation_losses, dtype=np.float64))
     return xr.Dataset(data, coords={"step": np.arange(len(losses))})

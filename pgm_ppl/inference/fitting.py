@@ -157,6 +157,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         posterior = align_components(posterior, spec)
     return Fit(method=method, backend=backend, model=model, args=args, kwargs=kwargs, posterior=posterior,
                sample_stats=stats, losses=run.get("losses"), params=run.get("params", {}),
+               objective="negative_elbo" if run.get("losses") is not None else "",
                guide=run.get("guide"), point_estimate=guide == "auto_delta" and method == "svi",
                dims={name: list(site.dims) for name, site in structure.sites.items()},
                observed_data={name: structure.sites[name].value for name in structure.names("observed")},

@@ -101,4 +101,4 @@ def run_streaming_svi(model: Callable, guide: Callable, data: np.ndarray, *, bat
                 losses.append(loss)
         params = {name: pyro.param(name).detach().numpy().copy() for name in pyro.get_param_store().keys()}
     return Fit(method="svi", backend="pyro", model=model, args=(), kwargs=model_kwargs, posterior={},
-               losses=np.array(losses), params=params, guide=guide, seconds=time.perf_counter() - start)
+               losses=np.array(losses), objective="negative_elbo", params=params, guide=guide, seconds=time.perf_counter() - start)

@@ -101,8 +101,9 @@ def train(module: torch.nn.Module, data: Any, *, loss: Any = None, num_steps: in
     -------
     Fit
         ``method="train"``: ``losses`` and ``validation_losses`` per step, ``params`` (the state_dict as numpy;
-        EMA weights under ``"ema.<name>"``; ``params["loss_kind"]``, a 0-d string array: ``"elbo"`` when the loss
-        is minus a Pyro ELBO, ``"regression"`` for a custom loss, ``"two_player"`` for a game),
+        EMA weights under ``"ema.<name>"``), ``objective`` (``"negative_elbo"`` when the loss is minus a Pyro ELBO,
+        ``"regression"`` for a custom loss, ``"two_player"`` for a game; only an ELBO's trace is labelled ``elbo``
+        in InferenceData),
         ``sample_stats["critic_loss"]`` (a two-player game: the last critic update's loss per step, shape
         ``(1, steps)``), ``density`` (held-out ``log_prob``, ``sample``; a module with ``model`` and ``guide`` but
         no ``log_prob`` gets the per-row ELBO, ``kind="lower_bound"``),
@@ -353,10 +354,13 @@ def _reduction(state: TrainState) -> str:
     return "mean" if isinstance(objective, TwoPlayer) else objective.reduction
 
 
-def _loss_kind(objective: Any) -> str:
+def _objective_name(objective: Any) -> str:
+    """What the loss trace is, in :attr:`pgm_ppl.core.Fit.objective`'s words."""
     if isinstance(objective, torch.nn.parallel.DistributedDataParallel):
         objective = objective.module
-    return "two_player" if isinstance(objective, TwoPlayer) else objective.kind
+    if isinstance(objective, TwoPlayer):
+        return "two_player"
+    return "negative_elbo" if objective.kind == "elbo" else "regression"
 
 
 def _first_run(module: torch.nn.Module, objective: LossModule | TwoPlayer, batches: Any,
@@ -498,7 +502,6 @@ def _result(run: _Run, data: Any, validation: torch.Tensor | None, num_generated
     params = {name: _numpy(value) for name, value in module.state_dict().items()}
     if state.ema is not None:
         params.update({f"ema.{name}": _numpy(value) for name, value in state.ema.module.state_dict().items()})
-    params["loss_kind"] = np.asarray(_loss_kind(state.objective))
     objective = state.objective.module if isinstance(state.objective, torch.nn.parallel.DistributedDataParallel) \
         else state.objective
     density = ModuleDensity(trained, dtype=dtype, device=device, event_shape=event_shape,
@@ -518,6 +521,7 @@ def _result(run: _Run, data: Any, validation: torch.Tensor | None, num_generated
     return Fit(method="train", backend="pyro", model=module, args=(), kwargs={}, posterior={},
                sample_stats=sample_stats, observed_data=observed, log_likelihood=log_likelihood,
                posterior_predictive=generated, losses=np.asarray(run.losses, dtype=np.float64),
+               objective=_objective_name(state.objective),
                validation_losses=None if validation is None else np.asarray(run.validation_losses, np.float64),
                point_estimate=True, params=params, seconds=seconds, converged=True if early else None,
                stop_reason=run.stop_reason, density=density if _has_density(trained) else None)

@@ -27,8 +27,8 @@ def run_both() -> dict:
         fit = train(module, X, loss=loss, num_steps=20, batch_size=batch_size, learning_rate=0.05,
                     dtype=torch.float64, seed=5, num_generated=0, progress_bar=False)
         out[f"{name}_losses"] = fit.losses
-        assert str(fit.params["loss_kind"]) == ("elbo" if loss is None else "regression")
-        out.update({f"{name}_{key}": value for key, value in fit.params.items() if key != "loss_kind"})
+        assert fit.objective == ("negative_elbo" if loss is None else "regression")
+        out.update({f"{name}_{key}": value for key, value in fit.params.items()})
     return out
 
 
