@@ -101,7 +101,7 @@ def test_laplace_and_map_guides_recover_the_gaussian_posterior(backend):
     assert idata.posterior.attrs["point_estimate"] == 1
 
 
-@pytest.mark.parametrize("backend", ["numpyro", "pyro"])
+@pytest.mark.parametrize("backend", ["numpyro", pytest.param("pyro", marks=pytest.mark.slow)])  # pyro: ~90 s
 def test_a_user_guide_runs_and_matches_the_posterior_mean(backend):
     from pgm_ppl import dist, ops, pyro
 
