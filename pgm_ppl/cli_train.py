@@ -374,16 +374,14 @@ def _check_settings(model: str, entry: Trainable, settings: dict) -> None:
 
 def _build_module(spec: dict) -> Any:
     """The run's network, its initial weights drawn from the run's own "initialisation" seed stream."""
-    from pgm_ppl.backend.seeding import torch_seeded
     from pgm_ppl.core import stream
     from pgm_ppl.flows import realnvp
 
     settings = spec["settings"]
     if spec["features"] < 2:
         raise UsageError(f"--data: {spec['model']} needs at least 2 columns, got {spec['features']}.")
-    with torch_seeded(stream(spec["seed"], "initialisation")):
-        return realnvp(spec["features"], transforms=int(settings["transforms"]),
-                       hidden_features=(int(settings["hidden"]),) * 2)
+    return realnvp(spec["features"], transforms=int(settings["transforms"]),
+                   hidden_features=(int(settings["hidden"]),) * 2, seed=stream(spec["seed"], "initialisation"))
 
 
 def _split(source: str, seed: int, num_data: int) -> tuple[np.ndarray, np.ndarray, str]:

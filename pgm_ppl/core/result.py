@@ -80,6 +80,8 @@ class Fit:
         generator loss); ``""`` when there is none.
     validation_losses : ndarray or None
         The validation loss at every step where it was evaluated (NaN elsewhere), aligned with ``losses``.
+    step_stats : dict
+        Other per-step statistics aligned with ``losses`` (a GAN's ``critic_loss``), shape ``(steps,)``.
     point_estimate : bool
         True when ``posterior`` holds one point (MAP, EM, delta guide) rather than draws.
     params : dict
@@ -114,6 +116,7 @@ class Fit:
     seconds: float = 0.0
     guide: Any = None
     validation_losses: np.ndarray | None = None
+    step_stats: dict[str, np.ndarray] = field(default_factory=dict)
     objective: str = ""
     converged: bool | None = None
     stop_reason: str = ""
@@ -148,8 +151,9 @@ class Fit:
     def _density(self) -> Density:
         if self.density is None:
             raise NotImplementedError(
-                f"this {self.method!r} fit has no density on new data: log_prob and sample need a generative "
-                "model (fit by pgm_ppl.fit, EM, or pgm_ppl.training.train)")
+                f"this {self.method!r} fit has no density on new data: its model defines no log_prob (a module "
+                "trained by pgm_ppl.training.train needs log_prob(x) and sample(n), or model and guide for the "
+                "ELBO bound; of the classical engines, fit's Bayesian models and the EM mixtures have one)")
         return self.density
 
     def to_inference_data(self, **options: Any):

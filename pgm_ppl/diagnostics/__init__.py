@@ -1,18 +1,33 @@
-"""Diagnostics: conversion to ArviZ InferenceData, summaries with warnings, plots."""
+"""Diagnostics: the one converter to ArviZ InferenceData (any engine's result), summaries with warnings, plots,
+held-out comparison across model families, and sample-quality metrics.
 
-from pgm_ppl.diagnostics.adapters import as_fit, supported_result_types
-from pgm_ppl.diagnostics.convert import to_inference_data
-from pgm_ppl.diagnostics.plots import save_plots
-from pgm_ppl.diagnostics.report import Diagnosis, diagnose
+Names are imported on first use, so that the ``pgm-ppl fit`` path does not load PyTorch and POT for metrics it does
+not compute.
+"""
 
-__all__ = ["Diagnosis", "as_fit", "diagnose", "save_plots", "supported_result_types", "to_inference_data"]
-from pgm_ppl.diagnostics.compare import DensityKindWarning, compare_heldout, plot_compare_heldout
+import importlib
 
-__all__ += ["DensityKindWarning", "compare_heldout", "plot_compare_heldout"]
+_EXPORTS = {
+    "as_fit": "adapters", "supported_result_types": "adapters",
+    "to_inference_data": "convert",
+    "save_plots": "plots",
+    "Diagnosis": "report", "diagnose": "report",
+    "DensityKindWarning": "compare", "compare_heldout": "compare", "plot_compare_heldout": "compare",
+    "Metric": "metrics", "median_bandwidth": "metrics", "sample_metrics": "metrics",
+    "DigitsFeatureExtractor": "digits_features", "digits_fd": "digits_features",
+    "digits_feature_extractor": "digits_features",
+}
 
-from pgm_ppl.diagnostics.metrics import Metric, median_bandwidth, sample_metrics
+__all__ = sorted(_EXPORTS)
 
-__all__ += ["Metric", "median_bandwidth", "sample_metrics"]
-from pgm_ppl.diagnostics.digits_fd import DigitsFeatureExtractor, digits_fd, digits_feature_extractor
 
-__all__ += ["DigitsFeatureExtractor", "digits_fd", "digits_feature_extractor"]
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"pgm_ppl.diagnostics.{_EXPORTS[name]}"), name)
+        globals()[name] = value  # cache: later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'pgm_ppl.diagnostics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

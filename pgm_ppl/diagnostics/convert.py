@@ -84,6 +84,7 @@ def _loss_trace(fit: Fit) -> xr.Dataset:
         data["elbo"] = ("step", -losses)
     if fit.validation_losses is not None:
         data["validation_loss"] = ("step", np.asarray(fit.validation_losses, dtype=np.float64))
+    data.update({name: ("step", np.asarray(values, dtype=np.float64)) for name, values in fit.step_stats.items()})
     return xr.Dataset(data, coords={"step": np.arange(len(losses))})
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from pgm_ppl.backend import check_backend, to_backend, use_backend
-from pgm_ppl.inference import numpyro_engine, pyro_engine
+from pgm_ppl.inference.engines import engine as backend_engine
 from pgm_ppl.inference.detect import detect_flavour
 from pgm_ppl.inference.guides import resolve_guide_name
 from pgm_ppl.inference.heldout import PosteriorPredictiveDensity
@@ -22,7 +22,6 @@ from pgm_ppl.core.seeding import stream
 from pgm_ppl.core.validation import check_int
 from pgm_ppl.inference.sites import ModelStructure
 
-_ENGINES = {"numpyro": numpyro_engine, "pyro": pyro_engine}
 
 
 def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str | None = None,
@@ -129,7 +128,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
     guide = resolve_guide_name(guide) if isinstance(guide, str) else guide
     args, kwargs = model_inputs(data, model_kwargs)
     backend = _choose_backend(model, method, backend, args, kwargs)
-    engine = _ENGINES[backend]
+    engine = backend_engine(backend)
     with use_backend(backend):
         args, kwargs = to_backend(args, backend), to_backend(kwargs, backend)
         structure = engine.model_structure(model, args, kwargs, seed)

@@ -23,13 +23,12 @@ from scipy.special import logsumexp
 from pgm_ppl.backend import to_backend, use_backend
 from pgm_ppl.core.seeding import spawn_seeds, stream
 from pgm_ppl.core.validation import check_int
-from pgm_ppl.inference import numpyro_engine, pyro_engine
+from pgm_ppl.inference.engines import engine as backend_engine
 from pgm_ppl.inference.inputs import model_inputs
 from pgm_ppl.inference.sites import ModelStructure
 
 __all__ = ["PosteriorPredictiveDensity"]
 
-_ENGINES = {"numpyro": numpyro_engine, "pyro": pyro_engine}
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,7 @@ class PosteriorPredictiveDensity:
 
     def _prepare(self, x: Any, *, require_observed: bool = True) -> tuple[Any, tuple, dict, ModelStructure]:
         """Validated backend arguments and the model's structure on them, checked against the posterior."""
-        engine = _ENGINES[self.backend]
+        engine = backend_engine(self.backend)
         args, kwargs = model_inputs(x, self.model_kwargs)
         with use_backend(self.backend):
             args, kwargs = to_backend(args, self.backend), to_backend(kwargs, self.backend)

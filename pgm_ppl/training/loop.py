@@ -104,7 +104,7 @@ def train(module: torch.nn.Module, data: Any, *, loss: Any = None, num_steps: in
         EMA weights under ``"ema.<name>"``), ``objective`` (``"negative_elbo"`` when the loss is minus a Pyro ELBO,
         ``"regression"`` for a custom loss, ``"two_player"`` for a game; only an ELBO's trace is labelled ``elbo``
         in InferenceData),
-        ``sample_stats["critic_loss"]`` (a two-player game: the last critic update's loss per step, shape
+        ``step_stats["critic_loss"]`` (a two-player game: the last critic update's loss per step, shape
         ``(1, steps)``), ``density`` (held-out ``log_prob``, ``sample``; a module with ``model`` and ``guide`` but
         no ``log_prob`` gets the per-row ELBO, ``kind="lower_bound"``),
         ``log_likelihood["x"]`` (pointwise held-out log-density, shape ``(1, 1, n)``), ``posterior_predictive["x"]``
@@ -514,12 +514,12 @@ def _result(run: _Run, data: Any, validation: torch.Tensor | None, num_generated
         log_likelihood["x"] = density.log_prob(_numpy(validation))[None, None, :]
     if num_generated and callable(getattr(trained, "sample", None)):
         generated["x"] = density.sample(num_generated, seed=stream(seed, "sample"))[None]
-    sample_stats = {}
+    step_stats = {}
     if isinstance(objective, TwoPlayer):
-        sample_stats["critic_loss"] = np.asarray(run.critic_losses, dtype=np.float64)[None]
+        step_stats["critic_loss"] = np.asarray(run.critic_losses, dtype=np.float64)
     early = run.stop_reason == "early_stopping"
     return Fit(method="train", backend="pyro", model=module, args=(), kwargs={}, posterior={},
-               sample_stats=sample_stats, observed_data=observed, log_likelihood=log_likelihood,
+               step_stats=step_stats, observed_data=observed, log_likelihood=log_likelihood,
                posterior_predictive=generated, losses=np.asarray(run.losses, dtype=np.float64),
                objective=_objective_name(state.objective),
                validation_losses=None if validation is None else np.asarray(run.validation_losses, np.float64),

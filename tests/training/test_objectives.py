@@ -124,7 +124,8 @@ def test_wgan_gradient_penalty_trains_and_records_the_critic_losses():
     fit = train(_GAN(), data, loss=TwoPlayer(_wgan_generator_loss, _wgan_gp_critic_loss, critic_steps=2),
                 num_steps=4, batch_size=16, progress_bar=False, num_generated=0)
     assert len(fit.losses) == 4 and np.isfinite(fit.losses).all()
-    assert fit.sample_stats["critic_loss"].shape == (1, 4) and np.isfinite(fit.sample_stats["critic_loss"]).all()
+    assert fit.step_stats["critic_loss"].shape == (4,) and np.isfinite(fit.step_stats["critic_loss"]).all()
+    assert fit.to_inference_data().sample_stats["critic_loss"].dims == ("step",)
     assert fit.objective == "two_player"
     assert "elbo" not in fit.to_inference_data().sample_stats  # a generator loss is not an ELBO
 
@@ -147,4 +148,4 @@ def test_sliced_score_matching_trains():
     fit = train(_Score(), X, loss=_sliced_score_matching, num_steps=5, batch_size=32, progress_bar=False,
                 num_generated=0)
     assert len(fit.losses) == 5 and np.isfinite(fit.losses).all()
-    assert fit.objective == "regression" and "critic_loss" not in fit.sample_stats
+    assert fit.objective == "regression" and "critic_loss" not in fit.step_stats
