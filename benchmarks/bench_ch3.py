@@ -53,7 +53,7 @@ def bench_bgmm(n: int) -> float:
             model.fit(X)
 
     ours = per_iteration("pgm_ppl CAVI BGMM / iteration", lambda it: fit_bayesian_gmm(X, K, init_resp=resp0,
-                                                                                       num_steps=it, tol=0.0))
+                                                                                       max_iter=it, tol=0.0))
     reference = per_iteration("sklearn BayesianGaussianMixture / iteration", sklearn_run)
     return report(ours, reference, goal=">= 1x (at most sklearn's time)")
 

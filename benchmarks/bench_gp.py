@@ -49,7 +49,7 @@ def exact_per_iteration(n: int) -> float:
 
     steps = 4
     total = time_call("pgm_ppl", lambda: train(squared_exponential(), x, y, noise=0.1, optimizer="adam",
-                                               num_steps=steps), warmup=1, repeat=3)
+                                               max_iter=steps), warmup=1, repeat=3)
     ours = Timing(f"pgm_ppl exact GP step n={n}", total.best / steps, total.median / steps)
     ratio = report(ours, reference, goal="> 1x at n = 5,000")
     cg = cg_per_iteration(x, y, repeat=3)

@@ -23,7 +23,7 @@ from scipy.special import digamma, gammaln, logsumexp
 
 from pgm_ppl.core.conjugate import (empirical_covariance_prior, expected_log_gaussian, log_wishart_normaliser,
                                     normal_wishart_update)
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 from pgm_ppl.core.linalg import log_det_from_cholesky
 from pgm_ppl.core.validation import check_data, check_int
 from pgm_ppl.clustering import kmeans
@@ -63,13 +63,17 @@ class BGMMState(NamedTuple):
 
 class BGMMResult(NamedTuple):
     """Final factors, responsibilities :math:`r_{nk}` (E-step of the last iteration) and the ELBO after
-    every iteration (non-decreasing). ``pgm_ppl.diagnostics.to_inference_data(result, X)`` gives draws
-    from the factors (sites ``pi``, ``mu``, ``Lambda``) and the pointwise log-likelihood."""
+    every iteration (non-decreasing; the full bound, so scikit-learn's ``lower_bound_`` is
+    ``elbo[-1] - sklearn_lower_bound_offset(N, prior, K)``). ``pgm_ppl.diagnostics.to_inference_data(result, X)``
+    gives draws from the factors (sites ``pi``, ``mu``, ``Lambda``) and the pointwise log-likelihood; ``stop_reason``
+    (``"tol"`` or ``"max_iter"``) and ``rule`` (the ``tol_rule`` checked) say what stopped it."""
 
     state: BGMMState
     resp: np.ndarray
     elbo: np.ndarray
     converged: bool
+    stop_reason: str = "max_iter"
+    rule: str = "absolute"
 
     @property
     def weights(self) -> np.ndarray:
@@ -153,14 +157,18 @@ def sklearn_lower_bound_offset(num_data: int, prior: NormalWishartPrior, num_com
 
 
 def fit_bayesian_gmm(X: np.ndarray, num_components: int, *, prior: NormalWishartPrior | None = None,
-                     init_resp: np.ndarray | None = None, num_steps: int = 100, tol: float = 1e-3,
-                     reg_covar: float = 1e-6, seed: int = 0) -> BGMMResult:
+                     init_resp: np.ndarray | None = None, max_iter: int = 100, tol: float = 1e-3,
+                     tol_rule: str = "absolute", reg_covar: float = 1e-6, seed: int = 0) -> BGMMResult:
     """Fit the Bayesian Gaussian mixture by CAVI.
 
     Initialisation as scikit-learn: a global step from ``init_resp`` (default: one-hot k-means labels,
     seeded by ``seed``). Each iteration is a local step then a global step; the ELBO is recorded after
-    it and the loop stops when it rises by less than ``tol`` (``tol=0`` runs all ``num_steps``); a
-    :class:`~pgm_ppl.core.convergence.ConvergenceWarning` says when ``num_steps`` ran out first.
+    it and the loop stops when it changes by less than ``tol`` (``tol_rule="absolute"``, the default, as
+    scikit-learn's ``BayesianGaussianMixture``) or by less than ``tol`` times its magnitude (``"relative"``);
+    ``tol=0`` runs all ``max_iter``; a
+    :class:`~pgm_ppl.core.convergence.ConvergenceWarning` says when ``max_iter`` ran out first. The ELBO is
+    the full bound: scikit-learn's ``lower_bound_`` drops constants, and
+    ``result.elbo - sklearn_lower_bound_offset(len(X), prior, num_components)`` is its value.
 
     Raises
     ------
@@ -169,6 +177,7 @@ def fit_bayesian_gmm(X: np.ndarray, num_components: int, *, prior: NormalWishart
         ``init_resp`` not of shape (N, K) with rows summing to one.
     """
     X = check_data(X, "X", min_rows=2)
+    rule = check_tol_rule(tol_rule)
     N, K = X.shape[0], check_int(num_components, "num_components", minimum=1, maximum=X.shape[0])
     prior = prior or NormalWishartPrior.default(X, K)
     if init_resp is None:
@@ -178,14 +187,14 @@ def fit_bayesian_gmm(X: np.ndarray, num_components: int, *, prior: NormalWishart
         raise ValueError(f"init_resp must have shape {(N, K)} with rows summing to 1, got {init_resp.shape}.")
     state = global_step(X, init_resp, prior, reg_covar)
     trace, converged = [], False
-    for _ in range(num_steps):
+    for _ in range(max_iter):
         log_resp, _ = local_step(X, state)
         state = global_step(X, np.exp(log_resp), prior, reg_covar)
         trace.append(elbo(X, log_resp, state, prior))
-        if len(trace) > 1 and abs(trace[-1] - trace[-2]) < tol:
+        if len(trace) > 1 and has_converged(trace[-2], trace[-1], tol, rule):
             converged = True
             break
     if not converged and tol > 0:
-        warn_not_converged("fit_bayesian_gmm (CAVI)", num_steps, hint="raise num_steps or loosen tol, and check "
+        warn_not_converged("fit_bayesian_gmm (CAVI)", max_iter, hint="raise max_iter or loosen tol, and check "
                            "the ELBO trace.")
-    return BGMMResult(state, np.exp(log_resp), np.array(trace), converged)
+    return BGMMResult(state, np.exp(log_resp), np.array(trace), converged, "tol" if converged else "max_iter", rule)

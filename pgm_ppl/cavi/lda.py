@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 
 
 class LDACorpus(NamedTuple):
@@ -47,7 +47,8 @@ def dirichlet_expectation(concentration: np.ndarray) -> np.ndarray:
 class LDAResult(NamedTuple):
     """Topic factors ``lam`` :math:`\\lambda` (K, V), document factors ``gamma`` :math:`\\gamma` (D, K), the
     ELBO after every iteration (non-decreasing) and the priors used. ``pgm_ppl.diagnostics.to_inference_data(
-    result, counts)`` gives draws of ``beta`` and ``theta`` from the factors."""
+    result, counts)`` gives draws of ``beta`` and ``theta`` from the factors; ``stop_reason``
+    (``"tol"`` or ``"max_iter"``) and ``rule`` (the ``tol_rule`` checked) say what stopped it."""
 
     lam: np.ndarray
     gamma: np.ndarray
@@ -55,6 +56,8 @@ class LDAResult(NamedTuple):
     alpha: float
     eta: float
     converged: bool
+    stop_reason: str = "max_iter"
+    rule: str = "relative"
 
     @property
     def topics(self) -> np.ndarray:
@@ -122,13 +125,14 @@ def _dirichlet_kl(conc: np.ndarray, prior: float, e_log: np.ndarray) -> np.ndarr
 
 
 def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, eta: float | None = None,
-            num_steps: int = 100, tol: float = 1e-6, local_max_iter: int = 100, local_tol: float = 1e-3,
-            seed: int = 0) -> LDAResult:
+            max_iter: int = 100, tol: float = 1e-6, tol_rule: str = "relative", local_max_iter: int = 100,
+            local_tol: float = 1e-3, seed: int = 0) -> LDAResult:
     """Batch mean-field CAVI for LDA (course §3.4.3, eqs. (3.15)-(3.17)).
 
     Each iteration runs the document (local) updates to convergence, then the topic (global) update;
-    the ELBO is recorded after every iteration, and the loop stops when its relative rise is below
-    ``tol``. Initialisation as scikit-learn's batch LDA: :math:`\\lambda \\sim \\mathrm{Gamma}(100, 1/100)`,
+    the ELBO is recorded after every iteration, and the loop stops when its change is below ``tol`` times
+    its magnitude (``tol_rule="relative"``, the default) or below ``tol`` (``"absolute"``).
+    Initialisation as scikit-learn's batch LDA: :math:`\\lambda \\sim \\mathrm{Gamma}(100, 1/100)`,
     :math:`\\gamma` likewise.
 
     Parameters
@@ -143,6 +147,7 @@ def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, 
     seed
         Seed of the initialisation.
     """
+    rule = check_tol_rule(tol_rule)
     counts = np.asarray(counts, dtype=np.float64)
     if counts.ndim != 2 or np.any(counts < 0) or not np.all(np.isfinite(counts)):
         raise ValueError(f"counts must be a non-negative finite (D, V) matrix, got shape {counts.shape}.")
@@ -154,7 +159,7 @@ def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, 
     lam = rng.gamma(100.0, 0.01, size=(num_topics, counts.shape[1]))
     gamma = rng.gamma(100.0, 0.01, size=(counts.shape[0], num_topics))
     trace, converged = [], False
-    for _ in range(num_steps):
+    for _ in range(max_iter):
         exp_beta = np.exp(dirichlet_expectation(lam))
         warm = local_step(counts, gamma, exp_beta, alpha, max_iter=local_max_iter, tol=local_tol)
         fresh = local_step(counts, rng.gamma(100.0, 0.01, size=gamma.shape), exp_beta, alpha,
@@ -164,9 +169,9 @@ def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, 
         gamma = np.where(better[:, None], fresh, warm)
         lam = global_step(counts, gamma, exp_beta, eta)
         trace.append(lda_elbo(counts, gamma, lam, alpha, eta))
-        if len(trace) > 1 and abs(trace[-1] - trace[-2]) < tol * abs(trace[-1]):
+        if len(trace) > 1 and has_converged(trace[-2], trace[-1], tol, rule):
             converged = True
             break
     if not converged and tol > 0:
-        warn_not_converged("fit_lda (CAVI)", num_steps, hint="raise num_steps or loosen tol, and check the ELBO trace.")
-    return LDAResult(lam, gamma, np.array(trace), alpha, eta, converged)
+        warn_not_converged("fit_lda (CAVI)", max_iter, hint="raise max_iter or loosen tol, and check the ELBO trace.")
+    return LDAResult(lam, gamma, np.array(trace), alpha, eta, converged, "tol" if converged else "max_iter", rule)

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from pgm_ppl.core.conjugate import gaussian_linear_posterior
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 from pgm_ppl.core.validation import check_data
 
 
@@ -27,7 +27,8 @@ class BLRResult(NamedTuple):
     """:math:`q(w) = \\mathcal N(m, S)`, :math:`q(\\tau) = \\mathrm{Gamma}(a, b)` (rate b), the ELBO trace,
     whether the stopping rule fired, and the fixed ``noise_precision`` (None when :math:`\\tau` was learned;
     then ``a`` is infinite). ``pgm_ppl.diagnostics.to_inference_data(result, (X, y))`` gives draws of ``w``
-    and ``tau`` and the pointwise log-likelihood."""
+    and ``tau`` and the pointwise log-likelihood; ``stop_reason`` (``"tol"`` or ``"max_iter"``) and ``rule``
+    (the ``tol_rule`` checked) say what stopped it."""
 
     m: np.ndarray
     S: np.ndarray
@@ -36,22 +37,26 @@ class BLRResult(NamedTuple):
     elbo: np.ndarray
     converged: bool = True
     noise_precision: float | None = None
+    stop_reason: str = "max_iter"
+    rule: str = "absolute"
 
 
 def fit_linear_regression(X: np.ndarray, y: np.ndarray, *, prior_precision: float = 1.0, a0: float = 1e-2,
-                          b0: float = 1e-2, noise_precision: float | None = None, num_steps: int = 100,
-                          tol: float = 1e-10) -> BLRResult:
-    """Run CAVI until the ELBO rises by less than ``tol``; ``noise_precision`` fixes :math:`\\tau`.
+                          b0: float = 1e-2, noise_precision: float | None = None, max_iter: int = 100,
+                          tol: float = 1e-10, tol_rule: str = "absolute") -> BLRResult:
+    """Run CAVI until the ELBO changes by less than ``tol`` (``tol_rule="absolute"``, the default) or by less than
+    ``tol`` times its magnitude (``"relative"``); ``noise_precision`` fixes :math:`\\tau`.
 
-    A :class:`~pgm_ppl.core.convergence.ConvergenceWarning` says when ``num_steps`` ran out first."""
+    A :class:`~pgm_ppl.core.convergence.ConvergenceWarning` says when ``max_iter`` ran out first."""
     X, y = check_data(X, "X"), check_data(y, "y", ndim=1)
+    rule = check_tol_rule(tol_rule)
     if y.shape != (X.shape[0],):
         raise ValueError(f"y: expected shape ({X.shape[0]},) to match X, got {y.shape}.")
     N, d = X.shape
     XtX = X.T @ X
     a, b = (a0 + 0.5 * N, b0 + 0.5 * N) if noise_precision is None else (np.inf, np.nan)
     trace, converged = [], False
-    for _ in range(num_steps):
+    for _ in range(max_iter):
         e_tau = a / b if noise_precision is None else noise_precision
         q_w = gaussian_linear_posterior(X, y, np.eye(d) / prior_precision, 1.0 / e_tau)  # eq. (3.13)
         m, S = q_w.mean, q_w.covariance
@@ -59,14 +64,15 @@ def fit_linear_regression(X: np.ndarray, y: np.ndarray, *, prior_precision: floa
         if noise_precision is None:
             b = b0 + 0.5 * resid
         trace.append(_elbo(m, S, a, b, resid, N, prior_precision, a0, b0, noise_precision))
-        if noise_precision is not None or (len(trace) > 1 and trace[-1] - trace[-2] < tol):
+        if noise_precision is not None or (len(trace) > 1 and has_converged(trace[-2], trace[-1], tol, rule)):
             converged = True   # with tau fixed, q(w) is the exact posterior after one update
             break
     if not converged:
-        warn_not_converged("fit_linear_regression (CAVI)", num_steps,
-                           hint="raise num_steps or loosen tol, and check the ELBO trace.")
+        warn_not_converged("fit_linear_regression (CAVI)", max_iter,
+                           hint="raise max_iter or loosen tol, and check the ELBO trace.")
     return BLRResult(m, S, float(a), float(b), np.array(trace), converged,
-                     None if noise_precision is None else float(noise_precision))
+                     None if noise_precision is None else float(noise_precision), "tol" if converged else "max_iter",
+                     rule)
 
 
 def _elbo(m, S, a, b, resid, N, alpha, a0, b0, fixed) -> float:

@@ -1,10 +1,22 @@
-"""Stopping rules and the warning every iterative engine gives when it stops unconverged."""
+"""Stopping rules and the warning every iterative engine gives when it stops unconverged.
+
+Every engine with a tolerance takes ``tol`` and ``tol_rule`` (``"relative"`` or ``"absolute"``) and checks it
+through :func:`has_converged`; its result says which rule was checked (``rule``) and what stopped it
+(``stop_reason``: ``"tol"`` or ``"max_iter"``).
+"""
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
-__all__ = ["ConvergenceWarning", "has_converged", "warn_not_converged"]
+import numpy as np
+
+from pgm_ppl.core.validation import check_choice
+
+__all__ = ["TOL_RULES", "ConvergenceWarning", "check_tol_rule", "has_converged", "warn_not_converged"]
+
+TOL_RULES = ("relative", "absolute")
 
 
 class ConvergenceWarning(UserWarning):
@@ -15,14 +27,26 @@ class ConvergenceWarning(UserWarning):
     """
 
 
-def has_converged(previous: float, current: float, tol: float, rule: str = "relative") -> bool:
-    r"""The stopping rule on an objective's change between two iterations.
+def check_tol_rule(tol_rule: Any) -> str:
+    """Return ``tol_rule`` if it is ``"relative"`` or ``"absolute"``, else raise the one ValueError."""
+    return check_choice(tol_rule, "tol_rule", TOL_RULES)
 
-    ``"absolute"``: :math:`|f_t - f_{t-1}| < \mathrm{tol}` (scikit-learn's mixtures apply it to the mean
-    per-sample log-likelihood); ``"relative"``: :math:`|f_t - f_{t-1}| < \mathrm{tol}\,|f_{t-1}|`.
+
+def has_converged(previous: Any, current: Any, tol: float, rule: str = "relative") -> bool:
+    r"""The stopping rule on the change of an objective (or of an iterate) between two iterations.
+
+    ``"absolute"``: :math:`\max|f_t - f_{t-1}| < \mathrm{tol}` (scikit-learn's mixtures apply it to the mean
+    per-sample log-likelihood); ``"relative"``: :math:`\max|f_t - f_{t-1}| < \mathrm{tol}\,\max|f_{t-1}|`.
+    ``previous`` and ``current`` are numbers (an objective) or arrays of one shape (messages, centroids,
+    parameters), compared by their largest entry.
     """
-    change = abs(current - previous)
-    return change < tol if rule == "absolute" else change < tol * abs(previous)
+    if isinstance(previous, (int, float)) and isinstance(current, (int, float)):  # the fast path of every loop
+        change, scale = abs(current - previous), abs(previous)
+    else:
+        prev, cur = np.asarray(previous, dtype=np.float64), np.asarray(current, dtype=np.float64)
+        change = float(np.max(np.abs(cur - prev))) if cur.size else 0.0
+        scale = float(np.max(np.abs(prev))) if prev.size else 0.0
+    return change < tol if rule == "absolute" else change < tol * scale
 
 
 def warn_not_converged(engine: str, num_iterations: int, *, hint: str = "", stacklevel: int = 3) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import has_converged, warn_not_converged
+from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 
 P = TypeVar("P")
 
@@ -181,7 +181,7 @@ def em_step(state: EMState[P], e_step: Callable[[P], EStep], m_step: Callable[[A
 
 
 def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P], *, max_iter: int = 100,
-           tol: float = 1e-6, relative: bool = True, num_observations: int = 1,
+           tol: float = 1e-6, tol_rule: str = "relative", num_observations: int = 1,
            log_joint: Callable[[P], Any] | None = None, name: str = "EM") -> EMResult[P]:
     r"""Run EM from :math:`\theta^0` until the log-likelihood stops changing or ``max_iter`` M-steps are taken.
 
@@ -193,7 +193,7 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
         \text{ (absolute change of the per-observation mean, scikit-learn's rule)}.
 
     A final E-step evaluates :math:`\ell(\theta^T)`, so the trace has ``num_iterations + 1`` entries and
-    matches scikit-learn's iteration count when ``relative=False`` and ``num_observations`` is N.
+    matches scikit-learn's iteration count when ``tol_rule="absolute"`` and ``num_observations`` is N.
 
     Parameters
     ----------
@@ -205,8 +205,8 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
         Maximum number of M-steps (non-negative).
     tol
         Threshold of the stopping rule; 0 runs exactly ``max_iter`` iterations.
-    relative
-        Relative (True) or per-observation absolute (False) change, as above.
+    tol_rule
+        ``"relative"`` or ``"absolute"`` (per observation) change, as above (:func:`pgm_ppl.core.has_converged`).
     num_observations
         N, the divisor of the absolute rule.
     name
@@ -219,7 +219,8 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
     Raises
     ------
     ValueError
-        If ``max_iter`` is negative, ``tol`` is negative or ``num_observations`` is not positive.
+        If ``max_iter`` is negative, ``tol`` is negative, ``tol_rule`` is unknown or ``num_observations`` is not
+        positive.
 
     Warns
     -----
@@ -232,7 +233,7 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
         raise ValueError(f"tol must be >= 0; got {tol}.")
     if num_observations <= 0:
         raise ValueError(f"num_observations must be positive; got {num_observations}.")
-    rule = "relative" if relative else "absolute"
+    rule = check_tol_rule(tol_rule)
     state = em_init(params)
     trace: list[float] = []
     elbos: list[float] = []
@@ -242,13 +243,13 @@ def run_em(params: P, e_step: Callable[[P], EStep], m_step: Callable[[Any, P], P
         trace.append(info.log_likelihood)
         elbos.append(info.elbo_after)
         if len(trace) > 1:
-            scale = 1.0 if relative else float(num_observations)  # absolute: on the per-observation mean
+            scale = 1.0 if rule == "relative" else float(num_observations)  # absolute: on the per-observation mean
             if has_converged(trace[-2] / scale, trace[-1] / scale, tol, rule):
                 converged = True
                 break
     if not converged and max_iter > 0 and tol > 0:  # tol=0 or max_iter=0 ask for a fixed budget: no warning
         warn_not_converged(name, max_iter, hint=f"the log-likelihood still changed by more than tol={tol} "
-                           f"({'relative' if relative else 'absolute per observation'}); raise max_iter or tol.",
+                           f"({rule if rule == 'relative' else 'absolute per observation'}); raise max_iter or tol.",
                            stacklevel=user_stacklevel())
     final = e_step(state.params)
     trace.append(float(final.log_likelihood))

@@ -37,7 +37,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln, logsumexp
 
 from pgm_ppl.core.conjugate import empirical_covariance_prior, expected_log_gaussian, normal_wishart_update
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky, log_det_from_cholesky
 from pgm_ppl.core.validation import check_data, check_int
 
@@ -93,7 +93,8 @@ class CAVIState:
 @dataclass(frozen=True)
 class CAVIResult:
     """Result of :func:`run`: final ``state``, ``weights`` (K,), ``labels`` (N,) from a last E-step,
-    ``responsibilities`` (N, K), the ``lower_bounds`` trace, ``num_iterations`` and ``converged``.
+    ``responsibilities`` (N, K), the ``lower_bounds`` trace, ``num_iterations``, ``converged``,
+    ``stop_reason`` (``"tol"`` or ``"max_iter"``) and ``rule`` (the ``tol_rule`` checked).
     ``pgm_ppl.diagnostics.to_inference_data(result, x)`` gives the variational point for ArviZ."""
 
     state: CAVIState
@@ -103,6 +104,8 @@ class CAVIResult:
     lower_bounds: np.ndarray
     num_iterations: int
     converged: bool
+    stop_reason: str = "max_iter"
+    rule: str = "absolute"
 
     @property
     def num_clusters(self) -> int:
@@ -180,8 +183,9 @@ def _fields(state: CAVIState) -> tuple:
 
 
 def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsibilities=None,
-        max_iter: int = 200, tol: float = 1e-3, seed: int = 0) -> CAVIResult:
-    """Run CAVI until the lower bound changes by less than ``tol`` or ``max_iter`` sweeps (then a
+        max_iter: int = 200, tol: float = 1e-3, tol_rule: str = "absolute", seed: int = 0) -> CAVIResult:
+    """Run CAVI until the lower bound changes by less than ``tol`` (``tol_rule="absolute"``, the default) or by
+    less than ``tol`` times its magnitude (``"relative"``), or ``max_iter`` sweeps (then a
     :class:`~pgm_ppl.core.convergence.ConvergenceWarning`).
 
     Parameters
@@ -198,6 +202,7 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
     """
     x = _data(x)
     check_int(num_components, "num_components", minimum=1)
+    rule = check_tol_rule(tol_rule)
     prior = default_prior(x, num_components) if prior is None else prior
     if responsibilities is None:
         responsibilities = _kmeans_responsibilities(x, num_components, seed)
@@ -206,7 +211,7 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
     converged = False
     for _ in range(max_iter):
         state, lb = step(state, x, prior)
-        if bounds and abs(lb - bounds[-1]) < tol:
+        if bounds and has_converged(bounds[-1], lb, tol, rule):
             bounds.append(lb)
             converged = True
             break
@@ -216,7 +221,8 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
                            "trace.")
     log_resp = _e_step(x, state)
     resp = np.exp(log_resp)
-    return CAVIResult(state, state.weights, resp.argmax(1), resp, np.asarray(bounds), len(bounds), converged)
+    return CAVIResult(state, state.weights, resp.argmax(1), resp, np.asarray(bounds), len(bounds), converged,
+                      "tol" if converged else "max_iter", rule)
 
 
 def _kmeans_responsibilities(x: np.ndarray, K: int, seed: int) -> np.ndarray:

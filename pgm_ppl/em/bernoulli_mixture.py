@@ -44,6 +44,8 @@ class BernoulliMixtureResult:
     responsibilities: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
 def bernoulli_mixture_log_joint(X: ArrayLike, params: BernoulliMixtureParams) -> np.ndarray:
@@ -53,7 +55,7 @@ def bernoulli_mixture_log_joint(X: ArrayLike, params: BernoulliMixtureParams) ->
 
 
 def fit_bernoulli_mixture(X: ArrayLike, num_components: int, *, pseudo_count: float = 0.0, max_iter: int = 200,
-                          tol: float = 1e-8, seed: int = 0) -> BernoulliMixtureResult:
+                          tol: float = 1e-8, tol_rule: str = "relative", seed: int = 0) -> BernoulliMixtureResult:
     """Fit a Bernoulli mixture by EM (MAP-EM when ``pseudo_count`` > 0).
 
     Parameters
@@ -64,8 +66,9 @@ def fit_bernoulli_mixture(X: ArrayLike, num_components: int, *, pseudo_count: fl
         K.
     pseudo_count
         c >= 0 of the Beta(1 + c, 1 + c) prior.
-    max_iter, tol
-        Relative-change stopping rule of :func:`pgm_ppl.core.em.run_em`.
+    max_iter, tol, tol_rule
+        Stopping rule of :func:`pgm_ppl.core.em.run_em`: ``"relative"`` (change of the log-likelihood over its
+        magnitude, the default) or ``"absolute"`` (change of the per-observation mean, scikit-learn's mixture rule).
     seed
         Seed of the initial probabilities :math:`\\rho_{ki} \\sim U(0.25, 0.75)` (Bishop's choice).
 
@@ -87,11 +90,12 @@ def fit_bernoulli_mixture(X: ArrayLike, num_components: int, *, pseudo_count: fl
              torch.as_tensor(rng.uniform(0.25, 0.75, size=(num_components, X.shape[1]))))
     Xt = torch.as_tensor(X)
     run = run_em(start, partial(_e_step, X=Xt, c=pseudo_count), partial(_m_step, X=Xt, c=pseudo_count),
-                 max_iter=max_iter, tol=tol)
+                 max_iter=max_iter, tol=tol, tol_rule=tol_rule,
+                 num_observations=X.shape[0])
     resp = _e_step(run.params, X=Xt, c=pseudo_count).q.numpy()
     params = BernoulliMixtureParams(run.params[0].numpy().copy(), run.params[1].numpy().copy())
     return BernoulliMixtureResult(params, run.log_likelihood, run.log_likelihood_trace, resp, run.converged,
-                                  run.num_iterations)
+                                  run.num_iterations, run.stop_reason, run.rule)
 
 
 def _check_binary(X: ArrayLike) -> np.ndarray:

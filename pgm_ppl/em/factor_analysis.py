@@ -53,13 +53,16 @@ class FactorAnalysisParams:
 
 @dataclass(frozen=True)
 class FactorAnalysisResult:
-    """Fitted parameters, final log-likelihood, its non-decreasing trace, convergence flag, iteration count."""
+    """Fitted parameters, final log-likelihood, its non-decreasing trace, convergence flag, iteration count, and
+    which rule stopped the loop (``stop_reason`` ``"tol"`` or ``"max_iter"``; ``rule`` the tolerance rule)."""
 
     params: FactorAnalysisParams
     log_likelihood: float
     log_likelihood_trace: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
 def factor_analysis_log_likelihood(X: ArrayLike, params: FactorAnalysisParams) -> float:
@@ -71,7 +74,7 @@ def factor_analysis_log_likelihood(X: ArrayLike, params: FactorAnalysisParams) -
 
 
 def fit_factor_analysis(X: ArrayLike, num_factors: int, *, isotropic: bool = False, max_iter: int = 1000,
-                        tol: float = 1e-10, min_noise_variance: float = 1e-12,
+                        tol: float = 1e-10, tol_rule: str = "relative", min_noise_variance: float = 1e-12,
                         seed: int = 0) -> FactorAnalysisResult:
     """Fit factor analysis (``isotropic=False``) or probabilistic PCA (``isotropic=True``) by EM.
 
@@ -83,8 +86,10 @@ def fit_factor_analysis(X: ArrayLike, num_factors: int, *, isotropic: bool = Fal
         q, between 1 and d.
     isotropic
         Constrain :math:`\\Psi = \\sigma^2 I` (PPCA).
-    max_iter, tol
-        Relative-change stopping rule of :func:`pgm_ppl.core.em.run_em`.
+    max_iter, tol, tol_rule
+        Stopping rule of :func:`pgm_ppl.core.em.run_em`: ``"relative"`` (change of the log-likelihood over its
+        magnitude, the default) or ``"absolute"`` (change of the total log-likelihood below ``tol``,
+        scikit-learn's ``FactorAnalysis`` rule: copy its ``tol=1e-2`` with ``tol_rule="absolute"``).
     min_noise_variance
         Lower bound on the noise variances, relative to the mean sample variance :math:`\\bar s` (the floor is
         ``min_noise_variance`` :math:`\\cdot \\bar s`; 1e-12 is scikit-learn's ``SMALL`` for unit-variance data). A
@@ -120,10 +125,10 @@ def fit_factor_analysis(X: ArrayLike, num_factors: int, *, isotropic: bool = Fal
     floor = min_noise_variance * mean_variance
     start = (0.5 * np.sqrt(mean_variance) * rng.standard_normal((d, num_factors)), np.maximum(np.diag(S), floor))
     run = run_em(start, partial(_e_step, S=S, N=N),
-                 partial(_m_step, S=S, isotropic=isotropic, floor=floor), max_iter=max_iter, tol=tol)
+                 partial(_m_step, S=S, isotropic=isotropic, floor=floor), max_iter=max_iter, tol=tol, tol_rule=tol_rule)
     W, psi = run.params
     return FactorAnalysisResult(FactorAnalysisParams(mean, W, psi), run.log_likelihood, run.log_likelihood_trace,
-                                run.converged, run.num_iterations)
+                                run.converged, run.num_iterations, run.stop_reason, run.rule)
 
 
 def ppca_closed_form(X: ArrayLike, num_factors: int) -> FactorAnalysisParams:

@@ -116,7 +116,7 @@ class GMMResult:
         The objective at every iterate (non-decreasing for exact EM, eq. (2.37)).
     elbo_trace
         :math:`\\mathcal L(q^{t+1}, \\theta^{t+1})` per step when ``record_elbo``, else NaNs.
-    converged, num_iterations
+    converged, num_iterations, stop_reason, rule
         As in :class:`pgm_ppl.core.em.EMResult`.
     initial_params
         Parameters the winning run started from.
@@ -132,6 +132,8 @@ class GMMResult:
     num_iterations: int
     initial_params: GMMParams
     restart_log_likelihoods: np.ndarray
+    stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def sample_gmm(params: GMMParams, num_samples: int, *, seed: int = 0) -> tuple[n
 
 def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
             init: str | GMMParams = "kmeans", num_restarts: int = 1, max_iter: int = 100, tol: float = 1e-6,
-            relative_tol: bool = True, reg_covar: float = 1e-6, covariance_floor: float = 0.0,
+            tol_rule: str = "relative", reg_covar: float = 1e-6, covariance_floor: float = 0.0,
             weight_prior: DirichletPrior | None = None, covariance_prior: InverseWishartPrior | None = None,
             record_elbo: bool = False, seed: int = 0) -> GMMResult:
     r"""Fit a Gaussian mixture by EM (or MAP-EM), keeping the best of ``num_restarts`` initialisations.
@@ -210,8 +212,8 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
         per-coordinate variance), or explicit :class:`GMMParams`.
     num_restarts
         Number of seeded initialisations (1 with explicit parameters); the highest final objective wins.
-    max_iter, tol, relative_tol
-        Stopping rule of :func:`pgm_ppl.core.em.run_em`; ``relative_tol=False`` is scikit-learn's rule
+    max_iter, tol, tol_rule
+        Stopping rule of :func:`pgm_ppl.core.em.run_em`; ``tol_rule="absolute"`` is scikit-learn's rule
         (absolute change of the per-point mean log-likelihood below ``tol``).
     reg_covar
         Non-negative value added to every covariance diagonal (scikit-learn's ``reg_covar``).
@@ -271,14 +273,15 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
     for _ in range(num_restarts):
         start = (_state_from_params(init, -shift) if isinstance(init, GMMParams)
                  else _initial_state(X, Xt, num_components, init, covariance_type, reg_covar, covariance_floor, rng))
-        run = run_em(start, e_step, m_step, max_iter=max_iter, tol=tol, relative=relative_tol,
+        run = run_em(start, e_step, m_step, max_iter=max_iter, tol=tol, tol_rule=tol_rule,
                      num_observations=N, log_joint=log_joint)
         finals.append(run.log_likelihood)
         if best is None or run.log_likelihood > best.log_likelihood:
             best, best_start = run, start
     return GMMResult(_params_from_state(best.params, covariance_type, shift), best.log_likelihood,
                      best.log_likelihood_trace, best.elbo_trace, best.converged, best.num_iterations,
-                     _params_from_state(best_start, covariance_type, shift), np.asarray(finals))
+                     _params_from_state(best_start, covariance_type, shift), np.asarray(finals),
+                     best.stop_reason, best.rule)
 
 
 def _data_for(X: ArrayLike, params: GMMParams) -> np.ndarray:

@@ -57,10 +57,12 @@ class MFAResult:
     log_likelihood_trace: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
 def fit_mfa(X: ArrayLike, num_components: int, num_factors: int, *, max_iter: int = 500, tol: float = 1e-8,
-            min_noise_variance: float = 1e-6, seed: int = 0) -> MFAResult:
+            tol_rule: str = "relative", min_noise_variance: float = 1e-6, seed: int = 0) -> MFAResult:
     """Fit a mixture of factor analysers by EM, started from a k-means-initialised diagonal GMM.
 
     Parameters
@@ -69,8 +71,9 @@ def fit_mfa(X: ArrayLike, num_components: int, num_factors: int, *, max_iter: in
         (N, d) data.
     num_components, num_factors
         K and q (1 <= q < d).
-    max_iter, tol
-        Relative-change stopping rule of :func:`pgm_ppl.core.em.run_em`.
+    max_iter, tol, tol_rule
+        Stopping rule of :func:`pgm_ppl.core.em.run_em`: ``"relative"`` (change of the log-likelihood over its
+        magnitude, the default) or ``"absolute"`` (change of the per-observation mean, scikit-learn's mixture rule).
     min_noise_variance
         Lower bound on every :math:`\\Psi_k` entry (prevents collapse).
     seed
@@ -97,10 +100,11 @@ def fit_mfa(X: ArrayLike, num_components: int, num_factors: int, *, max_iter: in
     start = tuple(torch.as_tensor(a) for a in (gmm.weights, gmm.means, loadings, gmm.covariances))
     Xt = torch.as_tensor(X)
     run = run_em(start, partial(_e_step, X=Xt), partial(_m_step, X=Xt, floor=min_noise_variance),
-                 max_iter=max_iter, tol=tol)
+                 max_iter=max_iter, tol=tol, tol_rule=tol_rule,
+                 num_observations=N)
     w, m, W, psi = (a.numpy().copy() for a in run.params)
     return MFAResult(MFAParams(w, m, W, psi), run.log_likelihood, run.log_likelihood_trace, run.converged,
-                     run.num_iterations)
+                     run.num_iterations, run.stop_reason, run.rule)
 
 
 def mfa_log_prob(X: ArrayLike, params: MFAParams) -> np.ndarray:

@@ -60,6 +60,8 @@ class StudentTMixtureResult:
     log_likelihood_trace: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
 def student_t_mixture_log_prob(X: ArrayLike, params: StudentTMixtureParams) -> np.ndarray:
@@ -73,7 +75,7 @@ def student_t_mixture_log_prob(X: ArrayLike, params: StudentTMixtureParams) -> n
 
 def fit_student_t_mixture(X: ArrayLike, num_components: int, *, df: float = 4.0, learn_df: bool = True,
                           init: GMMParams | None = None, max_iter: int = 200, tol: float = 1e-8,
-                          reg_covar: float = 1e-6, seed: int = 0) -> StudentTMixtureResult:
+                          tol_rule: str = "relative", reg_covar: float = 1e-6, seed: int = 0) -> StudentTMixtureResult:
     """Fit a Student-t mixture by EM/ECM (see the module docstring), initialised from a k-means-started GMM.
 
     Parameters
@@ -88,8 +90,9 @@ def fit_student_t_mixture(X: ArrayLike, num_components: int, *, df: float = 4.0,
         Update each :math:`\\nu_k` by the ECM step, within [0.01, 1e4].
     init
         Full-covariance :class:`~pgm_ppl.em.gmm.GMMParams` to start from; default: a short k-means-started GMM fit.
-    max_iter, tol
-        Relative-change stopping rule of :func:`pgm_ppl.core.em.run_em`.
+    max_iter, tol, tol_rule
+        Stopping rule of :func:`pgm_ppl.core.em.run_em`: ``"relative"`` (change of the log-likelihood over its
+        magnitude, the default) or ``"absolute"`` (change of the per-observation mean, scikit-learn's mixture rule).
     reg_covar
         Added to every scale diagonal.
     seed
@@ -117,10 +120,11 @@ def fit_student_t_mixture(X: ArrayLike, num_components: int, *, df: float = 4.0,
     start = (torch.as_tensor(init.weights), torch.as_tensor(init.means), torch.as_tensor(init.covariances),
              torch.full((num_components,), float(df), dtype=torch.float64))
     run = run_em(start, partial(_e_step, X=Xt),
-                 partial(_m_step, X=Xt, learn_df=learn_df, reg_covar=reg_covar), max_iter=max_iter, tol=tol)
+                 partial(_m_step, X=Xt, learn_df=learn_df, reg_covar=reg_covar), max_iter=max_iter, tol=tol,
+                 tol_rule=tol_rule, num_observations=X.shape[0])
     w, m, s, v = (a.numpy().copy() for a in run.params)
     return StudentTMixtureResult(StudentTMixtureParams(w, m, s, v), run.log_likelihood, run.log_likelihood_trace,
-                                 run.converged, run.num_iterations)
+                                 run.converged, run.num_iterations, run.stop_reason, run.rule)
 
 
 def _log_joint_and_delta(X: torch.Tensor, state: tuple) -> tuple[torch.Tensor, torch.Tensor]:

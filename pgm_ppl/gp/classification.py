@@ -29,7 +29,7 @@ from scipy.linalg import cho_solve, solve_triangular
 from scipy.special import expit, log_expit
 
 from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky
 from pgm_ppl.gp.kernels import as_inputs, gram
 
@@ -41,7 +41,8 @@ __all__ = ["LaplaceGPC", "laplace_classification", "VariationalGPC", "variationa
 @dataclass(frozen=True)
 class LaplaceGPC:
     """A fitted Laplace GP classifier: ``mode`` :math:`\\hat f` (N,), ``log_marginal_likelihood``, the
-    Newton ``num_iterations``, and what prediction needs (kernel, inputs, labels, W^{1/2}, L)."""
+    Newton ``num_iterations``, and what prediction needs (kernel, inputs, labels, W^{1/2}, L); ``stop_reason``
+    (``"tol"`` or ``"max_iter"``) and ``rule`` (the ``tol_rule`` checked) say what stopped Newton."""
 
     kernel: gpytorch.kernels.Kernel
     x: np.ndarray
@@ -51,6 +52,8 @@ class LaplaceGPC:
     num_iterations: int
     sqrt_w: np.ndarray
     chol: np.ndarray
+    stop_reason: str = "tol"
+    rule: str = "absolute"
 
     def latent(self, x_new) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance of :math:`f_*` under the Laplace posterior (R&W Alg. 3.2)."""
@@ -67,8 +70,13 @@ class LaplaceGPC:
 
 
 def laplace_classification(kernel: gpytorch.kernels.Kernel, x, y, *, max_iter: int = 100,
-                           tol: float = 1e-10) -> LaplaceGPC:
-    """Find the Laplace approximation of a binary GP classifier (labels ``y`` in {0, 1}) by Newton's method."""
+                           tol: float = 1e-10, tol_rule: str = "absolute") -> LaplaceGPC:
+    """Find the Laplace approximation of a binary GP classifier (labels ``y`` in {0, 1}) by Newton's method.
+
+    Newton stops when the objective :math:`\\log p(y \\mid f) - \\tfrac12 f^\\top K^{-1} f` changes by less than ``tol``
+    (``tol_rule="absolute"``, the default) or by less than ``tol`` times its magnitude (``"relative"``).
+    """
+    rule = check_tol_rule(tol_rule)
     X = as_inputs(x).numpy()
     y = np.asarray(y)
     if y.shape != (X.shape[0],) or not np.isin(y, (0, 1)).all():
@@ -87,18 +95,18 @@ def laplace_classification(kernel: gpytorch.kernels.Kernel, x, y, *, max_iter: i
         a = b - sqrt_w * cho_solve((L, True), sqrt_w * (K @ b))
         f = K @ a
         previous, objective = objective, -0.5 * a @ f + log_expit((2 * y - 1) * f).sum()
-        if objective - previous < tol:
+        if has_converged(previous, objective, tol, rule):
             converged = True
             break
     if not converged:
         warn_not_converged("laplace_classification (Newton)", max_iter, hint=f"the objective still rose by more "
-                           f"than tol={tol}; raise max_iter.", stacklevel=user_stacklevel())
+                           f"than tol={tol} ({rule}); raise max_iter.", stacklevel=user_stacklevel())
     pi = expit(f)
     sqrt_w = np.sqrt(pi * (1 - pi))
     L = cholesky(np.eye(X.shape[0]) + sqrt_w[:, None] * K * sqrt_w[None, :], name="I + W^1/2 K W^1/2",
                      fix=_B_FIX, max_jitter=ROUNDING_JITTER)
     lml = objective - np.log(np.diag(L)).sum()
-    return LaplaceGPC(kernel, X, y, f, float(lml), iteration, sqrt_w, L)
+    return LaplaceGPC(kernel, X, y, f, float(lml), iteration, sqrt_w, L, "tol" if converged else "max_iter", rule)
 
 
 @dataclass(frozen=True)

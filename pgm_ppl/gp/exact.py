@@ -309,7 +309,7 @@ def _optimise(obj: _Objective, x, y, optimizer: str, num_steps: int, learning_ra
 
 
 def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimizer: str = "lbfgs",
-          num_steps: int = 100, learning_rate: float = 0.05, num_restarts: int = 0,
+          max_iter: int = 100, learning_rate: float = 0.05, num_restarts: int = 0,
           restart_scale: float = 1.0, seed: int = 0) -> GPTraining:
     r"""Learn kernel hyper-parameters and noise by maximising eq. (4.22) (course Alg. 2).
 
@@ -321,19 +321,19 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
     Parameters
     ----------
     optimizer
-        ``"lbfgs"`` (``num_steps`` L-BFGS iterations with a strong-Wolfe line search, as scikit-learn's
-        L-BFGS-B) or ``"adam"`` (``num_steps`` steps at ``learning_rate``, as GPyTorch's examples).
+        ``"lbfgs"`` (``max_iter`` L-BFGS iterations with a strong-Wolfe line search, as scikit-learn's
+        L-BFGS-B) or ``"adam"`` (``max_iter`` steps at ``learning_rate``, as GPyTorch's examples).
 
     Warns
     -----
     pgm_ppl.core.ConvergenceWarning
-        When the best L-BFGS run used all ``num_steps`` iterations without meeting its tolerances (Adam runs
+        When the best L-BFGS run used all ``max_iter`` iterations without meeting its tolerances (Adam runs
         a fixed budget and does not warn).
     """
     if optimizer not in ("adam", "lbfgs"):
         raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    if not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     if not isinstance(num_restarts, int) or num_restarts < 0:
         raise ValueError(f"num_restarts must be a non-negative integer, got {num_restarts!r}")
     xt = as_inputs(x)
@@ -347,7 +347,7 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
         if r > 0:
             _perturb(obj, generator, restart_scale)
         try:
-            losses = _optimise(obj, xt, yt, optimizer, num_steps, learning_rate)
+            losses = _optimise(obj, xt, yt, optimizer, max_iter, learning_rate)
             with torch.no_grad():
                 final = -float(obj(xt, yt))
         except ValueError:
@@ -357,9 +357,9 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
     if not runs:
         raise ValueError("every restart failed (K + noise * I not positive definite); start from a larger noise")
     best, obj, losses = max(runs, key=lambda run: run[0])
-    if optimizer == "lbfgs" and getattr(obj, "lbfgs_iterations", 0) >= num_steps:  # Adam: a fixed budget
-        warn_not_converged("GP training (L-BFGS)", num_steps, hint="the gradient and the loss were still changing "
-                           "beyond L-BFGS's tolerances; raise num_steps.", stacklevel=user_stacklevel())
+    if optimizer == "lbfgs" and getattr(obj, "lbfgs_iterations", 0) >= max_iter:  # Adam: a fixed budget
+        warn_not_converged("GP training (L-BFGS)", max_iter, hint="the gradient and the loss were still changing "
+                           "beyond L-BFGS's tolerances; raise max_iter.", stacklevel=user_stacklevel())
     return GPTraining(obj.kernel, float(obj.noise.detach()), best, np.asarray(losses),
                       np.array([run[0] for run in runs]), optimizer, time.perf_counter() - start)
 

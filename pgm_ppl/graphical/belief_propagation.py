@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 
 from .factors import FactorGraph, logsumexp
 
@@ -52,11 +52,14 @@ class BeliefPropagationResult(NamedTuple):
         ``{variable: state}``: the argmax of each belief (the MAP assignment for max-product on a tree
         without ties).
     converged
-        Whether the largest message change fell below ``tol``.
+        Whether the stopping rule fired (the largest message change fell below ``tol``, or below ``tol``
+        times the largest message entry under ``tol_rule="relative"``).
     num_iterations
         Sweeps run.
     residuals
         Largest absolute change of a message (in probability space) at each sweep.
+    stop_reason, rule
+        ``"tol"`` or ``"max_iter"``, and the tolerance rule checked (``tol_rule``).
     """
 
     marginals: dict[str, np.ndarray]
@@ -65,6 +68,8 @@ class BeliefPropagationResult(NamedTuple):
     converged: bool
     num_iterations: int
     residuals: np.ndarray
+    stop_reason: str = "max_iter"
+    rule: str = "absolute"
 
 
 def _reduce(table: np.ndarray, axes: tuple[int, ...], kind: str) -> np.ndarray:
@@ -92,8 +97,8 @@ def _normalize(log_msg: np.ndarray, kind: str, variable: str = "") -> np.ndarray
 
 
 def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] | None = None,
-                       kind: str = "sum", damping: float = 0.0, max_iterations: int = 200,
-                       tol: float = 1e-10) -> BeliefPropagationResult:
+                       kind: str = "sum", damping: float = 0.0, max_iter: int = 200,
+                       tol: float = 1e-10, tol_rule: str = "absolute") -> BeliefPropagationResult:
     """Run (loopy) sum- or max-product belief propagation with a flooding schedule.
 
     Parameters
@@ -106,8 +111,10 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
         ``"sum"`` (marginals, Bethe :math:`\\log Z`) or ``"max"`` (max-marginals, MAP decoding).
     damping
         :math:`\\lambda\\in[0,1)`, the weight of the old message.
-    max_iterations, tol
-        Stop after ``max_iterations`` sweeps or when the largest message change is below ``tol``.
+    max_iter, tol, tol_rule
+        Stop after ``max_iter`` sweeps or when the largest message change (in probability space) is below
+        ``tol`` (``tol_rule="absolute"``, the default) or below ``tol`` times the largest previous message entry
+        (``"relative"``), checked by :func:`pgm_ppl.core.has_converged`.
 
     Raises
     ------
@@ -127,14 +134,15 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}.")
     if not 0.0 <= damping < 1.0:
         raise ValueError(f"damping must lie in [0, 1), got {damping}.")
-    if int(max_iterations) < 1:
-        raise ValueError(f"max_iterations must be at least 1, got {max_iterations}.")
+    rule = check_tol_rule(tol_rule)
+    if int(max_iter) < 1:
+        raise ValueError(f"max_iter must be at least 1, got {max_iter}.")
     conditioned = graph.condition(evidence)
     try:
         for f in conditioned.factors:
             if np.all(f.log_values == -np.inf):
                 raise _ZeroMessage(", ".join(f.variables) or "the observed variables")
-        return _run(conditioned, kind, damping, int(max_iterations), tol)
+        return _run(conditioned, kind, damping, int(max_iter), tol, rule)
     except _ZeroMessage as zero:
         if not evidence:
             raise ValueError(f"The model gives probability zero to every configuration: no state of "
@@ -143,8 +151,8 @@ def belief_propagation(graph: FactorGraph, *, evidence: Mapping[str, int | str] 
                          f"state of {zero.variable!r} (belief propagation; log Z = -inf).") from None
 
 
-def _run(conditioned: FactorGraph, kind: str, damping: float, max_iterations: int,
-         tol: float) -> BeliefPropagationResult:
+def _run(conditioned: FactorGraph, kind: str, damping: float, max_iter: int,
+         tol: float, rule: str) -> BeliefPropagationResult:
     factors = conditioned.factors
     cards = conditioned.cardinalities
     touching: dict[str, list[int]] = {v: [] for v in cards}
@@ -152,10 +160,10 @@ def _run(conditioned: FactorGraph, kind: str, damping: float, max_iterations: in
         for v in f.variables:
             touching[v].append(a)
     to_var = {(a, v): np.full(cards[v], -np.log(cards[v])) for a, f in enumerate(factors) for v in f.variables}
-    residuals = []
-    for _ in range(max_iterations):
+    residuals, converged = [], False
+    for _ in range(max_iter):
         to_factor = _var_to_factor(to_var, touching, cards, kind)
-        change = 0.0
+        change = scale = 0.0
         new_to_var = {}
         for a, f in enumerate(factors):
             for i, v in enumerate(f.variables):
@@ -168,14 +176,16 @@ def _run(conditioned: FactorGraph, kind: str, damping: float, max_iterations: in
                 if damping > 0.0:
                     new = _normalize(np.logaddexp(np.log1p(-damping) + new, np.log(damping) + old), kind, v)
                 change = max(change, float(np.abs(np.exp(new) - np.exp(old)).max()))
+                scale = max(scale, float(np.exp(old).max()))
                 new_to_var[(a, v)] = new
         to_var = new_to_var
         residuals.append(change)
-        if change < tol:
+        if has_converged(scale, scale + change, tol, rule):  # change against tol or tol * scale
+            converged = True
             break
-    if residuals[-1] >= tol:
-        warn_not_converged("belief_propagation", max_iterations, hint=f"the largest message change is still "
-                           f"{residuals[-1]:.3g} >= tol={tol}; raise max_iterations or add damping (loopy graphs).",
+    if not converged:
+        warn_not_converged("belief_propagation", max_iter, hint=f"the largest message change is still "
+                           f"{residuals[-1]:.3g} (tol={tol}, {rule}); raise max_iter or add damping (loopy graphs).",
                            stacklevel=user_stacklevel())
     beliefs = {v: _normalize(sum((to_var[(a, v)] for a in touching[v]), np.zeros(cards[v])), kind, v)
                for v in cards}
@@ -185,7 +195,8 @@ def _run(conditioned: FactorGraph, kind: str, damping: float, max_iterations: in
     else:
         log_value = float(sum(f.log_values[tuple(assignment[v] for v in f.variables)] for f in factors))
     return BeliefPropagationResult({v: np.exp(b) for v, b in beliefs.items()}, log_value, assignment,
-                                   bool(residuals[-1] < tol), len(residuals), np.asarray(residuals))
+                                   converged, len(residuals), np.asarray(residuals),
+                                   "tol" if converged else "max_iter", rule)
 
 
 def _expand(vector: np.ndarray, axis: int, ndim: int) -> np.ndarray:

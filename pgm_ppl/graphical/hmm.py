@@ -419,11 +419,13 @@ class BaumWelchResult(NamedTuple):
         :math:`\\sum_n\\log p(x^{(n)})` at the start and after each M-step, length ``num_iterations + 1``; the
         last entry is the fitted model's.
     converged
-        Whether the stopping rule fired before ``max_iterations``.
+        Whether the stopping rule fired before ``max_iter``.
     num_iterations
         Number of M-steps taken.
     stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`, relative change).
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`).
+    rule
+        The tolerance rule that was checked, ``"relative"`` or ``"absolute"`` (``tol_rule``).
     """
 
     model: CategoricalHMM | GaussianHMM
@@ -431,15 +433,17 @@ class BaumWelchResult(NamedTuple):
     converged: bool
     num_iterations: int
     stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
-def baum_welch(model: CategoricalHMM | GaussianHMM, x: np.ndarray, *, max_iterations: int = 100,
-               tol: float = 1e-8) -> BaumWelchResult:
+def baum_welch(model: CategoricalHMM | GaussianHMM, x: np.ndarray, *, max_iter: int = 100,
+               tol: float = 1e-8, tol_rule: str = "relative") -> BaumWelchResult:
     """Baum-Welch EM (course Ch. 2): E-step by :func:`forward_backward` on all sequences, closed-form M-step.
 
     It runs on the generic EM loop :func:`pgm_ppl.core.em.run_em`. The log-likelihood
     :math:`\\sum_n\\log p(x^{(n)})` never decreases (course eq. (2.35)-(2.37)); iteration stops when it changes by
-    less than ``tol`` times its previous magnitude (:func:`pgm_ppl.core.has_converged`, relative rule).
+    less than ``tol`` times its previous magnitude (``tol_rule="relative"``, the default) or by less than ``tol``
+    (``tol_rule="absolute"``), checked by :func:`pgm_ppl.core.has_converged`.
 
     Raises
     ------
@@ -451,7 +455,7 @@ def baum_welch(model: CategoricalHMM | GaussianHMM, x: np.ndarray, *, max_iterat
     Warns
     -----
     pgm_ppl.core.ConvergenceWarning
-        When ``max_iterations`` M-steps pass without the rule firing.
+        When ``max_iter`` M-steps pass without the rule firing.
     """
     if not isinstance(model, (CategoricalHMM, GaussianHMM)):
         raise TypeError(f"model must be a CategoricalHMM or GaussianHMM, got {type(model).__name__}.")
@@ -460,7 +464,7 @@ def baum_welch(model: CategoricalHMM | GaussianHMM, x: np.ndarray, *, max_iterat
         fb = current.forward_backward(x)
         return EStep(fb, float(fb.log_likelihood.sum()))
 
-    result = run_em(model, e_step, lambda fb, current: current.m_step(x, fb), max_iter=int(max_iterations), tol=tol,
-                    name="baum_welch")
+    result = run_em(model, e_step, lambda fb, current: current.m_step(x, fb), max_iter=int(max_iter), tol=tol,
+                    tol_rule=tol_rule, name="baum_welch")
     return BaumWelchResult(result.params, result.log_likelihood_trace, result.converged, result.num_iterations,
-                           result.stop_reason)
+                           result.stop_reason, result.rule)

@@ -223,11 +223,13 @@ class KalmanEMResult(NamedTuple):
         :math:`\\log p(x_{1:T})` at the start and after each M-step, length ``num_iterations + 1``; the last entry
         is the fitted model's.
     converged
-        Whether the stopping rule fired before ``max_iterations``.
+        Whether the stopping rule fired before ``max_iter``.
     num_iterations
         Number of M-steps taken.
     stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`, relative change).
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`).
+    rule
+        The tolerance rule that was checked, ``"relative"`` or ``"absolute"`` (``tol_rule``).
     """
 
     model: LinearGaussianSSM
@@ -235,6 +237,7 @@ class KalmanEMResult(NamedTuple):
     converged: bool
     num_iterations: int
     stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
 _PARAMETERS = ("A", "C", "Q", "R", "mu0", "P0")
@@ -308,7 +311,7 @@ def _m_step(model: LinearGaussianSSM, x: np.ndarray, s: SmootherResult, learn: C
 
 
 def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str] = _PARAMETERS,
-              max_iterations: int = 200, tol: float = 1e-9) -> KalmanEMResult:
+              max_iter: int = 200, tol: float = 1e-9, tol_rule: str = "relative") -> KalmanEMResult:
     """EM for the parameters of a linear-Gaussian state-space model; the log-likelihood never decreases.
 
     Parameters
@@ -322,9 +325,10 @@ def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str]
     learn
         Which of ``"A", "C", "Q", "R", "mu0", "P0"`` to update (the others stay fixed), for example
         ``("Q", "R")`` for a local-level model whose dynamics are known.
-    max_iterations, tol
-        Stop when the log-likelihood changes by less than ``tol`` times its previous magnitude (the relative rule
-        of :func:`pgm_ppl.core.em.run_em`, the one EM loop this runs on).
+    max_iter, tol, tol_rule
+        Stop when the log-likelihood changes by less than ``tol`` times its previous magnitude
+        (``tol_rule="relative"``, the default) or by less than ``tol`` (``"absolute"``): the rules of
+        :func:`pgm_ppl.core.em.run_em`, the one EM loop this runs on.
 
     Raises
     ------
@@ -334,7 +338,7 @@ def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str]
     Warns
     -----
     pgm_ppl.core.ConvergenceWarning
-        When ``max_iterations`` M-steps pass without the rule firing.
+        When ``max_iter`` M-steps pass without the rule firing.
     """
     unknown = set(learn) - set(_PARAMETERS)
     if unknown:
@@ -350,6 +354,6 @@ def kalman_em(model: LinearGaussianSSM, x: np.ndarray, *, learn: Collection[str]
         return EStep(smoothed, smoothed.log_likelihood)
 
     result = run_em(model, e_step, lambda smoothed, current: _m_step(current, x, smoothed, learn),
-                    max_iter=int(max_iterations), tol=tol, name="kalman_em")
+                    max_iter=int(max_iter), tol=tol, tol_rule=tol_rule, name="kalman_em")
     return KalmanEMResult(result.params, result.log_likelihood_trace, result.converged, result.num_iterations,
-                          result.stop_reason)
+                          result.stop_reason, result.rule)

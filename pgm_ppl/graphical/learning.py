@@ -94,11 +94,13 @@ class BayesNetEMResult(NamedTuple):
         Observed-data :math:`\\log p(x_{\\mathrm{obs}})` at the start and after each M-step, length
         ``num_iterations + 1``; the last entry is the fitted network's.
     converged
-        Whether the stopping rule fired before ``max_iterations``.
+        Whether the stopping rule fired before ``max_iter``.
     num_iterations
         Number of M-steps taken.
     stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`, relative change).
+        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`).
+    rule
+        The tolerance rule that was checked, ``"relative"`` or ``"absolute"`` (``tol_rule``).
     """
 
     network: BayesianNetwork
@@ -106,10 +108,11 @@ class BayesNetEMResult(NamedTuple):
     converged: bool
     num_iterations: int
     stop_reason: str = "max_iter"
+    rule: str = "relative"
 
 
 def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.ndarray], *,
-                             max_iterations: int = 100, tol: float = 1e-8,
+                             max_iter: int = 100, tol: float = 1e-8, tol_rule: str = "relative",
                              pseudo_count: float = 0.0) -> BayesNetEMResult:
     """EM for the CPTs of a Bayesian network from data with missing entries (state ``-1``).
 
@@ -119,9 +122,10 @@ def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.nda
         Initial CPTs (they must give every observed pattern positive probability).
     data
         ``{variable: integer states}``, ``-1`` marking a missing value.
-    max_iterations, tol
-        Stop when the observed-data log-likelihood changes by less than ``tol`` times its previous magnitude (the
-        relative rule of :func:`pgm_ppl.core.em.run_em`, the one EM loop this runs on).
+    max_iter, tol, tol_rule
+        Stop when the observed-data log-likelihood changes by less than ``tol`` times its previous magnitude
+        (``tol_rule="relative"``, the default) or by less than ``tol`` (``"absolute"``): the rules of
+        :func:`pgm_ppl.core.em.run_em`, the one EM loop this runs on.
     pseudo_count
         Dirichlet smoothing of the expected counts; with 0 the log-likelihood never decreases.
     """
@@ -148,6 +152,7 @@ def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.nda
                 for v, c in counts.items()}
         return BayesianNetwork(current.parents, cpts, current.state_names)
 
-    result = run_em(network, e_step, m_step, max_iter=int(max_iterations), tol=tol, name="expectation_maximization")
+    result = run_em(network, e_step, m_step, max_iter=int(max_iter), tol=tol, tol_rule=tol_rule,
+                    name="expectation_maximization")
     return BayesNetEMResult(result.params, result.log_likelihood_trace, result.converged, result.num_iterations,
-                            result.stop_reason)
+                            result.stop_reason, result.rule)

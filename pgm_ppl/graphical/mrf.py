@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from scipy.special import softmax
 
 from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 
 from .factors import Factor, FactorGraph
 
@@ -174,13 +174,16 @@ def potts_grid(height: int, width: int, num_states: int, coupling: float, *,
 
 
 class MeanFieldResult(NamedTuple):
-    """Result of :func:`mean_field`: factors ``q`` (shape ``(n, K)``), final ELBO, ELBO per sweep."""
+    """Result of :func:`mean_field`: factors ``q`` (shape ``(n, K)``), final ELBO, ELBO per sweep, whether and why it
+    stopped (``stop_reason`` ``"tol"`` or ``"max_iter"``) and the tolerance ``rule`` checked."""
 
     q: np.ndarray
     elbo: float
     elbo_history: np.ndarray
     converged: bool
     num_iterations: int
+    stop_reason: str = "max_iter"
+    rule: str = "absolute"
 
 
 def _mean_field_elbo(mrf: PairwiseMRF, q: np.ndarray) -> float:
@@ -191,7 +194,7 @@ def _mean_field_elbo(mrf: PairwiseMRF, q: np.ndarray) -> float:
     return float(energy + entropy)
 
 
-def mean_field(mrf: PairwiseMRF, *, max_iterations: int = 500, tol: float = 1e-10,
+def mean_field(mrf: PairwiseMRF, *, max_iter: int = 500, tol: float = 1e-10, tol_rule: str = "absolute",
                init: np.ndarray | None = None, seed: int = 0) -> MeanFieldResult:
     """Naive mean-field (CAVI) for a pairwise MRF, one colour class at a time.
 
@@ -199,12 +202,14 @@ def mean_field(mrf: PairwiseMRF, *, max_iterations: int = 500, tol: float = 1e-1
     ----------
     mrf
         The model.
-    max_iterations, tol
-        Stop after ``max_iterations`` sweeps or when the ELBO rises by less than ``tol``.
+    max_iter, tol, tol_rule
+        Stop after ``max_iter`` sweeps or when the ELBO changes by less than ``tol`` (``tol_rule="absolute"``,
+        the default) or by less than ``tol`` times its magnitude (``"relative"``).
     init
         Initial factors, shape ``(n, K)``; by default the unary softmax with a small random tilt drawn from
         ``seed`` (the tilt breaks the symmetry of a zero-field Ising model).
     """
+    rule = check_tol_rule(tol_rule)
     n, k = mrf.num_sites, mrf.num_states
     if init is None:
         rng = np.random.default_rng(seed)
@@ -216,21 +221,22 @@ def mean_field(mrf: PairwiseMRF, *, max_iterations: int = 500, tol: float = 1e-1
         q = q / q.sum(1, keepdims=True)
     plan = [(sites, *mrf._incidence(sites)) for sites in mrf.colouring()]
     i, j = mrf.edges[:, 0], mrf.edges[:, 1]
-    history = [_mean_field_elbo(mrf, q)]
-    for _ in range(int(max_iterations)):
+    history, converged = [_mean_field_elbo(mrf, q)], False
+    for _ in range(int(max_iter)):
         for sites, first, second in plan:
             as_first = np.einsum("ekl,el->ek", mrf.pairwise, q[j])
             as_second = np.einsum("ekl,ek->el", mrf.pairwise, q[i])
             logits = mrf.unary[sites] + first @ as_first + second @ as_second
             q[sites] = softmax(logits, axis=1)
         history.append(_mean_field_elbo(mrf, q))
-        if history[-1] - history[-2] < tol:
+        if has_converged(history[-2], history[-1], tol, rule):
+            converged = True
             break
-    converged = len(history) > 1 and history[-1] - history[-2] < tol
     if not converged:
-        warn_not_converged("mean_field", int(max_iterations), hint=f"the ELBO still rose by more than tol={tol}; "
-                           "raise max_iterations.", stacklevel=user_stacklevel())
-    return MeanFieldResult(q, history[-1], np.asarray(history), bool(converged), len(history) - 1)
+        warn_not_converged("mean_field", int(max_iter), hint=f"the ELBO still changed by more than tol={tol} ({rule}); "
+                           "raise max_iter.", stacklevel=user_stacklevel())
+    return MeanFieldResult(q, history[-1], np.asarray(history), converged, len(history) - 1,
+                          "tol" if converged else "max_iter", rule)
 
 
 class GibbsResult(NamedTuple):

@@ -72,7 +72,7 @@ def free_support_barycenter(
     *,
     num_atoms: int,
     lambdas: Any = None,
-    num_iters: int = 100,
+    max_iter: int = 100,
     seed: int = 0,
 ) -> DiscreteMeasure:
     r"""Free-support W2 barycenter of point clouds (Fig. 5.16; Cuturi & Doucet's fixed point in POT).
@@ -85,7 +85,7 @@ def free_support_barycenter(
     clouds : K arrays of shape (n_k, d), uniform weights each
     num_atoms : atoms of the barycenter
     lambdas : (K,) weights (``None``: equal)
-    num_iters : fixed-point iterations
+    max_iter : fixed-point iterations
     seed : seed of the initial atoms
 
     Returns
@@ -98,13 +98,13 @@ def free_support_barycenter(
     if len({p.shape[1] for p in pts}) != 1:
         raise ValueError(f"all clouds must share one dimension; got {[p.shape[1] for p in pts]}")
     num_atoms = check_int(num_atoms, "num_atoms")
-    num_iters = check_int(num_iters, "num_iters")
+    max_iter = check_int(max_iter, "max_iter")
     lam = _lambdas(lambdas, len(pts))
     pooled = np.concatenate(pts)
     rng = np.random.default_rng(seed)
     X_init = pooled[rng.choice(pooled.shape[0], size=num_atoms, replace=num_atoms > pooled.shape[0])]
     weights = [ot.unif(p.shape[0]) for p in pts]
-    X = ot.lp.free_support_barycenter(pts, weights, X_init, weights=lam, numItermax=num_iters)
+    X = ot.lp.free_support_barycenter(pts, weights, X_init, weights=lam, numItermax=max_iter)
     return DiscreteMeasure(X, ot.unif(num_atoms))
 
 
@@ -120,7 +120,7 @@ def exact_barycenter(hists: Any, C: Any, lambdas: Any = None) -> np.ndarray:
 
 
 def entropic_barycenter(
-    hists: Any, C: Any, reg: float, lambdas: Any = None, *, num_iters: int = 10_000, tol: float = 1e-9
+    hists: Any, C: Any, reg: float, lambdas: Any = None, *, max_iter: int = 10_000, tol: float = 1e-9
 ) -> np.ndarray:
     r"""Entropic fixed-support barycenter by iterative Bregman projections (POT ``ot.bregman.barycenter``).
 
@@ -131,7 +131,7 @@ def entropic_barycenter(
     reg = check_positive(reg, "reg")
     return np.asarray(
         ot.bregman.barycenter(A.T, C, reg, weights=_lambdas(lambdas, A.shape[0]),
-                              method="sinkhorn_log", numItermax=check_int(num_iters, "num_iters"),
+                              method="sinkhorn_log", numItermax=check_int(max_iter, "max_iter"),
                               stopThr=check_positive(tol, "tol"), warn=False)
     )
 
@@ -144,7 +144,7 @@ def _square_cost(C: Any, n: int) -> np.ndarray:
 
 
 def convolutional_barycenter(
-    images: Any, reg: float, lambdas: Any = None, *, num_iters: int = 10_000, tol: float = 1e-9
+    images: Any, reg: float, lambdas: Any = None, *, max_iter: int = 10_000, tol: float = 1e-9
 ) -> np.ndarray:
     r"""Entropic W2 barycenter of 2-D images on the unit square (Solomon et al. 2015; Fig. 5.17).
 
@@ -157,7 +157,7 @@ def convolutional_barycenter(
     images : (K, h, w) non-negative images
     reg : :math:`\varepsilon`, in units of the square's side squared (e.g. 4e-3)
     lambdas : (K,) weights (``None``: equal)
-    num_iters, tol : iteration limit and tolerance on the change of the barycenter
+    max_iter, tol : iteration limit and tolerance on the change of the barycenter
 
     Returns
     -------
@@ -170,7 +170,7 @@ def convolutional_barycenter(
     reg = check_positive(reg, "reg")
     return np.asarray(
         ot.bregman.convolutional_barycenter2d(A, reg, weights=_lambdas(lambdas, A.shape[0]), method="sinkhorn_log",
-                                              numItermax=check_int(num_iters, "num_iters"),
+                                              numItermax=check_int(max_iter, "max_iter"),
                                               stopThr=check_positive(tol, "tol"), warn=False)
     )
 

@@ -30,7 +30,7 @@ class BatchedTransportResult:
         Linear costs :math:`\\langle C_b, P_b\\rangle`.
     f, g : arrays (B, n), (B, m)
         Dual potentials, :math:`P_{b,ij} = \\exp((f_{b,i} + g_{b,j} - C_{b,ij})/\\varepsilon)`.
-    num_iters : int
+    num_iterations : int
         Iterations run (shared by the batch).
     marginal_error : array (B,)
         Final violation :math:`\\|P_b 1 - a_b\\|_1 + \\|P_b^\\top 1 - b_b\\|_1` per problem.
@@ -40,7 +40,7 @@ class BatchedTransportResult:
     cost: Any
     f: Any
     g: Any
-    num_iters: int
+    num_iterations: int
     marginal_error: Any
 
 
@@ -53,7 +53,7 @@ def batched_cost_matrix(x: Any, y: Any) -> Any:
 
 
 def sinkhorn_batched(
-    a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: float = 1e-9
+    a: Any, b: Any, C: Any, reg: float, *, max_iter: int = 1000, tol: float = 1e-9
 ) -> BatchedTransportResult:
     r"""Log-domain Sinkhorn on a batch of problems :math:`(a_b, b_b, C_b)_{b=1}^B` at once.
 
@@ -67,7 +67,7 @@ def sinkhorn_batched(
     a, b : weights (B, n), (B, m), each row summing to one; ``None`` for uniform
     C : costs (B, n, m)
     reg : :math:`\varepsilon > 0`
-    num_iters, tol : iteration limit and tolerance on the marginals
+    max_iter, tol : iteration limit and tolerance on the marginals
 
     Returns
     -------
@@ -85,8 +85,8 @@ def sinkhorn_batched(
     if tuple(a.shape) != (B, n) or tuple(b.shape) != (B, m):
         raise ValueError(f"'a' and 'b' must have shapes {(B, n)} and {(B, m)}; got {tuple(a.shape)} and {tuple(b.shape)}")
     reg = check_positive(reg, "reg")
-    num_iters, tol = check_int(num_iters, "num_iters"), check_positive(tol, "tol")
-    res = ot.batch.solve_batch(C, reg, a, b, max_iter=num_iters, tol=tol, method="log_sinkhorn", grad="autodiff")
+    max_iter, tol = check_int(max_iter, "max_iter"), check_positive(tol, "tol")
+    res = ot.batch.solve_batch(C, reg, a, b, max_iter=max_iter, tol=tol, method="log_sinkhorn", grad="autodiff")
     log_u, log_v = res.potentials
     plan = res.plan
     P = nx.detach(plan)

@@ -52,7 +52,7 @@ class DynamicOTResult:
         Kinetic energy :math:`\\int\\!\\int \\|m\\|^2/f`, the estimate of :math:`W_2^2` (no factor 1/2).
     energy_trace, gap_trace : numpy arrays
         Energy and the relative mismatch :math:`\\|V - I(U)\\|/\\|V\\|` after each iteration.
-    num_iters : int
+    num_iterations : int
     converged : bool
         Whether the mismatch fell below ``tol``.
     """
@@ -62,7 +62,7 @@ class DynamicOTResult:
     energy: float
     energy_trace: np.ndarray
     gap_trace: np.ndarray
-    num_iters: int
+    num_iterations: int
     converged: bool
 
 
@@ -172,7 +172,7 @@ def benamou_brenier(
     b: np.ndarray,
     *,
     num_time_steps: int = 32,
-    num_iters: int = 2000,
+    max_iter: int = 2000,
     gamma: float = 1.0,
     relaxation: float = 1.0,
     tol: float = 1e-6,
@@ -185,7 +185,7 @@ def benamou_brenier(
         Source and target histograms (each summing to one) on the cells of a regular grid of
         :math:`[0,1]^d`, cell centres :math:`(i + 1/2)/n`.
     num_time_steps : time cells T
-    num_iters : Douglas–Rachford iterations (maximum)
+    max_iter : Douglas–Rachford iterations (maximum)
     gamma : proximal step :math:`\gamma > 0`
     relaxation : Douglas–Rachford relaxation :math:`\alpha\in(0, 2)`
     tol : stop when the relative mismatch :math:`\|V - I(U)\|/\|V\|` is below it
@@ -206,7 +206,7 @@ def benamou_brenier(
     if np.any(a < 0) or np.any(b < 0) or not np.isclose(a.sum(), 1.0) or not np.isclose(b.sum(), 1.0):
         raise ValueError("'a' and 'b' must be non-negative and each sum to 1")
     T = check_int(num_time_steps, "num_time_steps", minimum=2)
-    num_iters, tol = check_int(num_iters, "num_iters"), check_positive(tol, "tol")
+    max_iter, tol = check_int(max_iter, "max_iter"), check_positive(tol, "tol")
     gamma = check_positive(gamma, "gamma")
     alpha = check_positive(relaxation, "relaxation")
     if alpha >= 2:
@@ -220,7 +220,7 @@ def benamou_brenier(
     U = [(1 - t) * f0 + t * f1] + [np.zeros(shape[:c] + (shape[c] + 1,) + shape[c + 1:]) for c in range(1, len(shape))]
     zU, zV = U, _interp(U)
     energies, gaps = [], []
-    for it in range(num_iters):
+    for it in range(max_iter):
         xU, xV = project_C(zU), _prox_kinetic(zV, gamma)
         yU, yV = _project_graph([2 * x - z for x, z in zip(xU, zU)], [2 * x - z for x, z in zip(xV, zV)], inverses)
         zU = [z + alpha * (y - x) for z, y, x in zip(zU, yU, xU)]
@@ -232,8 +232,8 @@ def benamou_brenier(
         if gap < tol:
             break
     if gaps[-1] >= tol:
-        warnings.warn(f"benamou_brenier did not reach its tolerance in {num_iters} iterations (relative gap "
-                      f"{gaps[-1]:.3g} >= tol={tol:g}); raise 'num_iters' or 'tol'.", OTConvergenceWarning,
+        warnings.warn(f"benamou_brenier did not reach its tolerance in {max_iter} iterations (relative gap "
+                      f"{gaps[-1]:.3g} >= tol={tol:g}); raise 'max_iter' or 'tol'.", OTConvergenceWarning,
                       stacklevel=user_stacklevel() - 1)
     return DynamicOTResult(xU[0], np.stack(xV[1:]), energies[-1], np.array(energies), np.array(gaps),
                            it + 1, bool(gaps[-1] < tol))

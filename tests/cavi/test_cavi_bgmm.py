@@ -35,7 +35,7 @@ def fits():
         warnings.simplefilter("ignore")  # ConvergenceWarning: tol=0 runs every iteration on purpose
         reference.fit(X)
     prior = NormalWishartPrior(0.3, X.mean(0), 0.5, 4.0, np.cov(X.T))
-    ours = fit_bayesian_gmm(X, K, prior=prior, init_resp=resp0, num_steps=ITERS, tol=0.0)
+    ours = fit_bayesian_gmm(X, K, prior=prior, init_resp=resp0, max_iter=ITERS, tol=0.0)
     return X, prior, reference, ours
 
 

@@ -15,7 +15,7 @@ K = 4
 @pytest.fixture(scope="module")
 def corpus_and_fits():
     corpus = sample_lda_corpus(200, 100, K, doc_length=80, seed=0)
-    ours = fit_lda(corpus.counts, K, num_steps=60, tol=0.0, seed=0)
+    ours = fit_lda(corpus.counts, K, max_iter=60, tol=0.0, seed=0)
     reference = LatentDirichletAllocation(K, learning_method="batch", max_iter=60, random_state=0).fit(corpus.counts)
     return corpus, ours, reference
 

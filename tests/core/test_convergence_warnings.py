@@ -38,7 +38,7 @@ def _baum_welch():
     model = CategoricalHMM(np.array([0.6, 0.4]), np.array([[0.7, 0.3], [0.2, 0.8]]),
                            np.array([[0.9, 0.1], [0.3, 0.7]]))
     x, _ = model.sample(3, 10, seed=0)
-    return baum_welch(model, x, max_iterations=2, tol=0.0)
+    return baum_welch(model, x, max_iter=2, tol=1e-300)
 
 
 def _kalman_em():
@@ -46,32 +46,32 @@ def _kalman_em():
     model = LinearGaussianSSM(np.array([[0.9]]), np.array([[1.0]]), np.array([[0.1]]), np.array([[0.5]]),
                               np.zeros(1), np.eye(1))
     _, x = model.sample(20, seed=0)
-    return kalman_em(model, x, max_iterations=2, tol=0.0)
+    return kalman_em(model, x, max_iter=2, tol=1e-300)
 
 
 def _bayesnet_em():
     from pgm_ppl.graphical import BayesianNetwork, expectation_maximization
     network = BayesianNetwork({"a": (), "b": ("a",)}, {"a": [0.5, 0.5], "b": [[0.6, 0.4], [0.3, 0.7]]})
     data = {"a": np.array([0, 1, -1, 1, 0, -1]), "b": np.array([0, 1, 1, 0, 1, 1])}
-    return expectation_maximization(network, data, max_iterations=2, tol=0.0)
+    return expectation_maximization(network, data, max_iter=2, tol=1e-300)
 
 
 def _belief_propagation():
     from pgm_ppl.graphical import belief_propagation, ising_grid
-    return belief_propagation(ising_grid(3, 3, coupling=2.0, field=0.1).to_factor_graph(), max_iterations=1,
+    return belief_propagation(ising_grid(3, 3, coupling=2.0, field=0.1).to_factor_graph(), max_iter=1,
                               tol=1e-15)
 
 
 def _mean_field():
     from pgm_ppl.graphical import ising_grid, mean_field
-    return mean_field(ising_grid(3, 3, coupling=1.0, field=0.1), max_iterations=1, tol=-1.0)
+    return mean_field(ising_grid(3, 3, coupling=1.0, field=0.1), max_iter=1, tol=-1.0)
 
 
 def _gp_train():
     from pgm_ppl.gp import kernels as K
     from pgm_ppl.gp.exact import train
     x = np.linspace(0.0, 1.0, 8)
-    return train(K.squared_exponential(), x, np.sin(6 * x), num_steps=1)
+    return train(K.squared_exponential(), x, np.sin(6 * x), max_iter=1)
 
 
 def _laplace_gpc():
@@ -85,7 +85,7 @@ def _benamou_brenier():
     from pgm_ppl.ot import benamou_brenier
     grid = np.linspace(0.0, 1.0, 8)
     a, b = np.exp(-((grid - 0.3) ** 2) / 0.01), np.exp(-((grid - 0.7) ** 2) / 0.01)
-    return benamou_brenier(a / a.sum(), b / b.sum(), num_time_steps=4, num_iters=1, tol=1e-12)
+    return benamou_brenier(a / a.sum(), b / b.sum(), num_time_steps=4, max_iter=1, tol=1e-12)
 
 
 def _sinkhorn():

@@ -82,7 +82,7 @@ def test_generalised_em_is_monotone_and_slower(x):
 
 def test_stopping_rules(x):
     run = run_em(START, lambda t: e_step(x, t), lambda q, t: m_step(x, q, t), max_iter=1000, tol=1e-3,
-                 relative=False, num_observations=len(x))
+                 tol_rule="absolute", num_observations=len(x))
     trace = run.log_likelihood_trace
     assert abs(trace[-2] - trace[-3]) / len(x) < 1e-3 <= abs(trace[-3] - trace[-4]) / len(x)
     fixed = run_em(START, lambda t: e_step(x, t), lambda q, t: m_step(x, q, t), max_iter=7, tol=0.0)

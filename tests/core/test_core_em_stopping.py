@@ -26,7 +26,7 @@ def test_relative_rule_stops_at_the_first_small_change_and_says_so():
 
 def test_absolute_rule_is_per_observation_and_reported():
     e_step, m_step = _halving()
-    res = run_em(0, e_step, m_step, tol=1e-3, relative=False, num_observations=4, max_iter=100)
+    res = run_em(0, e_step, m_step, tol=1e-3, tol_rule="absolute", num_observations=4, max_iter=100)
     ll = res.log_likelihood_trace
     assert res.stop_reason == "tol" and res.rule == "absolute"
     assert abs(ll[-2] - ll[-3]) / 4 < 1e-3 <= abs(ll[-3] - ll[-4]) / 4
@@ -38,3 +38,22 @@ def test_cap_is_reported_and_the_warning_names_the_engine():
         res = run_em(0, e_step, m_step, tol=1e-12, max_iter=3, name="kalman_em")
     assert not res.converged and res.stop_reason == "max_iter" and res.num_iterations == 3
     np.testing.assert_allclose(res.log_likelihood_trace, -10.0 - 0.5 ** np.arange(4))
+
+
+def test_every_tolerance_offers_both_rules_and_reports_the_one_checked():
+    """fit_factor_analysis takes scikit-learn's absolute rule too (issue 17): a copied ``tol=1e-2`` is an absolute
+    threshold on the total log-likelihood there, not a relative one that would stop after two iterations."""
+    from pgm_ppl.cavi import fit_mixture_means
+    from pgm_ppl.em import fit_factor_analysis
+    from pgm_ppl.graphical import ising_grid, mean_field
+
+    X = np.random.default_rng(0).normal(size=(200, 4)) @ np.diag([3.0, 1.0, 1.0, 0.5])
+    loose = fit_factor_analysis(X, 1, tol=1e-2, max_iter=500)
+    absolute = fit_factor_analysis(X, 1, tol=1e-2, tol_rule="absolute", max_iter=500)
+    assert (loose.rule, absolute.rule) == ("relative", "absolute")
+    assert absolute.stop_reason == "tol" and absolute.num_iterations > loose.num_iterations
+    assert abs(np.diff(absolute.log_likelihood_trace)[-1]) < 1e-2
+    assert mean_field(ising_grid(3, 3, coupling=0.2, field=0.1), tol_rule="relative").rule == "relative"
+    assert fit_mixture_means(np.array([-2.0, -1.9, 2.0, 2.1]), [-1.0, 1.0], tol_rule="relative").stop_reason == "tol"
+    with pytest.raises(ValueError, match="tol_rule"):
+        fit_factor_analysis(X, 1, tol_rule="percent")

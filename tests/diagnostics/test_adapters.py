@@ -78,7 +78,7 @@ def _kmeans():
 
 def _bayesian_gmm():
     from pgm_ppl.cavi import fit_bayesian_gmm
-    return fit_bayesian_gmm(X2, 2, num_steps=30), X2, None, "cavi", True
+    return fit_bayesian_gmm(X2, 2, max_iter=30), X2, None, "cavi", True
 
 
 def _linear_regression():
@@ -91,7 +91,7 @@ def _linear_regression():
 def _lda():
     from pgm_ppl.cavi import fit_lda, sample_lda_corpus
     counts = sample_lda_corpus(8, 12, 2, doc_length=30, seed=0).counts
-    return fit_lda(counts, 2, num_steps=5, tol=0.0), counts, None, "cavi", True
+    return fit_lda(counts, 2, max_iter=5, tol=0.0), counts, None, "cavi", True
 
 
 def _mixture_means():
@@ -121,7 +121,7 @@ def _baum_welch():
     _, x = truth.sample(6, 15, seed=0)
     start = CategoricalHMM(np.array([0.5, 0.5]), np.array([[0.7, 0.3], [0.4, 0.6]]),
                            np.array([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5]]))
-    r = baum_welch(start, x, max_iterations=500, tol=1e-6)
+    r = baum_welch(start, x, max_iter=500, tol=1e-6)
     assert r.converged  # the last recorded log-likelihood is then the final model's
     return r, x, r.log_likelihood[-1], "baum_welch", True
 
@@ -130,7 +130,7 @@ def _kalman_em():
     from pgm_ppl.graphical import LinearGaussianSSM, kalman_em
     _, x = LinearGaussianSSM(0.9, 1.0, 0.5, 1.0, 0.0, 1.0).sample(40, seed=0)
     x[5] = np.nan
-    r = kalman_em(LinearGaussianSSM(0.5, 1.0, 1.0, 1.0, 0.0, 1.0), x, learn=("A", "Q", "R"), max_iterations=500,
+    r = kalman_em(LinearGaussianSSM(0.5, 1.0, 1.0, 1.0, 0.0, 1.0), x, learn=("A", "Q", "R"), max_iter=500,
                   tol=1e-7)
     assert r.converged
     return r, x, r.log_likelihood[-1], "kalman_em", True
@@ -144,7 +144,7 @@ def _bayesnet_em():
             for i, v in enumerate(truth.variables)}
     data["a"][:20] = -1
     start = BayesianNetwork({"a": (), "b": ("a",)}, {"a": [0.5, 0.5], "b": [[0.6, 0.4], [0.4, 0.6]]})
-    r = expectation_maximization(start, data, max_iterations=500, tol=1e-9)
+    r = expectation_maximization(start, data, max_iter=500, tol=1e-9)
     assert r.converged
     return r, data, r.log_likelihood[-1], "bayesnet_em", True
 
@@ -154,7 +154,7 @@ def _gp_training():
     from pgm_ppl.gp.exact import train
     x = np.linspace(0, 3, 15)[:, None]
     y = np.sin(2 * x[:, 0]) + 0.1 * RNG.normal(size=15)
-    r = train(K.squared_exponential(), x, y, noise=0.1, num_steps=10)
+    r = train(K.squared_exponential(), x, y, noise=0.1, max_iter=10)
     return r, (x, y), r.log_marginal_likelihood, "gp_lbfgs", True
 
 

@@ -61,7 +61,7 @@ def test_converged_fit_matches_sklearn(data, covariance_type):
     """Run to convergence under sklearn's stopping rule: same iteration count, log-likelihood to 1e-6."""
     start = fit_gmm(data, 3, covariance_type=covariance_type, init="kmeans", max_iter=0, seed=0).params
     ours = fit_gmm(data, 3, covariance_type=covariance_type, init=start, max_iter=2000, tol=1e-9,
-                   relative_tol=False)
+                   tol_rule="absolute")
     ref = sklearn_from(start, max_iter=2000, tol=1e-9).fit(data)
     assert ours.converged and ref.converged_
     assert ours.num_iterations == ref.n_iter_

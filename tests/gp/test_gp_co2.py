@@ -13,7 +13,7 @@ def test_co2_kernel_design():
     held_out = np.arange(data.t.size) % 10 == 5
     t, y = data.t[~held_out], data.y[~held_out]
     before = log_marginal_likelihood(co2_kernel(), t, y, 0.05)
-    result = train(co2_kernel(), t, y, noise=0.05, num_steps=40)
+    result = train(co2_kernel(), t, y, noise=0.05, max_iter=40)
     assert result.log_marginal_likelihood > before + 10
     pred = posterior(result.kernel, t, y, result.noise, data.t[held_out], include_noise=True, full_cov=False)
     inside = (pred.lower <= data.y[held_out]) & (data.y[held_out] <= pred.upper)

@@ -50,7 +50,7 @@ def test_predictive_interval_and_noise():
 def test_training_reaches_scikit_learns_optimum(optimizer, steps):
     gpr = GaussianProcessRegressor(1.0 * sk.RBF(1.0) + sk.WhiteKernel(NOISE), n_restarts_optimizer=2,
                                    random_state=0).fit(X, Y)
-    result = train(K.squared_exponential(), X, Y, noise=NOISE, optimizer=optimizer, num_steps=steps,
+    result = train(K.squared_exponential(), X, Y, noise=NOISE, optimizer=optimizer, max_iter=steps,
                    learning_rate=0.05, num_restarts=2, seed=0)
     assert result.restart_values.shape == (3,)
     np.testing.assert_allclose(result.log_marginal_likelihood, gpr.log_marginal_likelihood_value_, atol=1e-3)
@@ -60,7 +60,7 @@ def test_training_reaches_scikit_learns_optimum(optimizer, steps):
 
 def test_conjugate_gradient_path_agrees_with_cholesky():
     result = train_cg(K.squared_exponential(), X, Y, noise=NOISE, num_steps=60, learning_rate=0.1)
-    best = train(K.squared_exponential(), X, Y, noise=NOISE, num_steps=100)
+    best = train(K.squared_exponential(), X, Y, noise=NOISE, max_iter=100)
     # Adam with stochastic log-determinants stops near, not at, the optimum of eq. (4.22).
     assert result.log_marginal_likelihood > best.log_marginal_likelihood - 0.5
 

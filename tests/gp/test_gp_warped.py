@@ -17,7 +17,7 @@ Y = (Y - Y.mean()) / Y.std()
 
 def test_warped_gp():
     warped = train_warped(K.squared_exponential(), X, Y, num_steps=300, seed=0)
-    plain = train(K.squared_exponential(), X, Y, num_steps=50)
+    plain = train(K.squared_exponential(), X, Y, max_iter=50)
     assert warped.log_marginal_likelihood > plain.log_marginal_likelihood + 10
     grid = torch.linspace(-3, 3, 50, dtype=torch.float64)[:, None].requires_grad_(True)
     z = warped.transform(grid)

@@ -51,7 +51,7 @@ def test_damping_keeps_the_tree_fixed_point():
     mrf = ising_grid(2, 1, coupling=1.2, field=0.3)
     graph = mrf.to_factor_graph()
     exact = _exact(graph)
-    res = belief_propagation(graph, damping=0.7, max_iterations=500, tol=1e-13)
+    res = belief_propagation(graph, damping=0.7, max_iter=500, tol=1e-13)
     assert res.converged
     for v in mrf.names:
         np.testing.assert_allclose(res.marginals[v], exact.marginal(v), atol=1e-10)
@@ -61,7 +61,7 @@ def test_loopy_grid_weak_coupling_is_accurate_and_reports_convergence():
     mrf = ising_grid(4, 4, coupling=0.1, field=0.2)
     graph = mrf.to_factor_graph()
     exact = _exact(graph)
-    res = belief_propagation(graph, max_iterations=200, tol=1e-9)
+    res = belief_propagation(graph, max_iter=200, tol=1e-9)
     assert res.converged
     assert res.residuals[-1] < 1e-9 and len(res.residuals) == res.num_iterations
     err = max(abs(res.marginals[v] - exact.marginal(v)).max() for v in mrf.names)
@@ -80,7 +80,7 @@ def test_loopy_on_asia_is_approximate_but_close():
 
 def test_non_converged_run_is_reported():
     mrf = ising_grid(3, 3, coupling=2.0, field=0.1)
-    res = belief_propagation(mrf.to_factor_graph(), max_iterations=3, tol=1e-15)
+    res = belief_propagation(mrf.to_factor_graph(), max_iter=3, tol=1e-15)
     assert not res.converged and res.num_iterations == 3
 
 

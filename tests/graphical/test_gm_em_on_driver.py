@@ -24,15 +24,15 @@ def _network(b_given_a):
 
 def _runs():
     _, x = _hmm(0).sample(20, 30, seed=1)
-    hmm = baum_welch(_hmm(5), x, max_iterations=300, tol=1e-9)
+    hmm = baum_welch(_hmm(5), x, max_iter=300, tol=1e-9)
     yield "baum_welch", hmm, hmm.model.log_likelihood(x).sum(), 1e-9
     ssm = LinearGaussianSSM(0.8, 1.0, 0.5, 1.0, 0.0, 1.0)
     _, y = ssm.sample(80, seed=2)
-    kal = kalman_em(LinearGaussianSSM(0.5, 1.0, 1.0, 2.0, 0.0, 1.0), y, learn=("A", "Q", "R"), max_iterations=2000,
+    kal = kalman_em(LinearGaussianSSM(0.5, 1.0, 1.0, 2.0, 0.0, 1.0), y, learn=("A", "Q", "R"), max_iter=2000,
                     tol=1e-10)
     yield "kalman_em", kal, kalman_filter(kal.model, y).log_likelihood, 1e-10
     data = {"a": np.array([0, 1, -1, 0, 1, 0, -1, 1]), "b": np.array([0, 1, 1, -1, 0, 0, 1, 1])}
-    bn = expectation_maximization(_network([[0.5, 0.5], [0.3, 0.7]]), data, max_iterations=500, tol=1e-10)
+    bn = expectation_maximization(_network([[0.5, 0.5], [0.3, 0.7]]), data, max_iter=500, tol=1e-10)
     yield "bayesnet_em", bn, None, 1e-10
 
 
@@ -54,7 +54,7 @@ def test_trace_holds_start_and_fitted_model_and_the_stop_reason(run):
 def test_every_graphical_em_warns_with_its_name_at_the_cap():
     _, x = _hmm(0).sample(5, 10, seed=1)
     with pytest.warns(ConvergenceWarning, match="^baum_welch did not converge in 2 iterations"):
-        res = baum_welch(_hmm(5), x, max_iterations=2)
+        res = baum_welch(_hmm(5), x, max_iter=2)
     assert not res.converged and res.stop_reason == "max_iter" and res.num_iterations == 2
 
 
@@ -64,7 +64,7 @@ def test_bayes_net_em_keeps_a_cpt_row_whose_parent_state_is_never_seen():
     data = {"a": np.zeros(6, dtype=int), "b": np.array([0, 1, 1, -1, 0, -1])}
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        res = expectation_maximization(_network([[0.5, 0.5], [0.3, 0.7]]), data, max_iterations=50, tol=1e-12)
+        res = expectation_maximization(_network([[0.5, 0.5], [0.3, 0.7]]), data, max_iter=50, tol=1e-12)
     np.testing.assert_allclose(res.network.cpts["b"][1], [0.3, 0.7], rtol=0, atol=0)
     np.testing.assert_allclose(res.network.cpts["b"][0], [0.5, 0.5], atol=1e-9)  # 2 of the 4 observed b are 0
     np.testing.assert_allclose(res.network.cpts["a"], [1.0, 0.0])

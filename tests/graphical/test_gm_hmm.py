@@ -84,7 +84,7 @@ def test_baum_welch_categorical_monotone_and_improves():
     truth = _random_hmm(6)
     _, x = truth.sample(60, 40, seed=1)
     start = _random_hmm(99)
-    res = baum_welch(start, x, max_iterations=40)
+    res = baum_welch(start, x, max_iter=40)
     assert np.all(np.diff(res.log_likelihood) >= -1e-9 * np.abs(res.log_likelihood[1:]))
     assert res.log_likelihood[-1] > res.log_likelihood[0]
     np.testing.assert_allclose(res.model.transition.sum(1), 1.0)
@@ -95,7 +95,7 @@ def test_baum_welch_gaussian_recovers_separated_states():
                         np.array([[-3.0], [3.0]]), np.array([[1.0], [0.5]]))
     _, x = truth.sample(30, 100, seed=0)
     start = GaussianHMM(np.array([0.5, 0.5]), np.full((2, 2), 0.5), np.array([[-1.0], [1.0]]), np.ones((2, 1)) * 4)
-    res = baum_welch(start, x, max_iterations=100)
+    res = baum_welch(start, x, max_iter=100)
     assert np.all(np.diff(res.log_likelihood) >= -1e-9 * np.abs(res.log_likelihood[1:]))
     np.testing.assert_allclose(res.model.means.ravel(), [-3.0, 3.0], atol=0.1)
     np.testing.assert_allclose(res.model.transition, truth.transition, atol=0.03)

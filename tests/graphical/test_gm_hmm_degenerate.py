@@ -23,7 +23,7 @@ def test_unreachable_state_keeps_its_mean_and_variance():
     x = np.array([[0.1, 4.9], [-0.3, 5.2], [0.2, 0.1], [0.0, 5.1], [-0.1, 4.8]])[..., None]
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no "invalid value encountered in divide" either
-        res = baum_welch(model, x, max_iterations=20, tol=1e-10)
+        res = baum_welch(model, x, max_iter=20, tol=1e-10)
     fitted = res.model
     assert np.isfinite(fitted.means).all() and np.isfinite(fitted.variances).all()
     assert fitted.means[2, 0] == 10.0 and fitted.variances[2, 0] == 2.0
@@ -69,7 +69,7 @@ def test_observation_of_probability_zero_is_an_error_naming_the_time_step():
         hmm.forward_backward(x)
     # Baum-Welch names the same step instead of failing later about `initial`
     with pytest.raises(ValueError, match="time step 2"):
-        baum_welch(hmm, x, max_iterations=5)
+        baum_welch(hmm, x, max_iter=5)
 
 
 def test_the_first_impossible_sequence_and_step_are_named():

@@ -81,7 +81,7 @@ def test_em_log_likelihood_never_decreases_and_approaches_truth():
     _, x = truth.sample(300, seed=3)
     start = LinearGaussianSSM(0.5 * np.eye(2), np.array([[1.0, 0.0], [0.0, 1.0]]), np.eye(2), np.eye(2),
                               np.zeros(2), np.eye(2))
-    res = kalman_em(start, x, max_iterations=60)
+    res = kalman_em(start, x, max_iter=60)
     assert np.all(np.diff(res.log_likelihood) >= -1e-9 * np.abs(res.log_likelihood[1:]))
     assert res.log_likelihood[-1] > kalman_filter(truth, x).log_likelihood - 5.0
 
@@ -123,13 +123,13 @@ def test_em_with_partly_missing_entries_is_monotone_and_fixes_the_maximum_likeli
     x[np.random.default_rng(6).random(x.shape) < 0.25] = np.nan  # a quarter of the entries, 3 whole rows
     assert (np.isnan(x).any(1) & ~np.isnan(x).all(1)).sum() == 43
     start = LinearGaussianSSM(truth.A, truth.C + 0.3, truth.Q, np.eye(2), truth.mu0, truth.P0)
-    res = kalman_em(start, x, learn=("C", "R"), max_iterations=40)
+    res = kalman_em(start, x, learn=("C", "R"), max_iter=40)
     assert np.all(np.diff(res.log_likelihood) >= -1e-10 * np.abs(res.log_likelihood[1:]))
     # reference: the MLE of (C, R) by BFGS on the Kalman likelihood. An exact EM map has the MLE as a fixed
     # point; an E-step that mishandled the missing entries (e.g. imputing C_u mu without the R_uo R_oo^{-1}
     # correction) moves it by 6e-3.
     mle = _c_r_mle(truth, x)
-    step = kalman_em(mle, x, learn=("C", "R"), max_iterations=1).model
+    step = kalman_em(mle, x, learn=("C", "R"), max_iter=1).model
     np.testing.assert_allclose(step.C, mle.C, atol=1e-5)
     np.testing.assert_allclose(step.R, mle.R, atol=1e-5)
 
@@ -138,7 +138,7 @@ def test_nile_local_level_em_matches_the_published_mle():
     sm = pytest.importorskip("statsmodels.datasets.nile")
     y = sm.load_pandas().data["volume"].to_numpy()
     start = LinearGaussianSSM(1.0, 1.0, 1000.0, 10000.0, y[0], 1e7)
-    res = kalman_em(start, y, learn=("Q", "R"), max_iterations=2000, tol=1e-12)
+    res = kalman_em(start, y, learn=("Q", "R"), max_iter=2000, tol=1e-12)
     assert np.all(np.diff(res.log_likelihood) >= -1e-9 * np.abs(res.log_likelihood[1:]))
     # Durbin & Koopman (2012), Sect. 2.10: sigma_eta^2 = 1469.1, sigma_eps^2 = 15099 (diffuse initial state);
     # our proper prior with P0 = 1e7 moves them by well under one percent.

@@ -32,7 +32,7 @@ def test_m_step_with_nothing_observed_keeps_c_and_r():
 def test_em_with_a_few_observed_values_stays_finite():
     x = np.full(30, np.nan)
     x[[3, 17]] = [1.0, -0.5]
-    res = kalman_em(_model(), x, learn=("Q", "R"), max_iterations=50, tol=1e-10)
+    res = kalman_em(_model(), x, learn=("Q", "R"), max_iter=50, tol=1e-10)
     assert np.isfinite(res.model.R).all() and res.model.R[0, 0] > 0
     assert np.all(np.diff(res.log_likelihood) >= -1e-9 * np.abs(res.log_likelihood[1:]))
     assert res.stop_reason in ("tol", "max_iter") and res.log_likelihood.shape == (res.num_iterations + 1,)

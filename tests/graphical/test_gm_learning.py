@@ -57,14 +57,14 @@ def test_em_monotone_with_missing_values(asia):
     init = BayesianNetwork(bn.parents, {v: np.full(t.shape, 1.0 / t.shape[-1]) * 0.5
                                         + 0.5 * rng.dirichlet(np.ones(t.shape[-1]), size=t.shape[:-1])
                                         for v, t in bn.cpts.items()}, bn.state_names)
-    res = expectation_maximization(init, small, max_iterations=15)
+    res = expectation_maximization(init, small, max_iter=15)
     assert np.all(np.diff(res.log_likelihood) >= -1e-9 * np.abs(res.log_likelihood[1:]))
     assert res.log_likelihood[-1] > res.log_likelihood[0]
 
 
 def test_em_without_missing_values_is_one_mle_step(asia):
     bn, data = asia
-    res = expectation_maximization(bn, data, max_iterations=2)
+    res = expectation_maximization(bn, data, max_iter=2)
     mle = maximum_likelihood(bn, data)
     for v in bn.variables:
         np.testing.assert_allclose(res.network.cpts[v], mle.cpts[v], atol=1e-10)

@@ -144,7 +144,7 @@ def test_type_ii_ml_by_svi_equals_kalman_em_on_a_linear_gaussian_model():
     fit = variational_smoother(dataclasses.replace(nonlinear, process_scale=1.0, observation_scale=1.0), x,
                                init_loc=x, num_steps=800, seed=0)
     start = dataclasses.replace(linear, Q=np.eye(1), R=np.eye(1))
-    em = kalman_em(start, x, learn=("Q", "R"), max_iterations=5000, tol=1e-12)
+    em = kalman_em(start, x, learn=("Q", "R"), max_iter=5000, tol=1e-12)
     assert em.converged
     q, r = fit.model.process_scale, fit.model.observation_scale
     # variational EM with an exact guide family is EM (Remark 3.10): same maximiser of log p(x | q, r)

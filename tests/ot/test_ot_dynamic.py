@@ -19,7 +19,7 @@ def _gauss(mean, sd):
 @pytest.fixture(scope="module")
 def solved_1d():
     a, b = _gauss(0.3, 0.06), _gauss(0.7, 0.1)
-    return a, b, benamou_brenier(a, b, num_time_steps=T, num_iters=1500, tol=1e-6)
+    return a, b, benamou_brenier(a, b, num_time_steps=T, max_iter=1500, tol=1e-6)
 
 
 def test_energy_matches_w2_1d(solved_1d):
@@ -30,7 +30,7 @@ def test_energy_matches_w2_1d(solved_1d):
     assert res.gap_trace[-1] < 1e-4
     assert abs(res.energy - w2) < 0.01 * w2
     # the energy settles: the last 10% of iterations change it by less than the tolerance
-    tail = res.energy_trace[-res.num_iters // 10:]
+    tail = res.energy_trace[-res.num_iterations // 10:]
     assert np.ptp(tail) < 0.01 * w2
 
 
@@ -57,7 +57,7 @@ def test_energy_matches_w2_2d():
     a = np.exp(-((X - 0.3) ** 2 + (Y - 0.3) ** 2) / (2 * 0.07**2))
     b = np.exp(-((X - 0.7) ** 2 + (Y - 0.6) ** 2) / (2 * 0.1**2))
     a, b = a / a.sum(), b / b.sum()
-    res = benamou_brenier(a, b, num_time_steps=10, num_iters=1000, tol=1e-6)
+    res = benamou_brenier(a, b, num_time_steps=10, max_iter=1000, tol=1e-6)
     pts = np.stack([X.ravel(), Y.ravel()], axis=1)
     w2 = float(exact_ot(a.ravel(), b.ravel(), cost_matrix(pts, pts)).cost)
     assert abs(res.energy - w2) < 0.02 * w2  # grid (1/20, 1/10) tolerance, as in 1-D
