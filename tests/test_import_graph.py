@@ -15,7 +15,7 @@ The layers (ARCHITECTURE.md "Layout", STYLE.md §1), and why each sits where it 
    used by ``ot`` and ``dp``).
 2. ``ot``, ``information``, ``nn``, ``clustering`` -- building blocks that engines above start from.
    ``clustering`` (k-means, k-means++) is here, not in ``em``, because ``em``, ``cavi`` and ``dp`` all
-   initialise from it. ``information`` (chapter 1: divergences and the generic ``maximum_likelihood`` with
+   initialise from it. ``information`` (chapter 1: divergences and the generic ``autodiff_mle`` with
    observed information) depends on nothing of pgm_ppl but is the optimiser behind ``inference.fit_mle``, so it
    sits below ``inference`` rather than beside the chapter engines (the split the issue proposed would have
    made ``fit_mle`` a sideways import; the table records the dependency the code actually has).

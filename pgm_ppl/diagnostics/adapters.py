@@ -757,10 +757,10 @@ def _variational_gpc(result, data=None, *, num_samples=1000, seed=0) -> Fit:
 def _mle(result, data=None, *, num_samples=1000, seed=0) -> Fit:
     """The estimates as a point (``point_estimate``), standard errors in ``params``. The result does not keep
     the model, so there is no pointwise log-likelihood; its total is ``params["log_likelihood"]``."""
-    from pgm_ppl.information.likelihood import maximum_likelihood
+    from pgm_ppl.information.likelihood import autodiff_mle
 
     observed = {} if data is None else {"data": _np(data)}
-    return Fit(method="mle", backend="numpy", model=maximum_likelihood, args=(), kwargs={},
+    return Fit(method="mle", backend="numpy", model=autodiff_mle, args=(), kwargs={},
                posterior=_point(result.params), observed_data=observed, point_estimate=True,
                converged=bool(result.converged), stop_reason="tol" if result.converged else "max_iter",
                params={"log_likelihood": np.asarray(result.log_likelihood),

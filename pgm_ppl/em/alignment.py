@@ -26,7 +26,7 @@ class Alignment(NamedTuple):
     cost: float
 
 
-def align_components(reference: ArrayLike, estimate: ArrayLike) -> Alignment:
+def match_components(reference: ArrayLike, estimate: ArrayLike) -> Alignment:
     r"""Match estimated components to reference components by minimal total squared distance.
 
     Parameters

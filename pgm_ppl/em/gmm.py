@@ -238,7 +238,7 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
     See Also
     --------
     pgm_ppl.em.degeneracy.collapse_log_likelihood : why the remedies are needed.
-    pgm_ppl.em.alignment.align_components : compare two fits up to label switching.
+    pgm_ppl.em.alignment.match_components : compare two fits up to label switching.
     """
     X = check_data(X, "X")
     N, d = X.shape

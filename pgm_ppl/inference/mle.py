@@ -4,7 +4,7 @@ The parameters are the model's ``pyro.param`` sites; the model may have no conti
 sites, but discrete latents marked ``infer={"enumerate": "parallel"}`` are summed out exactly. The
 log-likelihood :math:`\ell(\theta) = \log p_\theta(x)` is minus the ELBO with an empty guide (the ELBO
 of a model with no latents, or with enumerated ones only, is the log evidence itself), and it is
-maximised by :func:`pgm_ppl.information.maximum_likelihood`, which also gives standard errors from the
+maximised by :func:`pgm_ppl.information.autodiff_mle`, which also gives standard errors from the
 observed information :math:`-\nabla^2 \ell(\hat\theta)`.
 """
 
@@ -20,7 +20,7 @@ from pgm_ppl.backend import to_backend, use_backend
 from pgm_ppl.inference.inputs import model_inputs
 from pgm_ppl.backend.seeding import seeded
 from pgm_ppl.inference.pyro_engine import model_structure
-from pgm_ppl.information.likelihood import MLEResult, maximum_likelihood
+from pgm_ppl.information.likelihood import MLEResult, autodiff_mle
 
 
 def fit_mle(model: Callable, data: Any = None, *, model_kwargs: dict | None = None, max_iter: int = 500,
@@ -88,7 +88,7 @@ def fit_mle(model: Callable, data: Any = None, *, model_kwargs: dict | None = No
                 return -elbo.differentiable_loss(poutine.substitute(model, data=values), _empty_guide,
                                                  *args, **kwargs)
 
-        return maximum_likelihood(
+        return autodiff_mle(
             log_likelihood, {name: site["value"].detach().numpy() for name, site in params.items()},
             support={name: site["kwargs"]["constraint"] for name, site in params.items()}, max_iter=max_iter)
 

@@ -1,6 +1,6 @@
 r"""Likelihood training (course chapter 1, §1.4: eqs. (1.7)-(1.14), MLE asymptotics) and Example 1.1.
 
-:func:`maximum_likelihood` maximises any differentiable log-likelihood written in torch,
+:func:`autodiff_mle` maximises any differentiable log-likelihood written in torch,
 :math:`\hat\theta = \arg\max_\theta \ell(\theta)` (1.8), with L-BFGS in an unconstrained space (positive or
 bounded parameters are mapped with ``torch.distributions.biject_to``), and reports standard errors from the
 observed information :math:`\mathcal J(\hat\theta) = -\nabla^2 \ell(\hat\theta)` (autodiff Hessian):
@@ -28,7 +28,7 @@ LogLikelihood = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
 @dataclass(frozen=True)
 class MLEResult:
-    """Result of :func:`maximum_likelihood`.
+    """Result of :func:`autodiff_mle`.
 
     Attributes
     ----------
@@ -52,9 +52,9 @@ class MLEResult:
     converged: bool
 
 
-def maximum_likelihood(log_likelihood: LogLikelihood, init: Mapping[str, ArrayLike], *,
-                       support: Mapping[str, constraints.Constraint] | None = None, max_iter: int = 500,
-                       tolerance_grad: float = 1e-10) -> MLEResult:
+def autodiff_mle(log_likelihood: LogLikelihood, init: Mapping[str, ArrayLike], *,
+                 support: Mapping[str, constraints.Constraint] | None = None, max_iter: int = 500,
+                 tolerance_grad: float = 1e-10) -> MLEResult:
     r"""Maximise a torch log-likelihood :math:`\ell(\theta)` and compute observed-information standard errors.
 
     Parameters
@@ -164,7 +164,7 @@ def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, fit_intercept: bool =
         logits = Xt @ theta["weights"] + (theta["intercept"] if fit_intercept else 0.0)
         return -torch.nn.functional.binary_cross_entropy_with_logits(logits, yt, reduction="sum")
 
-    return maximum_likelihood(log_lik, init)
+    return autodiff_mle(log_lik, init)
 
 
 @dataclass(frozen=True)

@@ -184,14 +184,14 @@ def _variational_gpc():
 
 
 def _mle():
-    from pgm_ppl.information.likelihood import maximum_likelihood
+    from pgm_ppl.information.likelihood import autodiff_mle
     import torch
     y = torch.as_tensor(X2[:, 0])
 
     def log_likelihood(p):
         return torch.distributions.Normal(p["mu"], 1.0).log_prob(y).sum()
 
-    return maximum_likelihood(log_likelihood, {"mu": 0.0}), X2[:, 0], None, "mle", False
+    return autodiff_mle(log_likelihood, {"mu": 0.0}), X2[:, 0], None, "mle", False
 
 
 def _laplace_result():

@@ -9,7 +9,7 @@ from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from pgm_ppl.em import (DirichletPrior, GMMParams, InverseWishartPrior, align_components, fit_gmm,
+from pgm_ppl.em import (DirichletPrior, GMMParams, InverseWishartPrior, match_components, fit_gmm,
                         gmm_log_likelihood, gmm_log_prob, gmm_responsibilities, sample_gmm)
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
@@ -66,7 +66,7 @@ def test_converged_fit_matches_sklearn(data, covariance_type):
     assert ours.converged and ref.converged_
     assert ours.num_iterations == ref.n_iter_
     np.testing.assert_allclose(ours.log_likelihood, ref.score(data) * len(data), rtol=1e-6)
-    perm = align_components(ref.means_, ours.params.means).permutation
+    perm = match_components(ref.means_, ours.params.means).permutation
     np.testing.assert_allclose(ours.params.means[perm], ref.means_, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(ours.params.weights[perm], ref.weights_, rtol=1e-6)
     cov = ours.params.covariances if covariance_type == "tied" else ours.params.covariances[perm]
@@ -82,7 +82,7 @@ def test_permuted_sklearn_start_gives_permuted_fit(data):
     a = fit_gmm(data, 3, init=start, max_iter=50, tol=0.0)
     b = fit_gmm(data, 3, init=swapped, max_iter=50, tol=0.0)
     np.testing.assert_allclose(a.log_likelihood, b.log_likelihood, rtol=1e-12)
-    found = align_components(a.params.means, b.params.means).permutation
+    found = match_components(a.params.means, b.params.means).permutation
     np.testing.assert_array_equal(perm[found], np.arange(3))
 
 

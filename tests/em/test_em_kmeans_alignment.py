@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 
-from pgm_ppl.em import align_components, align_labels, collapse_log_likelihood, fit_gmm, kmeans, kmeans_plusplus
+from pgm_ppl.em import match_components, align_labels, collapse_log_likelihood, fit_gmm, kmeans, kmeans_plusplus
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def test_lloyd_matches_sklearn_from_same_start(X):
     start = kmeans_plusplus(X, 4, seed=0)
     ours = kmeans(X, 4, init=start, max_iter=100)
     ref = KMeans(4, init=start, n_init=1, algorithm="lloyd", tol=0.0, max_iter=100).fit(X)
-    perm = align_components(ref.cluster_centers_, ours.centroids).permutation
+    perm = match_components(ref.cluster_centers_, ours.centroids).permutation
     np.testing.assert_allclose(ours.centroids[perm], ref.cluster_centers_, rtol=1e-12)
     np.testing.assert_allclose(ours.distortion, ref.inertia_, rtol=1e-10)
     assert align_labels(ref.labels_, ours.labels).cost == 0
@@ -36,12 +36,12 @@ def test_kmeans_plusplus_picks_data_points(X):
     assert all(any(np.array_equal(ci, x) for x in X) for ci in c)
 
 
-def test_align_components_recovers_a_permutation():
+def test_match_components_recovers_a_permutation():
     rng = np.random.default_rng(0)
     ref = rng.normal(size=(6, 3)) * 5
     perm = rng.permutation(6)
     est = ref[perm] + 1e-3 * rng.normal(size=(6, 3))
-    found = align_components(ref, est).permutation
+    found = match_components(ref, est).permutation
     np.testing.assert_array_equal(perm[found], np.arange(6))
 
 
@@ -67,4 +67,4 @@ def test_errors(X):
     with pytest.raises(ValueError, match="Unknown init 'kmeans'"):
         kmeans(X, 3, init="kmeans")
     with pytest.raises(ValueError, match="reference and estimate must have the same shape"):
-        align_components(np.zeros((3, 2)), np.zeros((2, 2)))
+        match_components(np.zeros((3, 2)), np.zeros((2, 2)))

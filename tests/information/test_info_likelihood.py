@@ -8,7 +8,7 @@ from scipy import stats
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from torch.distributions import constraints
 
-from pgm_ppl.information import fit_gaussian_classifier, fit_logistic_regression, maximum_likelihood
+from pgm_ppl.information import autodiff_mle, fit_gaussian_classifier, fit_logistic_regression
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def normal_sample():
 def test_gaussian_mle_and_standard_errors_closed_form(normal_sample):
     """mu_hat = mean, sigma_hat = biased std; se(mu) = sigma/sqrt(n), se(sigma) = sigma/sqrt(2n)."""
     y = torch.as_tensor(normal_sample)
-    result = maximum_likelihood(lambda t: torch.distributions.Normal(t["mu"], t["sigma"]).log_prob(y).sum(),
+    result = autodiff_mle(lambda t: torch.distributions.Normal(t["mu"], t["sigma"]).log_prob(y).sum(),
                                 {"mu": 0.0, "sigma": 1.0}, support={"sigma": constraints.positive})
     n, s = len(normal_sample), normal_sample.std()
     np.testing.assert_allclose(result.params["mu"], normal_sample.mean(), rtol=1e-9)
@@ -37,7 +37,7 @@ def test_linear_regression_mle_is_least_squares():
     x = rng.uniform(-2, 2, 100)
     y = 1.5 * x + 0.4 * rng.normal(size=100)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    result = maximum_likelihood(lambda t: torch.distributions.Normal(t["a"] * xt, t["sigma"]).log_prob(yt).sum(),
+    result = autodiff_mle(lambda t: torch.distributions.Normal(t["a"] * xt, t["sigma"]).log_prob(yt).sum(),
                                 {"a": 0.0, "sigma": 1.0}, support={"sigma": constraints.positive})
     a_hat = x @ y / (x @ x)
     np.testing.assert_allclose(result.params["a"], a_hat, rtol=1e-9)
@@ -96,6 +96,6 @@ def test_errors(binary_data):
     with pytest.raises(ValueError, match=r"y must have shape \(N,\) = \(300,\); got \(299,\)"):
         fit_gaussian_classifier(X, y[:-1])
     with pytest.raises(ValueError, match="support names parameters not in init"):
-        maximum_likelihood(lambda t: t["a"].sum(), {"a": 0.0}, support={"b": constraints.positive})
+        autodiff_mle(lambda t: t["a"].sum(), {"a": 0.0}, support={"b": constraints.positive})
     with pytest.raises(ValueError, match="is outside its support"):
-        maximum_likelihood(lambda t: t["a"].sum(), {"a": -1.0}, support={"a": constraints.positive})
+        autodiff_mle(lambda t: t["a"].sum(), {"a": -1.0}, support={"a": constraints.positive})
