@@ -13,6 +13,8 @@ _EXPORTS = {
     "fit": "pgm_ppl.inference.fitting", "Fit": "pgm_ppl.core.result",
     "ModelRunError": "pgm_ppl.inference.errors", "NonFiniteLossError": "pgm_ppl.inference.errors",
     "align_components": "pgm_ppl.inference.relabel",
+    "laplace": "pgm_ppl.inference.laplace", "laplace_approximation": "pgm_ppl.inference.laplace",
+    "LaplaceResult": "pgm_ppl.inference.laplace",
 }
 
 __all__ = ["GUIDES", "METHODS", *sorted(_EXPORTS)]

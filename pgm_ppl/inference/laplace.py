@@ -16,12 +16,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from scipy.optimize import minimize
 from scipy.special import expit
 
 from pgm_ppl.backend import to_backend, to_numpy, use_backend
-from pgm_ppl.inference.inputs import model_inputs
+from pgm_ppl.core.convergence import check_tol_rule, has_converged
+from pgm_ppl.core.optimize import find_mode
 from pgm_ppl.core.result import Fit
+from pgm_ppl.inference.inputs import model_inputs
 
 
 class LaplaceResult(NamedTuple):
@@ -42,8 +43,9 @@ def laplace_approximation(log_density: Callable, init: np.ndarray) -> LaplaceRes
         \\hat z = \\arg\\max_z \\log \\tilde p(z), \\qquad H = -\\nabla^2 \\log \\tilde p(\\hat z), \\qquad
         q(z) = \\mathcal N(z; \\hat z, H^{-1}).
 
-    Only the unnormalised density is needed (Remark 3.6). The mode is found by BFGS with JAX gradients,
-    then refined by Newton steps with the exact (autodiff) Hessian.
+    Only the unnormalised density is needed (Remark 3.6). The mode is found by
+    :func:`pgm_ppl.core.optimize.find_mode` (BFGS, then Newton steps with the exact Hessian), here with JAX
+    derivatives; :func:`pgm_ppl.information.autodiff_mle` runs the same finder on torch derivatives.
 
     Parameters
     ----------
@@ -66,13 +68,9 @@ def laplace_approximation(log_density: Callable, init: np.ndarray) -> LaplaceRes
             value, grad = value_and_grad(jnp.asarray(z))
             return float(value), np.asarray(grad, dtype=np.float64)
 
-        mode = minimize(objective, np.asarray(z0), jac=True, method="BFGS", options={"gtol": 1e-9}).x
-        for _ in range(3):  # Newton polish with the exact Hessian
-            H = np.asarray(hessian(jnp.asarray(mode)))
-            mode = mode - np.linalg.solve(H, objective(mode)[1])
-        H = np.asarray(hessian(jnp.asarray(mode)))
-        value = -objective(mode)[0]
-    H = 0.5 * (H + H.T)
+        found = find_mode(objective, lambda z: np.asarray(hessian(jnp.asarray(z))), np.asarray(z0), tol=1e-9,
+                          max_iter=200 * int(z0.size))  # scipy's BFGS default cap
+    mode, H, value = found.mode, found.hessian, -found.value
     eigenvalues = np.linalg.eigvalsh(H)
     if eigenvalues.min() <= 0:
         raise ValueError(f"The Hessian of -log_density at {mode} has eigenvalue {eigenvalues.min():.3g} <= 0: "
@@ -126,15 +124,20 @@ def laplace(model: Callable, data: Any = None, *, num_samples: int = 1000, seed:
 
 
 class NewtonResult(NamedTuple):
-    """MAP weight ``mode``, Laplace ``variance`` :math:`-1/\\ell''(\\hat w)` and the Newton ``trace``."""
+    """MAP weight ``mode``, Laplace ``variance`` :math:`-1/\\ell''(\\hat w)`, the Newton ``trace``, whether the
+    stopping rule fired, what stopped Newton (``stop_reason`` ``"tol"`` or ``"max_iter"``) and the ``rule``."""
 
     mode: float
     variance: float
     trace: np.ndarray
+    converged: bool = True
+    stop_reason: str = "tol"
+    rule: str = "absolute"
 
 
 def logistic_regression_newton(x: np.ndarray, y: np.ndarray, *, prior_var: float = 1.0, init: float = 0.0,
-                               num_steps: int = 50, tol: float = 1e-12) -> NewtonResult:
+                               max_iter: int = 50, tol: float = 1e-12,
+                               tol_rule: str = "absolute") -> NewtonResult:
     """MAP and Laplace variance of 1-D Bayesian logistic regression by Newton's method, course Example 3.4.
 
     Model :math:`w \\sim \\mathcal N(0, \\tau^2)`, :math:`y_n \\sim \\mathrm{Bernoulli}(\\sigma(w x_n))`.
@@ -145,8 +148,10 @@ def logistic_regression_newton(x: np.ndarray, y: np.ndarray, *, prior_var: float
         \\ell''(w) = -\\sum_n s_n (1 - s_n) x_n^2 - 1/\\tau^2,
 
     and Newton's update is :math:`w \\leftarrow w - \\ell'(w)/\\ell''(w)`; :math:`\\ell'' < 0` everywhere,
-    so the iteration converges to the unique mode.
+    so the iteration converges to the unique mode. It stops when the step is below ``tol``
+    (``tol_rule="absolute"``, the default) or below ``tol`` times :math:`|w|` (``"relative"``).
     """
+    rule = check_tol_rule(tol_rule)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"x and y must be 1-D of equal length, got shapes {x.shape} and {y.shape}.")
@@ -154,14 +159,16 @@ def logistic_regression_newton(x: np.ndarray, y: np.ndarray, *, prior_var: float
         raise ValueError("y must hold only 0 and 1.")
     if not prior_var > 0:
         raise ValueError(f"prior_var must be positive, got {prior_var}.")
-    w, trace = float(init), [float(init)]
-    for _ in range(num_steps):
+    w, trace, converged = float(init), [float(init)], False
+    for _ in range(max_iter):
         s = expit(w * x)
         grad = np.sum((y - s) * x) - w / prior_var
         hess = -np.sum(s * (1 - s) * x**2) - 1 / prior_var
         w = w - grad / hess
         trace.append(w)
-        if abs(grad / hess) < tol:
+        if has_converged(trace[-2], w, tol, rule):
+            converged = True
             break
     s = expit(w * x)
-    return NewtonResult(w, float(1 / (np.sum(s * (1 - s) * x**2) + 1 / prior_var)), np.array(trace))
+    return NewtonResult(w, float(1 / (np.sum(s * (1 - s) * x**2) + 1 / prior_var)), np.array(trace), converged,
+                        "tol" if converged else "max_iter", rule)

@@ -1,9 +1,11 @@
 r"""Likelihood training (course chapter 1, §1.4: eqs. (1.7)-(1.14), MLE asymptotics) and Example 1.1.
 
 :func:`autodiff_mle` maximises any differentiable log-likelihood written in torch,
-:math:`\hat\theta = \arg\max_\theta \ell(\theta)` (1.8), with L-BFGS in an unconstrained space (positive or
-bounded parameters are mapped with ``torch.distributions.biject_to``), and reports standard errors from the
-observed information :math:`\mathcal J(\hat\theta) = -\nabla^2 \ell(\hat\theta)` (autodiff Hessian):
+:math:`\hat\theta = \arg\max_\theta \ell(\theta)` (1.8), in an unconstrained space (positive or bounded
+parameters are mapped with ``torch.distributions.biject_to``) by :func:`pgm_ppl.core.optimize.find_mode` (BFGS
+and a Newton polish, the mode finder the Laplace approximation uses too, here on torch derivatives), and
+reports standard errors from the observed information
+:math:`\mathcal J(\hat\theta) = -\nabla^2 \ell(\hat\theta)` (autodiff Hessian):
 :math:`\sqrt n(\hat\theta - \theta) \to \mathcal N(0, I(\theta)^{-1})`, so
 :math:`\operatorname{se}(\hat\theta_j) \approx \sqrt{[\mathcal J(\hat\theta)^{-1}]_{jj}}`.
 
@@ -22,6 +24,8 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from torch.distributions import biject_to, constraints
+
+from pgm_ppl.core.optimize import find_mode
 
 LogLikelihood = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
@@ -42,7 +46,7 @@ class MLEResult:
     observed_information
         :math:`\\mathcal J(\\hat\\theta)` over the parameters flattened in the order of ``params``.
     converged
-        Whether L-BFGS met its gradient tolerance.
+        Whether the optimiser met its gradient tolerance.
     """
 
     params: dict[str, np.ndarray]
@@ -54,7 +58,7 @@ class MLEResult:
 
 def autodiff_mle(log_likelihood: LogLikelihood, init: Mapping[str, ArrayLike], *,
                  support: Mapping[str, constraints.Constraint] | None = None, max_iter: int = 500,
-                 tolerance_grad: float = 1e-10) -> MLEResult:
+                 tol: float = 1e-10) -> MLEResult:
     r"""Maximise a torch log-likelihood :math:`\ell(\theta)` and compute observed-information standard errors.
 
     Parameters
@@ -68,9 +72,9 @@ def autodiff_mle(log_likelihood: LogLikelihood, init: Mapping[str, ArrayLike], *
         Name -> ``torch.distributions.constraints`` constraint (default: real). The optimiser works on
         :math:`\operatorname{biject\_to}(c)^{-1}(\theta)`; the Hessian is taken in the original space.
     max_iter
-        L-BFGS iteration cap.
-    tolerance_grad
-        L-BFGS gradient tolerance.
+        BFGS iteration cap.
+    tol
+        Gradient tolerance (largest absolute entry, in the unconstrained space).
 
     Returns
     -------
@@ -97,31 +101,39 @@ def autodiff_mle(log_likelihood: LogLikelihood, init: Mapping[str, ArrayLike], *
     start = float(log_likelihood(values))
     if not np.isfinite(start):
         raise ValueError(f"log_likelihood is not finite at init (got {start}).")
-    free = {k: bij[k].inv(values[k]).detach().clone().requires_grad_(True) for k in names}
-    optimiser = torch.optim.LBFGS(list(free.values()), max_iter=max_iter, tolerance_grad=tolerance_grad,
-                                  tolerance_change=1e-15, history_size=50, line_search_fn="strong_wolfe")
+    free = {k: bij[k].inv(values[k]).detach() for k in names}
+    free_shapes = [free[k].shape for k in names]
+    shapes = [values[k].shape for k in names]
 
-    def closure() -> torch.Tensor:
-        optimiser.zero_grad()
-        loss = -log_likelihood({k: bij[k](free[k]) for k in names})
-        loss.backward()
-        return loss
-
-    optimiser.step(closure)
-    grad_norm = max(float(v.grad.abs().max()) for v in free.values())
-    theta = {k: bij[k](free[k]).detach() for k in names}
-    shapes = [theta[k].shape for k in names]
-    flat = torch.cat([theta[k].reshape(-1) for k in names])
-
-    def flat_log_lik(vec: torch.Tensor) -> torch.Tensor:
+    def unflatten(vec: torch.Tensor, parts_shapes: list) -> dict[str, torch.Tensor]:
         parts, start_i = {}, 0
-        for k, shape in zip(names, shapes):
+        for k, shape in zip(names, parts_shapes):
             size = int(np.prod(shape)) if len(shape) else 1
             parts[k] = vec[start_i:start_i + size].reshape(shape)
             start_i += size
-        return log_likelihood(parts)
+        return parts
 
-    info = -torch.autograd.functional.hessian(flat_log_lik, flat).numpy()
+    def free_loss(vec: torch.Tensor) -> torch.Tensor:
+        return -log_likelihood({k: bij[k](v) for k, v in unflatten(vec, free_shapes).items()})
+
+    def value_and_grad(u: np.ndarray) -> tuple[float, np.ndarray]:
+        vec = torch.as_tensor(u, dtype=torch.float64).clone().requires_grad_(True)
+        loss = free_loss(vec)
+        (grad,) = torch.autograd.grad(loss, vec)
+        return float(loss.detach()), grad.numpy()
+
+    def free_hessian(u: np.ndarray) -> np.ndarray:
+        return torch.autograd.functional.hessian(free_loss, torch.as_tensor(u, dtype=torch.float64)).numpy()
+
+    found = find_mode(value_and_grad, free_hessian, torch.cat([free[k].reshape(-1) for k in names]).numpy(),
+                      max_iter=max_iter, tol=tol)
+    theta = {k: bij[k](v).detach() for k, v in unflatten(torch.as_tensor(found.mode), free_shapes).items()}
+    flat = torch.cat([theta[k].reshape(-1) for k in names])
+
+    def flat_log_lik(vec: torch.Tensor) -> torch.Tensor:
+        return log_likelihood(unflatten(vec, shapes))
+
+    info = -torch.autograd.functional.hessian(flat_log_lik, flat).numpy()  # observed information, original space
     se_flat = _standard_errors(info)
     params, errors, i = {}, {}, 0
     for k, shape in zip(names, shapes):
@@ -129,8 +141,7 @@ def autodiff_mle(log_likelihood: LogLikelihood, init: Mapping[str, ArrayLike], *
         params[k] = theta[k].numpy().copy()
         errors[k] = se_flat[i:i + size].reshape(shape)
         i += size
-    return MLEResult(params, float(log_likelihood(theta)), errors, info, grad_norm <= 10 * tolerance_grad or
-                     grad_norm < 1e-6)
+    return MLEResult(params, float(log_likelihood(theta)), errors, info, found.converged)
 
 
 def _standard_errors(info: np.ndarray) -> np.ndarray:

@@ -72,3 +72,10 @@ def test_model_level_laplace_is_exact_for_a_gaussian_posterior():
     np.testing.assert_allclose(result.params["cov"], cov[np.ix_(order, order)], rtol=1e-6)
     assert result.posterior["w"].shape == (1, 500, 2)
     assert set(az.summary(result.to_inference_data()).index) == {"b", "w[0]", "w[1]"}
+
+
+def test_laplace_approximation_is_found_where_a_user_looks():
+    """Issue 17: the generic Laplace approximation is exported by ``pgm_ppl.inference``, not only its module."""
+    import pgm_ppl.inference as inference
+
+    assert inference.laplace_approximation is laplace_approximation and "laplace_approximation" in inference.__all__
