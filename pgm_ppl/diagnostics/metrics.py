@@ -13,7 +13,7 @@ and a model is distinguishable from the data only by how far its value lies abov
 The metrics are the ones of :mod:`pgm_ppl.ot` (each algorithm exists once in the package):
 
 - ``"w2"``: exact :math:`W_2` by the network simplex (:func:`pgm_ppl.ot.w2_samples`), up to 10,000 points;
-- ``"sliced_w2"``: sliced :math:`SW_2` (:func:`pgm_ppl.ot.sliced_wasserstein`), for any size;
+- ``"sliced_w2"``: sliced :math:`SW_2` (:func:`pgm_ppl.ot.sliced_wasserstein_distance`), for any size;
 - ``"mmd"``: the unbiased :math:`\widehat{\mathrm{MMD}}^2_u` with a Gaussian (RBF) kernel
   (:func:`pgm_ppl.ot.mmd_sq`), bandwidth by the median heuristic (Gretton et al. 2012);
 - ``"energy"``: the squared energy distance :math:`\mathcal E^2` (:func:`pgm_ppl.ot.energy_distance`).
@@ -28,7 +28,7 @@ import numpy as np
 
 from pgm_ppl.core.seeding import spawn_seeds
 from pgm_ppl.core.validation import check_choice, check_data, check_int
-from pgm_ppl.ot import energy_distance, mmd_sq, sliced_wasserstein, w2_samples
+from pgm_ppl.ot import energy_distance, mmd_sq, sliced_wasserstein_distance, w2_samples
 
 __all__ = ["MAX_EXACT_W2_POINTS", "METRICS", "Metric", "median_bandwidth", "sample_metrics"]
 
@@ -125,7 +125,8 @@ def sample_metrics(samples: Any, reference: Any, *, metrics: Sequence[str] = MET
     bandwidth = median_bandwidth(x, y, y_prime, seed=median_seed) if "mmd" in metrics else None
     distance = {
         "w2": w2_samples,
-        "sliced_w2": lambda u, v: sliced_wasserstein(u, v, num_projections=num_projections, seed=projection_seed),
+        "sliced_w2": lambda u, v: sliced_wasserstein_distance(u, v, num_projections=num_projections,
+                                                              seed=projection_seed),
         "mmd": lambda u, v: mmd_sq(u, v, bandwidth=bandwidth),
         "energy": energy_distance,
     }

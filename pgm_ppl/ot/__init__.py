@@ -3,6 +3,10 @@ barycenters, dynamic OT, and the sample metrics and minibatch couplings used by 
 
 Convention: the entropic solvers take ``reg`` :math:`=\varepsilon=1/\lambda`, where :math:`\lambda` is the
 notes' inverse temperature in :math:`K=e^{-\lambda C}` (course eq. (5.11)).
+Names state what is returned: a ``*cost*`` is the transport cost :math:`W_p^p` (``ot_cost_1d``,
+``quantile_ot_cost``, ``TransportResult.cost``), a ``*distance*`` is :math:`W_p` itself
+(``wasserstein_distance_empirical``, ``sliced_wasserstein_distance``), ``_sq`` marks a square (``gaussian_w2_sq``,
+``mmd_sq``) and ``w2_samples`` is :math:`W_2`.
 This subpackage imports only numpy, scipy, torch and POT.
 """
 
@@ -15,7 +19,8 @@ from .barycenters import (
     gaussian_barycenter,
 )
 from .batched import BatchedTransportResult, batched_cost_matrix, sinkhorn_batched
-from .closed_form import gaussian_w2_sq, ot_cost_1d, quantile_ot_cost, sliced_wasserstein, wasserstein_empirical
+from .closed_form import (gaussian_w2_sq, ot_cost_1d, quantile_ot_cost, sliced_wasserstein_distance,
+                          wasserstein_distance_empirical)
 from .couplings import MongeResult, independent_coupling, is_coupling, monge_brute_force, pushforward
 from .discrete import (
     OTConvergenceWarning,
@@ -77,8 +82,8 @@ __all__ = [
     "sinkhorn",
     "sinkhorn_batched",
     "sinkhorn_log",
-    "sliced_wasserstein",
+    "sliced_wasserstein_distance",
     "unbalanced_sinkhorn",
     "w2_samples",
-    "wasserstein_empirical",
+    "wasserstein_distance_empirical",
 ]

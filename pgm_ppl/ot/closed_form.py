@@ -1,6 +1,9 @@
 r"""OT costs in closed form or by sorting: 1-D quantile OT, Gaussian (Bures) W2, empirical W_p, sliced W.
 
-All costs here are for the ground cost :math:`|x-y|^p` (:math:`\|x-y\|_2^p`), with no factor 1/2.
+All costs here are for the ground cost :math:`|x-y|^p` (:math:`\|x-y\|_2^p`), with no factor 1/2. The names say
+what comes back: ``ot_cost_1d`` and ``quantile_ot_cost`` return the cost :math:`W_p^p`,
+``wasserstein_distance_empirical`` and ``sliced_wasserstein_distance`` the distance :math:`W_p`, and
+``gaussian_w2_sq`` the square :math:`W_2^2`.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ __all__ = [
     "gaussian_w2_sq",
     "ot_cost_1d",
     "quantile_ot_cost",
-    "sliced_wasserstein",
-    "wasserstein_empirical",
+    "sliced_wasserstein_distance",
+    "wasserstein_distance_empirical",
 ]
 
 
@@ -135,7 +138,7 @@ def _check_gaussian(m: Any, S: Any, name: str) -> None:
         )
 
 
-def wasserstein_empirical(x: Any, y: Any, a: Any = None, b: Any = None, *, p: float = 2.0) -> Any:
+def wasserstein_distance_empirical(x: Any, y: Any, a: Any = None, b: Any = None, *, p: float = 2.0) -> Any:
     r""":math:`W_p` between empirical measures :math:`\sum a_i\delta_{x_i}` and :math:`\sum b_j\delta_{y_j}`.
 
     Definition 5.3 / Remark 5.9: :math:`W_p = (\min_{P\in\Pi(a,b)} \sum_{ij}\|x_i-y_j\|^p P_{ij})^{1/p}`,
@@ -152,7 +155,7 @@ def wasserstein_empirical(x: Any, y: Any, a: Any = None, b: Any = None, *, p: fl
     return exact_ot(a, b, cost_matrix(x, y, p)).cost ** (1.0 / p)
 
 
-def sliced_wasserstein(x: Any, y: Any, *, num_projections: int = 200, p: float = 2.0, seed: int = 0) -> Any:
+def sliced_wasserstein_distance(x: Any, y: Any, *, num_projections: int = 200, p: float = 2.0, seed: int = 0) -> Any:
     r"""Sliced Wasserstein distance (POT ``ot.sliced_wasserstein_distance``).
 
     .. math::

@@ -14,7 +14,7 @@ import ot
 import torch
 
 from ._checks import backend, check_points, check_positive
-from .closed_form import wasserstein_empirical
+from .closed_form import wasserstein_distance_empirical
 
 __all__ = ["MinibatchCoupling", "energy_distance", "minibatch_ot_coupling", "mmd_sq", "w2_samples"]
 
@@ -42,10 +42,10 @@ def w2_samples(x: Any, y: Any) -> Any:
     r"""Exact :math:`W_2` between two samples with uniform weights (network simplex on :math:`\|x_i-y_j\|^2`).
 
     A consistent but biased estimator of :math:`W_2` between the underlying laws (bias of order
-    :math:`n^{-1/d}`): compare models on equal sample sizes. See :func:`pgm_ppl.ot.wasserstein_empirical`.
+    :math:`n^{-1/d}`): compare models on equal sample sizes. See :func:`pgm_ppl.ot.wasserstein_distance_empirical`.
     """
     x, y = _pair(x, y)
-    return wasserstein_empirical(x, y, p=2.0)
+    return wasserstein_distance_empirical(x, y, p=2.0)
 
 
 def energy_distance(x: Any, y: Any) -> Any:

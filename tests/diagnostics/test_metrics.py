@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pgm_ppl.diagnostics import Metric, median_bandwidth, sample_metrics
-from pgm_ppl.ot import energy_distance, gaussian_w2_sq, mmd_sq, sliced_wasserstein, w2_samples
+from pgm_ppl.ot import energy_distance, gaussian_w2_sq, mmd_sq, sliced_wasserstein_distance, w2_samples
 
 M1, S1 = np.array([0.0, 0.0]), np.array([[1.0, 0.5], [0.5, 1.0]])
 M2, S2 = np.array([1.0, -0.5]), np.array([[2.0, 0.0], [0.0, 0.5]])
@@ -64,7 +64,7 @@ def test_every_metric_reuses_pgm_ppl_ot_with_one_kernel_and_one_set_of_projectio
     sliced = result["sliced_w2"]
     assert sliced.value > sliced.floor > 0
     assert sliced == sample_metrics(x, y, floor_reference=y_prime, seed=5)["sliced_w2"]  # seeded projections
-    assert sliced.value == pytest.approx(float(sliced_wasserstein(x, y, seed=int(sliced_seed(5)))), rel=1e-12)
+    assert sliced.value == pytest.approx(float(sliced_wasserstein_distance(x, y, seed=int(sliced_seed(5)))), rel=1e-12)
 
 
 def sliced_seed(seed):

@@ -17,8 +17,8 @@ from pgm_ppl.ot import (
     monotone_map_1d,
     ot_cost_1d,
     quantile_ot_cost,
-    sliced_wasserstein,
-    wasserstein_empirical,
+    sliced_wasserstein_distance,
+    wasserstein_distance_empirical,
 )
 
 S_MU = np.array([[2.0, 0.8], [0.8, 1.0]])
@@ -34,7 +34,7 @@ def test_quantile_ot_equals_exact_lp(p):
     a, b = rng.dirichlet(np.ones(40)), rng.dirichlet(np.ones(55))
     lp = float(exact_ot(a, b, np.abs(x[:, None] - y[None, :]) ** p).cost)
     assert abs(float(ot_cost_1d(x, y, a, b, p=p)) - lp) < 1e-10
-    assert abs(float(wasserstein_empirical(x, y, a, b, p=p)) - lp ** (1 / p)) < 1e-10
+    assert abs(float(wasserstein_distance_empirical(x, y, a, b, p=p)) - lp ** (1 / p)) < 1e-10
 
 
 def test_two_point_vs_uniform_exercise():
@@ -108,18 +108,18 @@ def test_barycentric_projection_of_a_permutation_plan_is_the_map():
 def test_sliced_wasserstein_matches_pot_and_1d():
     rng = np.random.default_rng(4)
     x, y = rng.normal(size=(100, 3)), rng.normal(size=(80, 3)) + 1
-    ours = float(sliced_wasserstein(x, y, num_projections=64, seed=5))
+    ours = float(sliced_wasserstein_distance(x, y, num_projections=64, seed=5))
     assert abs(ours - ot.sliced_wasserstein_distance(x, y, n_projections=64, p=2, seed=5)) < 1e-12
     # in 1-D every projection is +-1, so SW_2 = W_2
     u, v = rng.normal(size=60), rng.normal(size=60) + 2
-    sw = float(sliced_wasserstein(u[:, None], v[:, None], num_projections=8, seed=0))
+    sw = float(sliced_wasserstein_distance(u[:, None], v[:, None], num_projections=8, seed=0))
     assert abs(sw - float(ot_cost_1d(u, v, p=2)) ** 0.5) < 1e-10
 
 
 def test_torch_path_is_differentiable():
     x = torch.tensor(np.random.default_rng(6).normal(size=(20, 2)), requires_grad=True)
     y = torch.zeros(20, 2, dtype=torch.float64)
-    w = wasserstein_empirical(x, y)
+    w = wasserstein_distance_empirical(x, y)
     w.backward()
     # W_2 to a Dirac at 0 is the root mean square norm: gradient x / (n W)
     np.testing.assert_allclose(x.grad.numpy(), x.detach().numpy() / (20 * w.item()), atol=1e-10)

@@ -19,7 +19,7 @@ from pgm_ppl.ot import (
     gaussian_w2_sq,
     mccann_interpolation,
     mixture_interpolation,
-    wasserstein_empirical,
+    wasserstein_distance_empirical,
 )
 
 GRID = np.linspace(0.0, 1.0, 401)
@@ -68,10 +68,10 @@ def test_mccann_interpolation_is_a_geodesic():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(25, 2)), rng.normal(size=(25, 2)) + 3
     plan = exact_ot(ot.unif(25), ot.unif(25), cost_matrix(x, y)).plan
-    w_full = float(wasserstein_empirical(x, y))
+    w_full = float(wasserstein_distance_empirical(x, y))
     mid = mccann_interpolation(x, y, plan, 0.3)
     assert abs(mid.weights.sum() - 1) < 1e-12
-    w_part = float(wasserstein_empirical(x, mid.points, b=mid.weights))
+    w_part = float(wasserstein_distance_empirical(x, mid.points, b=mid.weights))
     assert abs(w_part - 0.3 * w_full) < 1e-9
 
 
@@ -113,7 +113,8 @@ def test_free_support_barycenter_of_translates():
     lam = np.array([0.5, 0.25, 0.25])
     bary = free_support_barycenter([base + s for s in shifts], num_atoms=12, lambdas=lam, seed=0)
     target = base + lam @ shifts
-    objective = lambda X: sum(l * float(wasserstein_empirical(X, base + s)) ** 2 for l, s in zip(lam, shifts))  # noqa: E731
+    objective = lambda X: sum(l * float(wasserstein_distance_empirical(X, base + s)) ** 2  # noqa: E731
+                              for l, s in zip(lam, shifts))
     np.testing.assert_allclose(bary.points.mean(0), target.mean(0), atol=1e-9)
     assert objective(bary.points) <= objective(target) + 1e-6
 
