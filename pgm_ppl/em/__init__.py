@@ -4,7 +4,7 @@ One generic engine (:mod:`pgm_ppl.core.em`) runs every fitter: k-means aside, ea
 E-step and an M-step and gets a recorded, non-decreasing log-likelihood trace.
 """
 
-from pgm_ppl.em.alignment import Alignment, match_components, align_labels
+from pgm_ppl.em.alignment import Alignment, align_labels, match_components
 from pgm_ppl.em.bernoulli_mixture import (BernoulliMixtureParams, BernoulliMixtureResult,
                                           bernoulli_mixture_log_joint, fit_bernoulli_mixture)
 from pgm_ppl.em.degeneracy import CollapseCurve, collapse_log_likelihood

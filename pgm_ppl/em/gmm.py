@@ -45,7 +45,9 @@ class GMMParams:
     means
         (K, d) component means :math:`\\mu_k`.
     covariances
-        Shape by ``covariance_type``: full (K, d, d), tied (d, d), diag (K, d), spherical (K,).
+        Shape by ``covariance_type``: full (K, d, d), tied (d, d), diag (K, d), spherical (K,). Full (K, d, d)
+        matrices are accepted for every type and converted, when they have its structure (K equal matrices for
+        tied, diagonal ones for diag, multiples of the identity for spherical; else a ValueError).
     covariance_type
         One of ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
     """
@@ -65,6 +67,8 @@ class GMMParams:
         expected = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[self.covariance_type]
         if np.shape(self.weights) != (K,):
             raise ValueError(f"weights must have shape (K,) = {(K,)}; got {np.shape(self.weights)}.")
+        if self.covariance_type != "full" and np.shape(self.covariances) == (K, d, d):
+            object.__setattr__(self, "covariances", _from_full(self.covariances, self.covariance_type))
         if np.shape(self.covariances) != expected:
             raise ValueError(f"covariances for covariance_type {self.covariance_type!r} must have shape "
                              f"{expected}; got {np.shape(self.covariances)}.")
@@ -85,6 +89,20 @@ class GMMParams:
         if self.covariance_type == "diag":
             return np.einsum("kd,de->kde", cov, np.eye(d))
         return cov[:, None, None] * np.eye(d)
+
+
+def _from_full(cov: np.ndarray, covariance_type: str) -> np.ndarray:
+    """The tied (d, d), diag (K, d) or spherical (K,) parameters of full (K, d, d) covariances of that structure."""
+    K, d, _ = cov.shape
+    diag = np.einsum("kdd->kd", cov)
+    converted = {"tied": cov[0], "diag": diag, "spherical": diag.mean(1)}[covariance_type]
+    back = GMMParams(np.full(K, 1.0 / K), np.zeros((K, d)), converted, covariance_type).full_covariances()
+    if not np.allclose(back, cov, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(cov).max()))):
+        what = {"tied": "K equal matrices", "diag": "diagonal matrices", "spherical": "multiples of the identity"}
+        raise ValueError(f"covariances: expected shape {converted.shape} for covariance_type {covariance_type!r}, or "
+                         f"(K, d, d) full matrices that are {what[covariance_type]}; got (K, d, d) matrices that "
+                         "are not.")
+    return converted
 
 
 @dataclass(frozen=True)

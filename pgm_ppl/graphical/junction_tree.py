@@ -251,8 +251,19 @@ class Calibration:
         return out / (out.sum() if self.kind == "sum" else out.max())
 
     def marginals(self) -> dict[str, np.ndarray]:
-        """Single-variable marginals of every variable (observed ones are point masses)."""
+        """Single-variable marginals of every variable (observed ones are point masses), as arrays by state index."""
         return {v: self.marginal(v) for v in self.tree.home}
+
+    def named_marginal(self, variable: str) -> dict[str | int, float]:
+        """:meth:`marginal` keyed by state name (``{"yes": 0.10, "no": 0.90}``) when the variable's states are named
+        (a network read by :func:`~pgm_ppl.graphical.read_bif`, or built with ``state_names``), else by state index."""
+        probs = self.marginal(variable)
+        names = self.tree.graph.state_names.get(variable) or range(len(probs))
+        return {name: float(p) for name, p in zip(names, probs)}
+
+    def named_marginals(self) -> dict[str, dict[str | int, float]]:
+        """Every variable's :meth:`named_marginal`."""
+        return {v: self.named_marginal(v) for v in self.tree.home}
 
     def clique_marginal(self, variables: Sequence[str]) -> np.ndarray:
         """Joint marginal of ``variables``, which must lie in one clique (any factor's scope does)."""

@@ -9,8 +9,8 @@ from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from pgm_ppl.em import (DirichletPrior, GMMParams, InverseWishartPrior, match_components, fit_gmm,
-                        gmm_log_likelihood, gmm_log_prob, gmm_responsibilities, sample_gmm)
+from pgm_ppl.em import (DirichletPrior, GMMParams, InverseWishartPrior, fit_gmm,
+                        gmm_log_likelihood, gmm_log_prob, gmm_responsibilities, match_components, sample_gmm)
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -188,7 +188,7 @@ def test_errors(data):
     with pytest.raises(ValueError, match=re.escape("X: expected finite values, got nan at row 1, column 0")):
         fit_gmm(np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 2.0]]), 2)
     with pytest.raises(ValueError, match=re.escape("covariances for covariance_type 'diag' must have shape (2, 3)")):
-        GMMParams(np.full(2, 0.5), np.zeros((2, 3)), np.zeros((2, 3, 3)), "diag")
+        GMMParams(np.full(2, 0.5), np.zeros((2, 3)), np.zeros((3, 3)), "diag")  # (K, d, d) full ones now convert
 
 
 def test_parameter_and_dimension_errors(data):
@@ -197,3 +197,18 @@ def test_parameter_and_dimension_errors(data):
         gmm_log_prob(data[:, :2], params)
     with pytest.raises(ValueError, match=re.escape("means must have shape (K, d); got (3,)")):
         GMMParams([1.0], [0.0, 1.0, 2.0], [1.0], "spherical")
+
+
+@pytest.mark.parametrize("covariance_type", ["tied", "diag", "spherical"])
+def test_params_accept_full_covariances_of_any_type(covariance_type):
+    """Issue 17: GMMParams takes (K, d, d) covariances for every covariance_type and converts them."""
+    K, d = 3, 2
+    native = {"tied": np.array([[2.0, 0.5], [0.5, 1.0]]), "diag": np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 0.25]]),
+              "spherical": np.array([1.0, 2.0, 3.0])}[covariance_type]
+    reference = GMMParams(np.full(K, 1 / K), np.zeros((K, d)), native, covariance_type)
+    converted = GMMParams(np.full(K, 1 / K), np.zeros((K, d)), reference.full_covariances(), covariance_type)
+    np.testing.assert_allclose(converted.covariances, native)
+    assert converted.covariances.shape == native.shape
+    with pytest.raises(ValueError, match="covariances: expected shape"):
+        GMMParams(np.full(K, 1 / K), np.zeros((K, d)), np.stack([[[2.0, 0.5], [0.5, 1.0]], np.eye(2), 3 * np.eye(2)]),
+                  covariance_type)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 
-from pgm_ppl.em import match_components, align_labels, collapse_log_likelihood, fit_gmm, kmeans, kmeans_plusplus
+from pgm_ppl.em import align_labels, collapse_log_likelihood, fit_gmm, kmeans, kmeans_plusplus, match_components
 
 
 @pytest.fixture(scope="module")

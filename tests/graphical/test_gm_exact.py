@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from pgm_ppl.graphical import (BayesianNetwork, Factor, FactorGraph, JunctionTree, elimination_order, log_partition,
-                               read_bif, variable_elimination)
+from pgm_ppl.graphical import (BayesianNetwork, Factor, FactorGraph, JunctionTree, elimination_order, ising_grid,
+                               log_partition, read_bif, variable_elimination)
 
 pgmpy = pytest.importorskip("pgmpy")
 with warnings.catch_warnings():
@@ -189,3 +189,15 @@ def test_junction_tree_posterior_samples_match_marginals_and_pairs():
     np.add.at(joint, (x[:, column["either"]], x[:, column["lung"]]), 1.0 / len(x))
     assert np.all(np.abs(joint - pair) <= 5 * np.sqrt(pair * (1 - pair) / len(x)) + 1e-12)
     np.testing.assert_array_equal(x, cal.sample(20_000, seed=1))
+
+
+def test_junction_tree_marginals_by_state_name():
+    """Issue 17: with named states (a BIF file) the marginals come back keyed by state name; without, by index."""
+    bn, _ = load("asia")
+    cal = JunctionTree(bn.to_factor_graph()).calibrate({"xray": "yes", "dysp": "yes"})
+    named = cal.named_marginal("lung")
+    assert list(named) == list(bn.state_names["lung"])
+    np.testing.assert_allclose(list(named.values()), cal.marginal("lung"), atol=1e-15)
+    assert set(cal.named_marginals()) == set(bn.variables) and cal.named_marginals()["xray"]["yes"] == 1.0
+    grid = ising_grid(2, 2, coupling=0.5, field=0.1).to_factor_graph()  # states without names: keyed by index
+    assert list(JunctionTree(grid).calibrate().named_marginal(grid.variables[0])) == [0, 1]
