@@ -63,7 +63,7 @@ def bench_sinkhorn(n: int = 2000, repeat: int = 15) -> None:
 
     assert abs(float(ours()) - pot()) < 1e-10
     print(f"--- Sinkhorn, {n} x {n} point clouds, reg = 1% of max cost "
-          f"({sinkhorn(a, b, cost_matrix(x, y), reg).num_iters} iterations), "
+          f"({sinkhorn(a, b, cost_matrix(x, y), reg).num_iterations} iterations), "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     wall, cpu = {"ours": [], "pot": []}, {"ours": [], "pot": []}
     for k in range(repeat):
@@ -101,16 +101,16 @@ def bench_log_domain(n: int = 200) -> None:
     a = b = ot.unif(n)
     C = cost_matrix(x, y)
     reg = 1e-3 * float(C.max())
-    res = sinkhorn_log(a, b, C, reg, num_iters=20000, tol=1e-6)
+    res = sinkhorn_log(a, b, C, reg, max_iter=20000, tol=1e-6)
     exact = float(ot.emd2(a, b, C))
     print(f"--- log-domain Sinkhorn, {n} x {n}, reg = 1e-3 x max cost = {reg:.2e}")
-    print(f"converged={res.converged} after {res.num_iters} iterations, final marginal error {res.trace[-1]:.2e}, "
+    print(f"converged={res.converged} after {res.num_iterations} iterations, final marginal error {res.trace[-1]:.2e}, "
           f"cost {float(res.cost):.6f} vs exact {exact:.6f} (gap {float(res.cost) - exact:.2e})")
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        plain = sinkhorn(a, b, C, reg, num_iters=1000)
+        plain = sinkhorn(a, b, C, reg, max_iter=1000)
     print(f"plain Sinkhorn at the same reg: converged={plain.converged}, finite plan={bool(np.isfinite(plain.plan).all())}")
-    report(*_interleaved("pgm_ppl.ot.sinkhorn_log", lambda: sinkhorn_log(a, b, C, reg, num_iters=20000, tol=1e-6),
+    report(*_interleaved("pgm_ppl.ot.sinkhorn_log", lambda: sinkhorn_log(a, b, C, reg, max_iter=20000, tol=1e-6),
                          "ot.sinkhorn(method='sinkhorn_log')",
                          lambda: ot.sinkhorn(a, b, C, reg, method="sinkhorn_log", numItermax=20000, stopThr=1e-6),
                          repeat=1),

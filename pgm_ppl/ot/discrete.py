@@ -33,7 +33,7 @@ import numpy as np
 import ot
 
 from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import ConvergenceWarning
+from pgm_ppl.core.convergence import ConvergenceWarning, check_tol_rule
 
 from ._checks import check_histograms, check_int, check_points, check_positive
 
@@ -67,7 +67,7 @@ class TransportResult:
         Linear transport cost :math:`\\langle C, P\\rangle` (no entropy term), as in ``ot.emd2`` / ``ot.sinkhorn2``.
     f, g : arrays (n,), (m,)
         Dual potentials (see the module docstring for their normalisation).
-    num_iters : int
+    num_iterations : int
         Iterations run (network-simplex pivots are not reported: 0 for :func:`exact_ot`).
     trace : numpy array
         The solver's stopping criterion as it went: the marginal violation :math:`\\|P^\\top 1 - b\\|_2` every
@@ -75,15 +75,20 @@ class TransportResult:
         (:func:`unbalanced_sinkhorn`); empty for :func:`exact_ot`.
     converged : bool
         Whether the solver met its tolerance (for :func:`exact_ot`: the simplex reached an optimum).
+    stop_reason, rule : str
+        ``"tol"`` or ``"max_iter"``, and the tolerance rule checked (``tol_rule``; ``"absolute"`` for the
+        solvers without one).
     """
 
     plan: Any
     cost: Any
     f: Any
     g: Any
-    num_iters: int
+    num_iterations: int
     trace: np.ndarray
     converged: bool
+    stop_reason: str = "tol"
+    rule: str = "absolute"
 
 
 def cost_matrix(x: Any, y: Any, p: float = 2.0) -> Any:
@@ -122,9 +127,9 @@ def _linear_cost(nx: Any, plan: Any, C: Any) -> Any:
     return nx.einsum("ij,ij->", plan, C)
 
 
-def _warn_unconverged(name: str, num_iters: int, reg: float) -> None:
+def _warn_unconverged(name: str, max_iter: int, reg: float) -> None:
     warnings.warn(
-        f"{name} did not reach its tolerance in {num_iters} iterations (reg={reg:g}); raise 'num_iters', "
+        f"{name} did not reach its tolerance in {max_iter} iterations (reg={reg:g}); raise 'max_iter', "
         "raise 'reg', or use sinkhorn_log for small reg",
         OTConvergenceWarning,
         stacklevel=user_stacklevel() - 1,
@@ -181,32 +186,39 @@ def exact_ot(a: Any, b: Any, C: Any, *, max_iter: int = 100_000) -> TransportRes
         (a, b, C),
         (f - nx.mean(f), g - nx.mean(g), plan),
     )
-    return TransportResult(plan, cost, f, g, 0, np.zeros(0), converged)
+    return TransportResult(plan, cost, f, g, 0, np.zeros(0), converged, "tol" if converged else "max_iter")
 
 
-def _entropic(method: str, a: Any, b: Any, C: Any, reg: float, num_iters: int, tol: float) -> TransportResult:
+def _entropic(method: str, a: Any, b: Any, C: Any, reg: float, max_iter: int, tol: float,
+              tol_rule: str) -> TransportResult:
     """Balanced Sinkhorn by POT's own loop: the marginal error is checked (and logged) at iterations
     1, 11, 21, ..., i.e. every 10 iterations as POT does, so the per-iteration cost is POT's; our only
     additions are the input checks and the result assembly, O(nm) once each."""
     a, b, C = check_histograms(a, b, C)
     reg = check_positive(reg, "reg")
-    num_iters = check_int(num_iters, "num_iters")
+    max_iter = check_int(max_iter, "max_iter")
     tol = check_positive(tol, "tol")
+    rule = check_tol_rule(tol_rule)
+    # relative: the marginal violation against tol * ||b||_2 (has_converged's rule with b as the scale)
+    threshold = tol if rule == "absolute" else tol * float(ot.backend.get_backend(b).norm(b))
     with np.errstate(over="ignore"):  # POT also returns exp(log_u), which may overflow; we use log_u
-        plan, log = ot.sinkhorn(a, b, C, reg, method=method, numItermax=num_iters, stopThr=tol, log=True, warn=False)
+        plan, log = ot.sinkhorn(a, b, C, reg, method=method, numItermax=max_iter, stopThr=threshold, log=True,
+                                 warn=False)
     nx = ot.backend.get_backend(plan)
     if method == "sinkhorn_log":
         f, g = reg * log["log_u"], reg * log["log_v"]
     else:
         f, g = reg * nx.log(log["u"]), reg * nx.log(log["v"])
     trace = _trace(log["err"])
-    converged = trace.size > 0 and trace[-1] < tol
+    converged = bool(trace.size > 0 and trace[-1] < threshold)
     if not converged:
         _warn_unconverged(method, int(log["niter"]) + 1, reg)
-    return TransportResult(plan, _linear_cost(nx, plan, C), f, g, int(log["niter"]) + 1, trace, bool(converged))
+    return TransportResult(plan, _linear_cost(nx, plan, C), f, g, int(log["niter"]) + 1, trace, converged,
+                           "tol" if converged else "max_iter", rule)
 
 
-def sinkhorn(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: float = 1e-9) -> TransportResult:
+def sinkhorn(a: Any, b: Any, C: Any, reg: float, *, max_iter: int = 1000, tol: float = 1e-9,
+             tol_rule: str = "absolute") -> TransportResult:
     r"""Entropic OT by Sinkhorn–Knopp matrix scaling (POT ``ot.sinkhorn``), course eqs. (5.11)–(5.12).
 
     .. math::
@@ -222,10 +234,11 @@ def sinkhorn(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: 
     a, b : weights (n,), (m,) with equal sums
     C : cost matrix (n, m)
     reg : :math:`\varepsilon > 0`
-    num_iters : iteration limit
-    tol : stop when the marginal violation :math:`\|P^\top 1 - b\|_2` falls below it. As in POT, it is
-        checked every 10 iterations (after iterations 1, 11, 21, ...), so a converged run reports
-        ``num_iters`` of the form 10k + 1 and ``trace`` holds one value per check.
+    max_iter : iteration limit
+    tol, tol_rule : stop when the marginal violation :math:`\|P^\top 1 - b\|_2` falls below ``tol``
+        (``tol_rule="absolute"``, POT's ``stopThr``) or below ``tol`` :math:`\|b\|_2` (``"relative"``). As in POT,
+        it is checked every 10 iterations (after iterations 1, 11, 21, ...), so a converged run reports
+        ``num_iterations`` of the form 10k + 1 and ``trace`` holds one value per check.
 
     Returns
     -------
@@ -235,7 +248,7 @@ def sinkhorn(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: 
     Warns
     -----
     OTConvergenceWarning
-        When ``num_iters`` is reached first.
+        When ``max_iter`` is reached first.
 
     See Also
     --------
@@ -252,10 +265,11 @@ def sinkhorn(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: 
     >>> res.converged, res.plan.round(3).tolist(), round(float(res.cost), 3)
     (True, [[0.389, 0.311], [0.011, 0.289]], 1.488)
     """
-    return _entropic("sinkhorn", a, b, C, reg, num_iters, tol)
+    return _entropic("sinkhorn", a, b, C, reg, max_iter, tol, tol_rule)
 
 
-def sinkhorn_log(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, tol: float = 1e-9) -> TransportResult:
+def sinkhorn_log(a: Any, b: Any, C: Any, reg: float, *, max_iter: int = 1000, tol: float = 1e-9,
+                 tol_rule: str = "absolute") -> TransportResult:
     r"""Log-domain (stabilised) Sinkhorn (POT ``method="sinkhorn_log"``) for small ``reg``.
 
     Iterates on the potentials with log-sum-exp,
@@ -269,11 +283,11 @@ def sinkhorn_log(a: Any, b: Any, C: Any, reg: float, *, num_iters: int = 1000, t
     plan tends to an exact (LP) plan. Same problem, parameters and result as :func:`sinkhorn`, including the
     marginal error checked every 10 iterations.
     """
-    return _entropic("sinkhorn_log", a, b, C, reg, num_iters, tol)
+    return _entropic("sinkhorn_log", a, b, C, reg, max_iter, tol, tol_rule)
 
 
 def unbalanced_sinkhorn(
-    a: Any, b: Any, C: Any, reg: float, reg_m: float, *, num_iters: int = 1000, tol: float = 1e-9
+    a: Any, b: Any, C: Any, reg: float, reg_m: float, *, max_iter: int = 1000, tol: float = 1e-9
 ) -> TransportResult:
     r"""Unbalanced entropic OT (POT ``ot.unbalanced.sinkhorn_unbalanced``, KL marginal penalties).
 
@@ -287,19 +301,21 @@ def unbalanced_sinkhorn(
     Returns
     -------
     TransportResult
-        ``f, g`` are :math:`\varepsilon\log u,\ \varepsilon\log v` of the scaling form of the plan.
+        ``f, g`` are :math:`\varepsilon\log u,\ \varepsilon\log v` of the scaling form of the plan. ``tol`` bounds
+        POT's criterion, already a relative change of the scalings (``rule`` ``"relative"``).
     """
     a, b, C = check_histograms(a, b, C, balanced=False)
     reg, reg_m = check_positive(reg, "reg"), check_positive(reg_m, "reg_m")
-    num_iters, tol = check_int(num_iters, "num_iters"), check_positive(tol, "tol")
+    max_iter, tol = check_int(max_iter, "max_iter"), check_positive(tol, "tol")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         plan, log = ot.unbalanced.sinkhorn_unbalanced(
-            a, b, C, reg, reg_m, method="sinkhorn", numItermax=num_iters, stopThr=tol, log=True
+            a, b, C, reg, reg_m, method="sinkhorn", numItermax=max_iter, stopThr=tol, log=True
         )
     nx = ot.backend.get_backend(plan)
     trace = _trace(log["err"])
     converged = trace.size > 0 and trace[-1] < tol
     if not converged:
-        _warn_unconverged("unbalanced_sinkhorn", num_iters, reg)
-    return TransportResult(plan, _linear_cost(nx, plan, C), reg * log["logu"], reg * log["logv"], trace.size, trace, bool(converged))
+        _warn_unconverged("unbalanced_sinkhorn", max_iter, reg)
+    return TransportResult(plan, _linear_cost(nx, plan, C), reg * log["logu"], reg * log["logv"], trace.size, trace,
+                           bool(converged), "tol" if converged else "max_iter", "relative")

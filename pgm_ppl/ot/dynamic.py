@@ -30,6 +30,7 @@ import numpy as np
 from scipy.fft import dctn, idctn
 
 from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import check_tol_rule, has_converged
 
 from ._checks import check_int, check_positive
 from .discrete import OTConvergenceWarning
@@ -54,7 +55,9 @@ class DynamicOTResult:
         Energy and the relative mismatch :math:`\\|V - I(U)\\|/\\|V\\|` after each iteration.
     num_iterations : int
     converged : bool
-        Whether the mismatch fell below ``tol``.
+        Whether the mismatch fell below ``tol`` (under ``rule``).
+    stop_reason, rule : str
+        ``"tol"`` or ``"max_iter"``, and the tolerance rule checked (``tol_rule``).
     """
 
     density: np.ndarray
@@ -64,6 +67,8 @@ class DynamicOTResult:
     gap_trace: np.ndarray
     num_iterations: int
     converged: bool
+    stop_reason: str = "tol"
+    rule: str = "relative"
 
 
 # --- staggered/centred operators ------------------------------------------------------------------------
@@ -176,6 +181,7 @@ def benamou_brenier(
     gamma: float = 1.0,
     relaxation: float = 1.0,
     tol: float = 1e-6,
+    tol_rule: str = "relative",
 ) -> DynamicOTResult:
     r"""Solve dynamic OT between two histograms on the unit interval or square (Douglas–Rachford).
 
@@ -188,7 +194,8 @@ def benamou_brenier(
     max_iter : Douglas–Rachford iterations (maximum)
     gamma : proximal step :math:`\gamma > 0`
     relaxation : Douglas–Rachford relaxation :math:`\alpha\in(0, 2)`
-    tol : stop when the relative mismatch :math:`\|V - I(U)\|/\|V\|` is below it
+    tol, tol_rule : stop when the mismatch :math:`\|V - I(U)\|` is below ``tol`` :math:`\|V\|`
+        (``tol_rule="relative"``, the default) or below ``tol`` (``"absolute"``); ``gap_trace`` is relative
 
     Returns
     -------
@@ -207,6 +214,7 @@ def benamou_brenier(
         raise ValueError("'a' and 'b' must be non-negative and each sum to 1")
     T = check_int(num_time_steps, "num_time_steps", minimum=2)
     max_iter, tol = check_int(max_iter, "max_iter"), check_positive(tol, "tol")
+    rule = check_tol_rule(tol_rule)
     gamma = check_positive(gamma, "gamma")
     alpha = check_positive(relaxation, "relaxation")
     if alpha >= 2:
@@ -226,14 +234,16 @@ def benamou_brenier(
         zU = [z + alpha * (y - x) for z, y, x in zip(zU, yU, xU)]
         zV = [z + alpha * (y - x) for z, y, x in zip(zV, yV, xV)]
         IU = _interp(xU)
-        gap = np.sqrt(sum(np.sum((v - w) ** 2) for v, w in zip(xV, IU)) / sum(np.sum(v**2) for v in xV))
+        mismatch, size = (np.sqrt(sum(np.sum(u) for u in parts)) for parts in
+                          ([(v - w) ** 2 for v, w in zip(xV, IU)], [v**2 for v in xV]))
         energies.append(_energy(xV, cell_volume))
-        gaps.append(gap)
-        if gap < tol:
+        gaps.append(mismatch / size)
+        converged = has_converged(size, size + mismatch, tol, rule)  # mismatch against tol * |V| or tol
+        if converged:
             break
-    if gaps[-1] >= tol:
+    if not converged:
         warnings.warn(f"benamou_brenier did not reach its tolerance in {max_iter} iterations (relative gap "
-                      f"{gaps[-1]:.3g} >= tol={tol:g}); raise 'max_iter' or 'tol'.", OTConvergenceWarning,
+                      f"{gaps[-1]:.3g}, tol={tol:g}, {rule}); raise 'max_iter' or 'tol'.", OTConvergenceWarning,
                       stacklevel=user_stacklevel() - 1)
     return DynamicOTResult(xU[0], np.stack(xV[1:]), energies[-1], np.array(energies), np.array(gaps),
-                           it + 1, bool(gaps[-1] < tol))
+                           it + 1, bool(converged), "tol" if converged else "max_iter", rule)

@@ -92,7 +92,7 @@ def _sinkhorn():
     from pgm_ppl.ot import sinkhorn
     a, b = np.array([0.7, 0.1, 0.1, 0.1]), np.full(4, 0.25)
     C = (np.arange(4.0)[:, None] - np.arange(4.0)[None, :]) ** 2
-    return sinkhorn(a, b, C, 0.5, num_iters=1)
+    return sinkhorn(a, b, C, 0.5, max_iter=1)
 
 
 ENGINES = {"EM": _fit_gmm, "EM (factor analysis)": _factor_analysis, "kmeans": _kmeans,

@@ -63,7 +63,7 @@ def test_unbalanced_equals_pot():
     # as the marginal penalty grows the plan tends to the balanced entropic plan, at rate O(1 / reg_m)
     a2, b2, C2 = _problem(4)
     balanced = sinkhorn(a2, b2, C2, 0.1).plan
-    errs = [np.abs(unbalanced_sinkhorn(a2, b2, C2, 0.1, rho, num_iters=20000, tol=1e-7).plan - balanced).max()
+    errs = [np.abs(unbalanced_sinkhorn(a2, b2, C2, 0.1, rho, max_iter=20000, tol=1e-7).plan - balanced).max()
             for rho in (1e1, 1e2)]
     assert errs[1] < errs[0] / 5
 
@@ -91,7 +91,7 @@ def test_sinkhorn_tends_to_exact_as_reg_goes_to_zero():
     exact = float(exact_ot(a, b, C).cost)
     scale = C.max()
     epss = (1e-1, 1e-2, 1e-3)
-    gaps = [float(sinkhorn_log(a, b, C, e * scale, num_iters=20000, tol=1e-8).cost) - exact for e in epss]
+    gaps = [float(sinkhorn_log(a, b, C, e * scale, max_iter=20000, tol=1e-8).cost) - exact for e in epss]
     # the entropic plan is feasible, so its cost exceeds the LP's; the gap is at most eps * log(n m)
     # (entropy of a coupling) and shrinks monotonically to 0
     assert all(g > -1e-7 for g in gaps)
@@ -103,10 +103,10 @@ def test_sinkhorn_tends_to_exact_as_reg_goes_to_zero():
 def test_log_domain_converges_where_plain_sinkhorn_underflows():
     a, b, C = _problem(7)
     reg = 1e-3 * C.max()
-    res = sinkhorn_log(a, b, C, reg, num_iters=20000)
+    res = sinkhorn_log(a, b, C, reg, max_iter=20000)
     assert res.converged and np.all(np.isfinite(res.plan))
     with pytest.warns(OTConvergenceWarning):
-        plain = sinkhorn(a, b, C, reg, num_iters=50)
+        plain = sinkhorn(a, b, C, reg, max_iter=50)
     assert not plain.converged
 
 
@@ -157,9 +157,20 @@ def test_marginal_error_checked_every_10_iterations(solver):
     # as POT: the error is checked (and traced) after iterations 1, 11, 21, ...; the cost is <C, P>
     a, b, C = _problem(9)
     res = solver(a, b, C, 0.1)
-    assert res.converged and res.num_iters % 10 == 1 and res.trace.size == (res.num_iters - 1) // 10 + 1
+    assert res.converged and res.num_iterations % 10 == 1 and res.trace.size == (res.num_iterations - 1) // 10 + 1
     assert np.all(res.trace[:-1] >= 1e-9) and res.trace[-1] < 1e-9
     assert abs(float(res.cost) - float(np.sum(res.plan * C))) < 1e-14
     with pytest.warns(OTConvergenceWarning):
-        capped = solver(a, b, C, 0.1, num_iters=25)
-    assert not capped.converged and capped.num_iters == 25 and capped.trace.size == 3
+        capped = solver(a, b, C, 0.1, max_iter=25)
+    assert not capped.converged and capped.num_iterations == 25 and capped.trace.size == 3
+
+
+def test_sinkhorn_offers_both_tolerance_rules():
+    """Issue 17: ``tol_rule="relative"`` compares the marginal violation with ``tol * ||b||_2``, and says so."""
+    rng = np.random.default_rng(0)
+    a, b = rng.dirichlet(np.ones(20)), rng.dirichlet(np.ones(15))
+    C = rng.random((20, 15))
+    absolute = sinkhorn(a, b, C, 0.1, tol=1e-9)
+    relative = sinkhorn(a, b, C, 0.1, tol=1e-9, tol_rule="relative")
+    assert (absolute.rule, relative.rule) == ("absolute", "relative") and relative.stop_reason == "tol"
+    assert relative.trace[-1] < 1e-9 * np.linalg.norm(b) and relative.num_iterations >= absolute.num_iterations
