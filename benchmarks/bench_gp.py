@@ -48,7 +48,7 @@ def exact_per_iteration(n: int) -> float:
                           lambda: gpr.log_marginal_likelihood(theta, eval_gradient=True), warmup=1, repeat=3)
 
     steps = 4
-    total = time_call("pgm_ppl", lambda: train(squared_exponential(), x, y, noise=0.1, optimizer="adam",
+    total = time_call("pgm_ppl", lambda: train(squared_exponential(), x, y, noise_variance=0.1, optimizer="adam",
                                                max_iter=steps), warmup=1, repeat=3)
     ours = Timing(f"pgm_ppl exact GP step n={n}", total.best / steps, total.median / steps)
     ratio = report(ours, reference, goal="> 1x at n = 5,000")
@@ -62,7 +62,7 @@ def cg_per_iteration(x: np.ndarray, y: np.ndarray, *, repeat: int) -> Timing:
     """One Adam step of :func:`train_cg` (CG solve, stochastic log-determinant, backward), from a 4-step run
     divided by 4 (set-up and the final LML estimate included, so conservative)."""
     steps = 4
-    total = time_call("pgm_ppl CG", lambda: train_cg(squared_exponential(), x, y, noise=0.1, num_steps=steps),
+    total = time_call("pgm_ppl CG", lambda: train_cg(squared_exponential(), x, y, noise_variance=0.1, num_steps=steps),
                       warmup=1, repeat=repeat)
     return Timing(f"pgm_ppl CG GP step n={x.size}", total.best / steps, total.median / steps)
 

@@ -657,12 +657,12 @@ def _gp_training(result, data=None, *, num_samples=1000, seed=0) -> Fit:
     from pgm_ppl.gp.exact import train
     from pgm_ppl.gp.kernels import gram
 
-    posterior = {**_hyperparameters(result.kernel), "noise": np.asarray(result.noise)}
+    posterior = {**_hyperparameters(result.kernel), "noise_variance": np.asarray(result.noise_variance)}
     observed, loglik, dims, args = {}, {}, {}, ()
     if data is not None:
         x, y = _xy(data, "GP training")
         y = y.reshape(-1)
-        chol = np.linalg.cholesky(gram(result.kernel, x) + result.noise * np.eye(len(y)))
+        chol = np.linalg.cholesky(gram(result.kernel, x) + result.noise_variance * np.eye(len(y)))
         z = np.linalg.solve(chol, y)      # y = L z; the n-th row conditions on rows < n
         observed, args, dims["y"] = {"y": y}, (x, y), ["observation"]
         loglik = {"y": (-0.5 * z**2 - np.log(np.diag(chol)) - 0.5 * np.log(2 * np.pi))[None, None]}
@@ -691,7 +691,7 @@ def _svgp(result, data=None, *, num_samples=1000, seed=0) -> Fit:
     from pgm_ppl.gp.sparse import train_svgp
 
     posterior = {**_hyperparameters(result.model.covar_module),
-                 "noise": _np(result.likelihood.noise).reshape(())}
+                 "noise_variance": _np(result.likelihood.noise).reshape(())}
     observed, loglik, dims, args = {}, {}, {}, ()
     if data is not None:
         x, y = _xy(data, "train_svgp")

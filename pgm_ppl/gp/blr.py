@@ -58,11 +58,11 @@ def polynomial_features(x, offset: float = 1.0) -> np.ndarray:
 
 class BLRPosterior(NamedTuple):
     """Weight posterior ``mean`` :math:`\\mu` (m,) and ``covariance`` :math:`\\Sigma` (m, m), the
-    ``noise`` variance :math:`\\sigma^2` and the ``log_evidence`` :math:`\\log p(y \\mid X)`."""
+    ``noise_variance`` :math:`\\sigma^2` and the ``log_evidence`` :math:`\\log p(y \\mid X)`."""
 
     mean: np.ndarray
     covariance: np.ndarray
-    noise: float
+    noise_variance: float
     log_evidence: float
 
 
@@ -93,7 +93,7 @@ def blr_predict(posterior: BLRPosterior, Phi_new, *, include_noise: bool = False
         raise ValueError(f"Phi_new: expected shape (M, {posterior.mean.size}), got {P.shape}")
     cov = P @ posterior.covariance @ P.T
     if include_noise:
-        cov = cov + posterior.noise * np.eye(P.shape[0])
+        cov = cov + posterior.noise_variance * np.eye(P.shape[0])
     return P @ posterior.mean, cov
 
 

@@ -65,9 +65,9 @@ class CGOptions:
 
     Attributes
     ----------
-    max_iterations
+    max_iter
         Cap on CG iterations (GPyTorch's ``max_cg_iterations``).
-    tolerance
+    tol
         Relative residual :math:`\lVert Cv - b\rVert / \lVert b\rVert` at which CG stops (GPyTorch's
         ``cg_tolerance`` and ``eval_cg_tolerance``; GPyTorch trains at 1 and predicts at 0.01).
     num_probes
@@ -81,23 +81,23 @@ class CGOptions:
         Seeds the probe vectors (drawn in a forked torch RNG).
     """
 
-    max_iterations: int = 1000
-    tolerance: float = 0.01
+    max_iter: int = 1000
+    tol: float = 0.01
     num_probes: int = 10
     lanczos_iterations: int = 20
     preconditioner_rank: int = 15
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("max_iterations", "num_probes", "lanczos_iterations"):
+        for name in ("max_iter", "num_probes", "lanczos_iterations"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"CGOptions.{name} must be a positive integer, got {value!r}")
         if not isinstance(self.preconditioner_rank, int) or self.preconditioner_rank < 0:
             raise ValueError(f"CGOptions.preconditioner_rank must be a non-negative integer, "
                              f"got {self.preconditioner_rank!r}")
-        if not self.tolerance > 0:
-            raise ValueError(f"CGOptions.tolerance must be positive, got {self.tolerance!r}")
+        if not self.tol > 0:
+            raise ValueError(f"CGOptions.tol must be positive, got {self.tol!r}")
 
 
 @contextlib.contextmanager
@@ -106,8 +106,8 @@ def _cg_mode(options: CGOptions) -> Iterator[None]:
     s = gpytorch.settings
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch_seeded(options.seed))
-        for setting in (s.max_cholesky_size(0), s.max_cg_iterations(options.max_iterations),
-                        s.cg_tolerance(options.tolerance), s.eval_cg_tolerance(options.tolerance),
+        for setting in (s.max_cholesky_size(0), s.max_cg_iterations(options.max_iter),
+                        s.cg_tolerance(options.tol), s.eval_cg_tolerance(options.tol),
                         s.num_trace_samples(options.num_probes),
                         s.max_lanczos_quadrature_iterations(options.lanczos_iterations),
                         s.max_preconditioner_size(options.preconditioner_rank), s.min_preconditioning_size(1)):
@@ -124,10 +124,10 @@ def _targets(y, n: int) -> torch.Tensor:
     return t
 
 
-def _noise(noise) -> torch.Tensor:
-    value = float(noise)
+def _noise(noise_variance) -> torch.Tensor:
+    value = float(noise_variance)
     if not value > 0:
-        raise ValueError(f"noise (the noise variance) must be positive, got {noise!r}")
+        raise ValueError(f"noise_variance must be positive, got {noise_variance!r}")
     return torch.tensor(value, dtype=DTYPE)
 
 
@@ -164,7 +164,7 @@ def _cg_lml(kernel, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> to
     return -0.5 * inv_quad - 0.5 * logdet - 0.5 * x.shape[0] * math.log(2 * math.pi)
 
 
-def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x, y, noise: float, *,
+def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x, y, noise_variance: float, *,
                             cg: CGOptions | None = None) -> float:
     r"""Log evidence :math:`\log \mathcal N(y; 0, K_{XX} + \sigma_n^2 I)`, course eq. (4.22).
 
@@ -174,14 +174,14 @@ def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x, y, noise: float,
         Covariance function (see :mod:`pgm_ppl.gp.kernels`).
     x, y
         Inputs (N,) or (N, d) and targets (N,).
-    noise
+    noise_variance
         Noise variance :math:`\sigma_n^2`.
     cg
         None (default) for the exact Cholesky value; :class:`CGOptions` for GPyTorch's CG/Lanczos estimate
         (see the module docstring for its error).
     """
     xt = as_inputs(x)
-    yt, s2 = _targets(y, xt.shape[0]), _noise(noise)
+    yt, s2 = _targets(y, xt.shape[0]), _noise(noise_variance)
     with torch.no_grad():
         if cg is None:
             return float(_lml(kernel, xt, yt, s2))
@@ -202,20 +202,20 @@ class GPPredictive:
     level: float
 
 
-def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise: float, x_new, *, include_noise: bool = False,
+def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise_variance: float, x_new, *, include_noise: bool = False,
               full_cov: bool = True, level: float = 0.95, cg: CGOptions | None = None) -> GPPredictive:
     r"""GP posterior at ``x_new`` by Cholesky (course eqs. (4.29)-(4.30), Alg. 3) or by CG.
 
     With ``include_noise`` the predictive of noisy observations :math:`y_*` (adds :math:`\sigma_n^2 I`),
     otherwise of the latent :math:`f_*`. ``level`` sets the central predictive interval. With ``cg``
     (:class:`CGOptions`), :math:`C^{-1}[y, K_{X*}]` is solved by preconditioned CG instead (deterministic:
-    no probe vectors), to CG's relative residual ``cg.tolerance``.
+    no probe vectors), to CG's relative residual ``cg.tol``.
     """
     _z(level)
     xt, xs = as_inputs(x), as_inputs(x_new, "x_new")
     if xs.shape[1] != xt.shape[1]:
         raise ValueError(f"x_new: expected {xt.shape[1]} input columns like x, got {xs.shape[1]}")
-    yt, s2 = _targets(y, xt.shape[0]), _noise(noise)
+    yt, s2 = _targets(y, xt.shape[0]), _noise(noise_variance)
     with torch.no_grad():
         Ksx = kernel(xs, xt).to_dense()
         if cg is None:
@@ -244,12 +244,12 @@ def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise: float, x_new, *, inc
 
 @dataclass(frozen=True)
 class GPTraining:
-    """Result of :func:`train`: the best ``kernel`` and ``noise`` variance, their log marginal likelihood,
+    """Result of :func:`train`: the best ``kernel`` and ``noise_variance``, their log marginal likelihood,
     the ``losses`` (negative LML per step) of the best restart, the final LML of every restart, the
     optimiser and the wall-clock ``seconds``."""
 
     kernel: gpytorch.kernels.Kernel
-    noise: float
+    noise_variance: float
     log_marginal_likelihood: float
     losses: np.ndarray
     restart_values: np.ndarray
@@ -261,18 +261,18 @@ class _Objective(torch.nn.Module):
     """Negative eq. (4.22) over the kernel's parameters and the softplus-coordinate noise variance, by
     Cholesky or (``use_cg``, inside :func:`_cg_mode`) by GPyTorch's CG."""
 
-    def __init__(self, kernel, noise: float, use_cg: bool = False):
+    def __init__(self, kernel, noise_variance: float, use_cg: bool = False):
         super().__init__()
         self.kernel = kernel
-        self.raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise)), dtype=DTYPE))
+        self.raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise_variance)), dtype=DTYPE))
         self.use_cg = use_cg
 
     @property
-    def noise(self) -> torch.Tensor:
+    def noise_variance(self) -> torch.Tensor:
         return torch.nn.functional.softplus(self.raw_noise) + 1e-9
 
     def forward(self, x, y):
-        return -(_cg_lml if self.use_cg else _lml)(self.kernel, x, y, self.noise)
+        return -(_cg_lml if self.use_cg else _lml)(self.kernel, x, y, self.noise_variance)
 
 
 def _perturb(module: torch.nn.Module, generator: torch.Generator, scale: float) -> None:
@@ -308,12 +308,12 @@ def _optimise(obj: _Objective, x, y, optimizer: str, num_steps: int, learning_ra
     return losses
 
 
-def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimizer: str = "lbfgs",
+def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise_variance: float = 0.1, optimizer: str = "lbfgs",
           max_iter: int = 100, learning_rate: float = 0.05, num_restarts: int = 0,
           restart_scale: float = 1.0, seed: int = 0) -> GPTraining:
-    r"""Learn kernel hyper-parameters and noise by maximising eq. (4.22) (course Alg. 2).
+    r"""Learn kernel hyper-parameters and the noise variance by maximising eq. (4.22) (course Alg. 2).
 
-    The first run starts from ``kernel`` and ``noise``; each of the ``num_restarts`` further runs starts
+    The first run starts from ``kernel`` and ``noise_variance``; each of the ``num_restarts`` further runs starts
     from them with N(0, ``restart_scale``\ :sup:`2`) noise added to every unconstrained parameter
     (seeded by ``seed``). The run with the highest log marginal likelihood is returned; ``kernel`` itself
     is not modified.
@@ -338,12 +338,12 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
         raise ValueError(f"num_restarts must be a non-negative integer, got {num_restarts!r}")
     xt = as_inputs(x)
     yt = _targets(y, xt.shape[0])
-    float(_noise(noise))
+    float(_noise(noise_variance))
     generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     runs = []
     for r in range(num_restarts + 1):
-        obj = _Objective(copy.deepcopy(kernel), noise)
+        obj = _Objective(copy.deepcopy(kernel), noise_variance)
         if r > 0:
             _perturb(obj, generator, restart_scale)
         try:
@@ -360,11 +360,11 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, optimize
     if optimizer == "lbfgs" and getattr(obj, "lbfgs_iterations", 0) >= max_iter:  # Adam: a fixed budget
         warn_not_converged("GP training (L-BFGS)", max_iter, hint="the gradient and the loss were still changing "
                            "beyond L-BFGS's tolerances; raise max_iter.", stacklevel=user_stacklevel())
-    return GPTraining(obj.kernel, float(obj.noise.detach()), best, np.asarray(losses),
+    return GPTraining(obj.kernel, float(obj.noise_variance.detach()), best, np.asarray(losses),
                       np.array([run[0] for run in runs]), optimizer, time.perf_counter() - start)
 
 
-def train_cg(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, num_steps: int = 50,
+def train_cg(kernel: gpytorch.kernels.Kernel, x, y, *, noise_variance: float = 0.1, num_steps: int = 50,
              learning_rate: float = 0.1, cg: CGOptions = CGOptions()) -> GPTraining:
     r"""Scalable exact GP training with GPyTorch's conjugate gradients (BBMM) instead of Cholesky.
 
@@ -378,11 +378,11 @@ def train_cg(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, num_s
         raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
     xt = as_inputs(x)
     yt = _targets(y, xt.shape[0])
-    obj = _Objective(copy.deepcopy(kernel), float(_noise(noise)), use_cg=True)
+    obj = _Objective(copy.deepcopy(kernel), float(_noise(noise_variance)), use_cg=True)
     start = time.perf_counter()
     with _cg_mode(cg):
         losses = _optimise(obj, xt, yt, "adam", num_steps, learning_rate)
     seconds = time.perf_counter() - start
-    noise_value = float(obj.noise.detach())
+    noise_value = float(obj.noise_variance.detach())
     lml = log_marginal_likelihood(obj.kernel, xt, yt, noise_value, cg=cg)
     return GPTraining(obj.kernel, noise_value, lml, np.asarray(losses), np.array([lml]), "adam-cg", seconds)

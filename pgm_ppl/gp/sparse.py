@@ -59,7 +59,7 @@ class SVGPTraining:
 
 
 def train_svgp(kernel: gpytorch.kernels.Kernel, x, y, *, num_inducing: int = 64, batch_size: int = 1024,
-               num_epochs: float = 1.0, learning_rate: float = 0.01, noise: float = 0.1,
+               num_epochs: float = 1.0, learning_rate: float = 0.01, noise_variance: float = 0.1,
                seed: int = 0, dtype: torch.dtype = torch.float32) -> SVGPTraining:
     """Train an SVGP by Adam on mini-batches drawn without replacement within each epoch.
 
@@ -77,7 +77,7 @@ def train_svgp(kernel: gpytorch.kernels.Kernel, x, y, *, num_inducing: int = 64,
         Passes over the data (fractional values allowed); steps = ceil(num_epochs * N / batch_size).
     learning_rate
         Adam step size for all parameters (variational, kernel, noise, inducing inputs).
-    noise
+    noise_variance
         Initial noise variance.
     seed
         Seeds the inducing-point subset and the mini-batch order.
@@ -99,7 +99,7 @@ def train_svgp(kernel: gpytorch.kernels.Kernel, x, y, *, num_inducing: int = 64,
     Z = xt[torch.randperm(n, generator=generator)[:num_inducing]].clone()
     model = SVGP(Z, copy.deepcopy(kernel).to(dtype)).to(dtype)
     likelihood = gpytorch.likelihoods.GaussianLikelihood().to(dtype)
-    likelihood.noise = float(noise)
+    likelihood.noise = float(noise_variance)
     elbo = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=n)
     opt = torch.optim.Adam([*model.parameters(), *likelihood.parameters()], lr=learning_rate)
     model.train()

@@ -34,12 +34,12 @@ __all__ = ["WarpedGP", "train_warped"]
 
 @dataclass(frozen=True)
 class WarpedGP:
-    """A fitted warped GP: ``transform`` :math:`g`, ``kernel``, ``noise``, training data, its
+    """A fitted warped GP: ``transform`` :math:`g`, ``kernel``, ``noise_variance``, training data, its
     ``log_marginal_likelihood`` (with the Jacobian), ``losses`` and ``seconds``."""
 
     transform: Spline
     kernel: gpytorch.kernels.Kernel
-    noise: float
+    noise_variance: float
     x: np.ndarray
     y: np.ndarray
     log_marginal_likelihood: float
@@ -59,14 +59,14 @@ class WarpedGP:
     def predict(self, x_new, *, level: float = 0.95) -> GPPredictive:
         """Median :math:`g^{-1}(m_*)` and the central ``level`` interval of :math:`y_*` (``std`` is that of
         :math:`z_*`; ``covariance`` is None)."""
-        zp = posterior(self.kernel, self.x, self.warp(self.y), self.noise, x_new, include_noise=True,
+        zp = posterior(self.kernel, self.x, self.warp(self.y), self.noise_variance, x_new, include_noise=True,
                        full_cov=False)
         q = _z(level)
         return GPPredictive(self.unwarp(zp.mean), None, zp.std, self.unwarp(zp.mean - q * zp.std),
                             self.unwarp(zp.mean + q * zp.std), level)
 
 
-def train_warped(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, count_bins: int = 8,
+def train_warped(kernel: gpytorch.kernels.Kernel, x, y, *, noise_variance: float = 0.1, count_bins: int = 8,
                  bound: float = 4.0, num_steps: int = 300, learning_rate: float = 0.02,
                  seed: int = 0) -> WarpedGP:
     """Fit kernel, noise and a monotone spline warping by Adam on the warped evidence.
@@ -76,12 +76,12 @@ def train_warped(kernel: gpytorch.kernels.Kernel, x, y, *, noise: float = 0.1, c
     """
     xt = as_inputs(x)
     yt = _targets(y, xt.shape[0])
-    if not noise > 0:
-        raise ValueError(f"noise (variance) must be positive, got {noise!r}")
+    if not noise_variance > 0:
+        raise ValueError(f"noise_variance must be positive, got {noise_variance!r}")
     with torch_seeded(seed):  # Spline draws its initial parameters from torch's generator
         transform = Spline(1, count_bins=count_bins, bound=bound).to(DTYPE)
     kern = copy.deepcopy(kernel)
-    raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise)), dtype=DTYPE))
+    raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise_variance)), dtype=DTYPE))
     opt = torch.optim.Adam([*transform.parameters(), *kern.parameters(), raw_noise], lr=learning_rate)
 
     def objective():

@@ -154,7 +154,7 @@ def _gp_training():
     from pgm_ppl.gp.exact import train
     x = np.linspace(0, 3, 15)[:, None]
     y = np.sin(2 * x[:, 0]) + 0.1 * RNG.normal(size=15)
-    r = train(K.squared_exponential(), x, y, noise=0.1, max_iter=10)
+    r = train(K.squared_exponential(), x, y, noise_variance=0.1, max_iter=10)
     return r, (x, y), r.log_marginal_likelihood, "gp_lbfgs", True
 
 

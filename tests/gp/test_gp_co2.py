@@ -13,10 +13,10 @@ def test_co2_kernel_design():
     held_out = np.arange(data.t.size) % 10 == 5
     t, y = data.t[~held_out], data.y[~held_out]
     before = log_marginal_likelihood(co2_kernel(), t, y, 0.05)
-    result = train(co2_kernel(), t, y, noise=0.05, max_iter=40)
+    result = train(co2_kernel(), t, y, noise_variance=0.05, max_iter=40)
     assert result.log_marginal_likelihood > before + 10
-    pred = posterior(result.kernel, t, y, result.noise, data.t[held_out], include_noise=True, full_cov=False)
+    pred = posterior(result.kernel, t, y, result.noise_variance, data.t[held_out], include_noise=True, full_cov=False)
     inside = (pred.lower <= data.y[held_out]) & (data.y[held_out] <= pred.upper)
     assert inside.mean() > 0.85
-    future = posterior(result.kernel, t, y, result.noise, np.array([2005.0, 2010.0]), full_cov=False)
+    future = posterior(result.kernel, t, y, result.noise_variance, np.array([2005.0, 2010.0]), full_cov=False)
     assert np.all(np.diff(future.mean) > 0) and future.std[1] > future.std[0]

@@ -50,17 +50,17 @@ def test_predictive_interval_and_noise():
 def test_training_reaches_scikit_learns_optimum(optimizer, steps):
     gpr = GaussianProcessRegressor(1.0 * sk.RBF(1.0) + sk.WhiteKernel(NOISE), n_restarts_optimizer=2,
                                    random_state=0).fit(X, Y)
-    result = train(K.squared_exponential(), X, Y, noise=NOISE, optimizer=optimizer, max_iter=steps,
+    result = train(K.squared_exponential(), X, Y, noise_variance=NOISE, optimizer=optimizer, max_iter=steps,
                    learning_rate=0.05, num_restarts=2, seed=0)
     assert result.restart_values.shape == (3,)
     np.testing.assert_allclose(result.log_marginal_likelihood, gpr.log_marginal_likelihood_value_, atol=1e-3)
-    np.testing.assert_allclose(result.noise, gpr.kernel_.k2.noise_level, rtol=2e-2)
+    np.testing.assert_allclose(result.noise_variance, gpr.kernel_.k2.noise_level, rtol=2e-2)
     assert result.losses[-1] <= result.losses[0]
 
 
 def test_conjugate_gradient_path_agrees_with_cholesky():
-    result = train_cg(K.squared_exponential(), X, Y, noise=NOISE, num_steps=60, learning_rate=0.1)
-    best = train(K.squared_exponential(), X, Y, noise=NOISE, max_iter=100)
+    result = train_cg(K.squared_exponential(), X, Y, noise_variance=NOISE, num_steps=60, learning_rate=0.1)
+    best = train(K.squared_exponential(), X, Y, noise_variance=NOISE, max_iter=100)
     # Adam with stochastic log-determinants stops near, not at, the optimum of eq. (4.22).
     assert result.log_marginal_likelihood > best.log_marginal_likelihood - 0.5
 
@@ -97,20 +97,20 @@ def test_conjugate_gradient_posterior_at_scale(large):
     x, y, kernel, noise = large
     xs = np.linspace(-1, 11, 50)
     exact = posterior(kernel, x, y, noise, xs)
-    fast = posterior(kernel, x, y, noise, xs, cg=CGOptions(tolerance=1e-4))
+    fast = posterior(kernel, x, y, noise, xs, cg=CGOptions(tol=1e-4))
     # Deterministic (no probes): CG's relative residual reaches ~1e-6 on this system, an error ~1e-5; a
     # solve that ignored the noise or stopped early would be off by more than 1e-2.
     np.testing.assert_allclose(fast.mean, exact.mean, atol=1e-4 * np.abs(exact.mean).max())
     np.testing.assert_allclose(fast.covariance, exact.covariance, atol=1e-4 * np.abs(exact.covariance).max())
-    diagonal = posterior(kernel, x, y, noise, xs, cg=CGOptions(tolerance=1e-4), full_cov=False)
+    diagonal = posterior(kernel, x, y, noise, xs, cg=CGOptions(tol=1e-4), full_cov=False)
     np.testing.assert_allclose(diagonal.std, fast.std, rtol=1e-8)
 
 
 def test_cg_options_are_validated():
     with pytest.raises(ValueError, match=re.escape("CGOptions.num_probes must be a positive integer, got 0")):
         CGOptions(num_probes=0)
-    with pytest.raises(ValueError, match="CGOptions.tolerance must be positive"):
-        CGOptions(tolerance=0.0)
+    with pytest.raises(ValueError, match="CGOptions.tol must be positive"):
+        CGOptions(tol=0.0)
 
 
 def test_bad_inputs_name_the_culprit():

@@ -19,9 +19,9 @@ def _data(n, seed):
 @pytest.mark.slow  # about 2 minutes: the exact GP's training on n = 2000 is the reference
 def test_svgp_matches_exact_gp_posterior():
     x, y = _data(2000, 0)
-    exact = train(K.squared_exponential(), x, y, noise=0.1, max_iter=50)
+    exact = train(K.squared_exponential(), x, y, noise_variance=0.1, max_iter=50)
     grid = np.linspace(0.5, 9.5, 30)
-    reference = posterior(exact.kernel, x, y, exact.noise, grid, full_cov=False)
+    reference = posterior(exact.kernel, x, y, exact.noise_variance, grid, full_cov=False)
     sparse = train_svgp(K.squared_exponential(), x, y, num_inducing=20, batch_size=500, num_epochs=40,
                         learning_rate=0.05, seed=0, dtype=torch.float64)
     pred = predict_svgp(sparse, grid)
@@ -31,7 +31,7 @@ def test_svgp_matches_exact_gp_posterior():
     np.testing.assert_allclose(pred.mean, reference.mean, atol=0.05)
     # The noise variance is stated to 10%: Adam moves log-noise by up to lr = 5% a step, and the uncollapsed
     # bound's trace term tr(K - Q) / (n sigma^2) pulls the SVGP noise up; 9% is typical, so this one is tight.
-    np.testing.assert_allclose(float(sparse.likelihood.noise), exact.noise, rtol=0.1)
+    np.testing.assert_allclose(float(sparse.likelihood.noise), exact.noise_variance, rtol=0.1)
     assert sparse.losses[-20:].mean() < sparse.losses[:20].mean()
 
 
