@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     fitting.add_argument("--steps", type=_positive, default=5000, help="SVI steps (default 5000)")
     fitting.add_argument("--seed", type=int, default=0)
     fitting.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                         help="model option, e.g. --set K=4 (repeatable)")
+                         help="model option, e.g. --set num_components=4 (repeatable)")
     fitting.add_argument("--pointwise", default="auto", choices=["auto", "full", "none"],
                          help="what to keep of the groups that grow with the data (pointwise log-likelihood, "
                          "predictives): auto (default) keeps every draw up to 50 million values per group, else "
@@ -445,7 +445,7 @@ def _parse_settings(settings: list[str]) -> dict:
     for setting in settings:
         name, sep, text = setting.partition("=")
         if not sep or not name.isidentifier():
-            raise UsageError(f"--set {setting!r}: expected NAME=VALUE, e.g. --set K=4.")
+            raise UsageError(f"--set {setting!r}: expected NAME=VALUE, e.g. --set num_components=4.")
         parsed[name] = _number(text)
     return parsed
 

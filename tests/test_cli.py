@@ -137,22 +137,25 @@ BAD_INPUTS = {
                                                  "gaussian_mixture, factor_analysis."),
     "unknown dataset": (lambda f: ["fit", "--data", "mnist"], "Unknown dataset 'mnist': choose one of iris,"),
     "unknown method": (lambda f: ["fit", "--method", "gibbs"], "invalid choice: 'gibbs'"),
-    "bad model option": (lambda f: ["fit", "--set", "K"], "--set 'K': expected NAME=VALUE, e.g. --set K=4."),
+    "bad model option": (lambda f: ["fit", "--set", "K"],
+                         "--set 'K': expected NAME=VALUE, e.g. --set num_components=4."),
     "existing output": (lambda f: ["fit", "--out", _mkdir(f, "taken")],
                         "output directory taken already exists; choose another --out or remove it."),
     "diagnose missing file": (lambda f: ["diagnose", "nothing.nc"], "nothing.nc: no such file."),
     "diagnose a non-NetCDF file": (lambda f: ["diagnose", _write(f, "fake.nc", "not netcdf")],
                                    "fake.nc: not an InferenceData NetCDF file"),
     # issue 18, item 8: files and options as a new user gives them
-    "K=0": (lambda f: ["fit", "gaussian_mixture", "--set", "K=0"], "--set K: expected an integer >= 1, got 0."),
-    "K=three": (lambda f: ["fit", "gaussian_mixture", "--set", "K=three"],
-                "--set K: expected an integer, got 'three' (str)."),
-    "K=2.5": (lambda f: ["fit", "gaussian_mixture", "--set", "K=2.5"], "--set K: expected an integer, got 2.5"),
+    "num_components=0": (lambda f: ["fit", "gaussian_mixture", "--set", "num_components=0"],
+                         "--set num_components: expected an integer >= 1, got 0."),
+    "num_components=three": (lambda f: ["fit", "gaussian_mixture", "--set", "num_components=three"],
+                             "--set num_components: expected an integer, got 'three' (str)."),
+    "num_components=2.5": (lambda f: ["fit", "gaussian_mixture", "--set", "num_components=2.5"],
+                           "--set num_components: expected an integer, got 2.5"),
     "negative scale": (lambda f: ["fit", "--set", "prior_scale=-1"],
                        "--set prior_scale: expected a finite number > 0, got -1."),
     "unknown model option": (lambda f: ["fit", "gaussian_mixture", "--set", "k=3"],
-                             "--set k: unknown option of model gaussian_mixture; its options are K (number of "
-                             "components, an integer >= 1), concentration"),
+                             "--set k: unknown option of model gaussian_mixture; its options are num_components "
+                             "(number of components, an integer >= 1), concentration"),
     "directory as data": (lambda f: ["fit", "--data", _mkdir(f, "runs")],
                           "runs: is a directory, not a data file; give a .csv/.npy/.npz/.nc file inside it."),
     "truncated npy": (lambda f: ["fit", "--data", _truncated(f, "cut.npy")],
@@ -242,12 +245,12 @@ def test_options_are_declared_and_checked_in_the_registry():
     from pgm_ppl.models.registry import ZOO
 
     mixture = ZOO["gaussian_mixture"]
-    assert mixture.check_options({"K": 4, "prior_scale": 2}) == {"K": 4, "prior_scale": 2.0}
-    assert mixture.check_options({"K": 4.0}) == {"K": 4}
-    with pytest.raises(ValueError, match=r"^K: expected an integer >= 1, got 0\.$"):
-        mixture.check_options({"K": 0})
-    with pytest.raises(TypeError, match=r"^K: expected an integer, got 'three' \(str\)\.$"):
-        mixture.check_options({"K": "three"})
+    assert mixture.check_options({"num_components": 4, "prior_scale": 2}) == {"num_components": 4, "prior_scale": 2.0}
+    assert mixture.check_options({"num_components": 4.0}) == {"num_components": 4}
+    with pytest.raises(ValueError, match=r"^num_components: expected an integer >= 1, got 0\.$"):
+        mixture.check_options({"num_components": 0})
+    with pytest.raises(TypeError, match=r"^num_components: expected an integer, got 'three' \(str\)\.$"):
+        mixture.check_options({"num_components": "three"})
     with pytest.raises(ValueError, match=r"num_factors: expected an integer >= 1, got -2"):
         ZOO["factor_analysis"].check_options({"num_factors": -2})
     with pytest.raises(ValueError, match=r"concentration: expected a finite number > 0, got nan"):

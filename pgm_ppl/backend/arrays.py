@@ -11,7 +11,7 @@ def to_backend(value: Any, backend: str) -> Any:
     """Convert numpy arrays (also inside dicts, lists and tuples) to ``backend`` arrays.
 
     Floating arrays become float64, integer arrays int64, booleans stay boolean; scalars, strings and
-    ``None`` pass through unchanged, so model options such as ``K=3`` keep their Python type.
+    ``None`` pass through unchanged, so model options such as ``num_components=3`` keep their Python type.
     """
     if isinstance(value, dict):
         return {key: to_backend(item, backend) for key, item in value.items()}

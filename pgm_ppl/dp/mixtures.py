@@ -51,22 +51,22 @@ def stick_weights(v):
                    + ops.concatenate([zero, log_rest], axis=-1))
 
 
-def dp_mixture(x, K: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
+def dp_mixture(x, num_components: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
     r"""Truncated stick-breaking DP mixture of diagonal Gaussians with enumerated assignments.
 
     Parameters
     ----------
     x
         Data, shape (N, d); standardise the columns first (the priors assume unit scale).
-    K
-        Truncation level (number of sticks); choose it with
+    num_components
+        Truncation level :math:`K` (number of sticks); choose it with
         :func:`pgm_ppl.dp.random_measures.truncation_level`.
     alpha
         DP concentration :math:`\alpha`.
     prior_scale
         Prior standard deviation :math:`s_0` of the component means.
     """
-    num_data, num_features = x.shape
+    K, (num_data, num_features) = num_components, x.shape
     with pyro.plate("sticks", K - 1):
         v = pyro.sample("v", dist.Beta(1.0, alpha))  # V_k ~ Beta(1, alpha), Def. 4.3
     weights = pyro.deterministic("weights", stick_weights(v))  # C_k = V_k prod_{j<k} (1 - V_j)
@@ -78,17 +78,17 @@ def dp_mixture(x, K: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
         pyro.sample("x", dist.Normal(mu[z], sigma[z]).to_event(1), obs=x)
 
 
-def dp_mixture_guide(x, K: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
+def dp_mixture_guide(x, num_components: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
     r"""Blei-Jordan mean-field guide for :func:`dp_mixture`, with :math:`z` left to enumeration.
 
     .. math:: q(V_k) = \mathrm{Beta}(a_k, b_k),\quad q(\mu_k) = \mathcal N(m_k, \mathrm{diag}(s_k^2)),\quad
               q(\sigma_k) = \mathrm{LogNormal}(l_k, \mathrm{diag}(t_k^2)).
 
-    The means :math:`m_k` start at :math:`K` data points spread evenly through ``x`` and the sticks at the
-    prior; an autoguide would start every :math:`\mu_k` at the same point, a symmetric saddle from which
-    SVI often merges clusters.
+    The means :math:`m_k` start at :math:`K` (``num_components``) data points spread evenly through ``x`` and the
+    sticks at the prior; an autoguide would start every :math:`\mu_k` at the same point, a symmetric saddle from
+    which SVI often merges clusters.
     """
-    num_data, num_features = x.shape
+    K, (num_data, num_features) = num_components, x.shape
     a = pyro.param("v_a", ops.ones(K - 1), constraint=dist.constraints.positive)
     b = pyro.param("v_b", alpha * ops.ones(K - 1), constraint=dist.constraints.positive)
     start = np.linspace(0, num_data - 1, K).round().astype(np.int64)

@@ -62,7 +62,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         streams (:func:`pgm_ppl.core.seeding.stream`: inference, prior, posterior predictive, log-likelihood;
         one spawned stream per chain), so no two purposes share draws.
     model_kwargs
-        Further keyword arguments of the model (options such as ``K=3``).
+        Further keyword arguments of the model (options such as ``num_components=3``).
     num_prior_samples
         Draws from the prior (and prior predictive); 0 skips them.
     predictive

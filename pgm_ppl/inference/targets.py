@@ -83,7 +83,7 @@ def bivariate_gaussian_conditionals(rho: float) -> dict[str, Conditional]:
     return gaussian_conditionals(np.zeros(2), np.array([[1.0, rho], [rho, 1.0]]), {"z1": [0], "z2": [1]})
 
 
-def hierarchical_gmm(x, K: int = 3, *, concentration: float = 1.0, prior_scale: float = 3.0,
+def hierarchical_gmm(x, num_components: int = 3, *, concentration: float = 1.0, prior_scale: float = 3.0,
                      noise_scale: float = 1.0):
     r"""Hierarchical Gaussian mixture with known isotropic noise, course Example 3.1.
 
@@ -92,9 +92,9 @@ def hierarchical_gmm(x, K: int = 3, *, concentration: float = 1.0, prior_scale: 
         z_n \sim \mathrm{Cat}(\pi), \quad x_n \mid z_n \sim \mathcal N(\mu_{z_n}, \sigma^2 I_d).
 
     Assignments are enumerated, so NUTS samples :math:`(\pi, \mu)`; :func:`hierarchical_gmm_conditionals`
-    gives the Gibbs sampler of the same posterior.
+    gives the Gibbs sampler of the same posterior. ``num_components`` is :math:`K`.
     """
-    num_features = x.shape[1]
+    K, num_features = num_components, x.shape[1]
     pi = pyro.sample("pi", dist.Dirichlet(concentration * ops.ones(K)))
     with pyro.plate("components", K):
         mu = pyro.sample("mu", dist.Normal(0.0, prior_scale).expand([num_features]).to_event(1))
@@ -103,7 +103,7 @@ def hierarchical_gmm(x, K: int = 3, *, concentration: float = 1.0, prior_scale: 
         pyro.sample("x", dist.Normal(mu[z], noise_scale).to_event(1), obs=x)
 
 
-def hierarchical_gmm_conditionals(x: np.ndarray, K: int, *, concentration: float = 1.0,
+def hierarchical_gmm_conditionals(x: np.ndarray, num_components: int, *, concentration: float = 1.0,
                                   prior_scale: float = 3.0, noise_scale: float = 1.0) -> dict[str, Conditional]:
     r"""Conjugate full conditionals of :func:`hierarchical_gmm`, vectorised over chains.
 
@@ -113,9 +113,10 @@ def hierarchical_gmm_conditionals(x: np.ndarray, K: int, *, concentration: float
         \mu_k \mid z, x \sim \mathcal N\Big(\frac{\sum_{n: z_n = k} x_n / \sigma^2}{\lambda_k},
         \lambda_k^{-1} I\Big), \quad \lambda_k = s_0^{-2} + N_k / \sigma^2.
 
-    State blocks: ``z`` ``(C, N)`` (labels stored as floats), ``pi`` ``(C, K)``, ``mu`` ``(C, K, d)``.
+    State blocks: ``z`` ``(C, N)`` (labels stored as floats), ``pi`` ``(C, K)``, ``mu`` ``(C, K, d)``, with
+    :math:`K` = ``num_components``.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x, K = np.asarray(x, dtype=np.float64), num_components
     one_hot = lambda z: (z[..., None] == np.arange(K)).astype(np.float64)  # noqa: E731
 
     def z_cond(rng, s):

@@ -7,7 +7,7 @@ from pgm_ppl.backend.annotations import exchangeable_components
 
 
 @exchangeable_components(by="mu", sites={"pi": 0, "mu": 0, "sigma": 0})
-def gaussian_mixture(x, K: int = 3, *, concentration: float = 1.0, prior_scale: float = 3.0):
+def gaussian_mixture(x, num_components: int = 3, *, concentration: float = 1.0, prior_scale: float = 3.0):
     r"""Bayesian Gaussian mixture with Dirichlet weights and enumerated assignments (course Ex. 3.1).
 
     .. math::
@@ -27,14 +27,14 @@ def gaussian_mixture(x, K: int = 3, *, concentration: float = 1.0, prior_scale: 
     ----------
     x
         Data, shape (N, d); standardise the columns first (the priors assume unit scale).
-    K
-        Number of components.
+    num_components
+        Number of components :math:`K`.
     concentration
         Dirichlet concentration :math:`\alpha`.
     prior_scale
         Prior standard deviation :math:`s_0` of the component means.
     """
-    num_data, num_features = x.shape
+    K, (num_data, num_features) = num_components, x.shape
     pi = pyro.sample("pi", dist.Dirichlet(concentration * ops.ones(K)))
     with pyro.plate("components", K):
         mu = pyro.sample("mu", dist.Normal(0.0, prior_scale).expand([num_features]).to_event(1))

@@ -90,7 +90,7 @@ class ZooModel:
         ValueError
             For an unknown option (the message lists the valid ones) or a value out of range.
         TypeError
-            For a value of the wrong type (``K=three``, ``K=2.5``).
+            For a value of the wrong type (``num_components=three``, ``num_components=2.5``).
         """
         checked = {}
         for name, value in settings.items():
@@ -186,8 +186,8 @@ ZOO: dict[str, ZooModel] = {
     "gaussian_mixture": ZooModel(
         "gaussian_mixture", gaussian_mixture,
         "hierarchical Bayesian Gaussian mixture, enumerated assignments (course Ex. 3.1)", "iris",
-        _mixture_inputs, {"K": 3},
-        {"K": Option("int", "number of components, an integer >= 1"),
+        _mixture_inputs, {"num_components": 3},
+        {"num_components": Option("int", "number of components, an integer >= 1"),
          "concentration": Option("positive", "Dirichlet concentration, > 0"),
          "prior_scale": Option("positive", "prior sd of the component means, > 0")},
         _mixture_standardisation, None, {"mu": 1, "sigma": 1}),

@@ -46,9 +46,9 @@ def test_gibbs_state_counts_match_labels(gibbs_run):
 @pytest.mark.parametrize("backend, steps", [("numpyro", 500), ("pyro", 800)])
 def test_three_methods_agree(gibbs_run, backend, steps):
     z = (X - X.mean(0)) / X.std(0)
-    model_fit = fit(dp_mixture, z, method="svi", guide=dp_mixture_guide, backend=backend, model_kwargs={"K": 6},
-                    num_steps=steps, learning_rate=0.05, num_samples=30, predictive=False, log_likelihood=False,
-                    progress_bar=False, seed=0)
+    model_fit = fit(dp_mixture, z, method="svi", guide=dp_mixture_guide, backend=backend,
+                    model_kwargs={"num_components": 6}, num_steps=steps, learning_rate=0.05, num_samples=30,
+                    predictive=False, log_likelihood=False, progress_bar=False, seed=0)
     post = model_fit.posterior
     svi_labels = assignment_probabilities(z, post["weights"][0], post["mu"][0], post["sigma"][0]).argmax(1)
     cavi_labels = cavi.run(X, 6, prior=cavi.default_prior(X, 6, alpha=1.0)).labels

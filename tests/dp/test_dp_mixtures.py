@@ -19,10 +19,10 @@ SAME = TRUTH[:, None] == TRUTH[None, :]
 RUNS = {  # NumPyro: 2 vectorised chains; Pyro: one jit-compiled chain (chains run one after another there)
     # target_accept_prob 0.9 (the usual advice for mixtures, whose posteriors have narrow necks between modes of
     # the weights): at NumPyro's default 0.8 a few of the 600 transitions diverge for some seeds.
-    "numpyro": dict(model_kwargs={"K": 5}, num_samples=300, num_warmup=300, num_chains=2, seed=0,
+    "numpyro": dict(model_kwargs={"num_components": 5}, num_samples=300, num_warmup=300, num_chains=2, seed=0,
                     target_accept_prob=0.9),
-    "pyro": dict(model_kwargs={"K": 4}, num_samples=100, num_warmup=100, num_chains=1, seed=1, max_tree_depth=5,
-                 jit_compile=True, ignore_jit_warnings=True),
+    "pyro": dict(model_kwargs={"num_components": 4}, num_samples=100, num_warmup=100, num_chains=1, seed=1,
+                 max_tree_depth=5, jit_compile=True, ignore_jit_warnings=True),
 }
 
 

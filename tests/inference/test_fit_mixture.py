@@ -19,7 +19,7 @@ SETTINGS = {"numpyro": dict(num_chains=4, num_samples=500, num_warmup=300),
 
 @pytest.fixture(scope="module")
 def fits():
-    return {backend: fit(gaussian_mixture, DATA, backend=backend, model_kwargs={"K": 2}, seed=0,
+    return {backend: fit(gaussian_mixture, DATA, backend=backend, model_kwargs={"num_components": 2}, seed=0,
                          progress_bar=False, num_prior_samples=50, **SETTINGS[backend])
             for backend in ("numpyro", "pyro")}
 
@@ -64,15 +64,16 @@ def test_arviz_workflow(fits, backend):
     assert idata.posterior_predictive["x"].shape[2:] == DATA.shape
     loo = az.loo(idata)
     assert np.isfinite(loo.elpd_loo)
-    one = fit(gaussian_mixture, DATA, backend="numpyro", model_kwargs={"K": 1}, num_chains=2, num_samples=200,
-              num_warmup=200, progress_bar=False, num_prior_samples=0, predictive=False)
+    one = fit(gaussian_mixture, DATA, backend="numpyro", model_kwargs={"num_components": 1}, num_chains=2,
+              num_samples=200, num_warmup=200, progress_bar=False, num_prior_samples=0, predictive=False)
     comparison = az.compare({"K=2": idata, "K=1": one.to_inference_data()})
     assert comparison.index[0] == "K=2"  # two well-separated clusters: K=2 predicts better
 
 
 def test_svi_with_enumeration_finds_the_clusters():  # on Pyro; the zoo contract runs SVI on NumPyro too
-    result = fit(gaussian_mixture, DATA, method="svi", backend="pyro", model_kwargs={"K": 2}, num_steps=400,
-                 learning_rate=0.1, num_samples=200, progress_bar=False, num_prior_samples=0, predictive=False)
+    result = fit(gaussian_mixture, DATA, method="svi", backend="pyro", model_kwargs={"num_components": 2},
+                 num_steps=400, learning_rate=0.1, num_samples=200, progress_bar=False, num_prior_samples=0,
+                 predictive=False)
     centres = np.sort(result.posterior["mu"].mean(axis=(0, 1))[:, 0])
     np.testing.assert_allclose(centres, [DATA[:15, 0].mean(), DATA[15:, 0].mean()], atol=0.3)
     assert result.log_likelihood["x"].shape == (1, 200, len(DATA))
