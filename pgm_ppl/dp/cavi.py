@@ -57,13 +57,13 @@ class DPMixturePrior:
     reg_covar: float = 1e-6
 
 
-def default_prior(x: np.ndarray, num_components: int, alpha: float | None = None) -> DPMixturePrior:
+def default_prior(X: np.ndarray, num_components: int, alpha: float | None = None) -> DPMixturePrior:
     """scikit-learn's defaults: alpha = 1/K, m0 = data mean, kappa0 = 1, nu0 = d, W0^-1 = data covariance
     (:func:`~pgm_ppl.core.conjugate.empirical_covariance_prior`, floored so a constant column stays proper)."""
-    x = _data(x)
-    d = x.shape[1]
+    X = _data(X)
+    d = X.shape[1]
     a = 1.0 / num_components if alpha is None else float(alpha)
-    return DPMixturePrior(a, x.mean(0), 1.0, float(d), empirical_covariance_prior(x))
+    return DPMixturePrior(a, X.mean(0), 1.0, float(d), empirical_covariance_prior(X))
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class CAVIResult:
     """Result of :func:`run`: final ``state``, ``weights`` (K,), ``labels`` (N,) from a last E-step,
     ``responsibilities`` (N, K), the ``lower_bounds`` trace, ``num_iterations``, ``converged``,
     ``stop_reason`` (``"tol"`` or ``"max_iter"``) and ``rule`` (the ``tol_rule`` checked).
-    ``pgm_ppl.diagnostics.to_inference_data(result, x)`` gives the variational point for ArviZ."""
+    ``pgm_ppl.diagnostics.to_inference_data(result, X)`` gives the variational point for ArviZ."""
 
     state: CAVIState
     weights: np.ndarray
@@ -113,8 +113,8 @@ class CAVIResult:
         return int(np.unique(self.labels).size)
 
 
-def _data(x) -> np.ndarray:
-    return check_data(x, "x", min_rows=2)
+def _data(X) -> np.ndarray:
+    return check_data(X, "X", min_rows=2)
 
 
 def _W_inv_chol(state: CAVIState) -> np.ndarray:
@@ -123,8 +123,8 @@ def _W_inv_chol(state: CAVIState) -> np.ndarray:
                     fix="pass a positive-definite covariance_prior or increase reg_covar", max_jitter=ROUNDING_JITTER)
 
 
-def _m_step(x: np.ndarray, resp: np.ndarray, prior: DPMixturePrior) -> tuple:
-    f = normal_wishart_update(x, resp, prior.mean_prior, prior.mean_precision, prior.degrees_of_freedom,
+def _m_step(X: np.ndarray, resp: np.ndarray, prior: DPMixturePrior) -> tuple:
+    f = normal_wishart_update(X, resp, prior.mean_prior, prior.mean_precision, prior.degrees_of_freedom,
                               prior.covariance_prior, prior.reg_covar)
     tail = np.concatenate([np.cumsum(f.nk[::-1])[-2::-1], [0.0]])
     gamma = np.stack([1.0 + f.nk, prior.alpha + tail], axis=1)
@@ -138,8 +138,8 @@ def _expected_log_weights(gamma: np.ndarray) -> np.ndarray:
     return e_log_v + np.concatenate([[0.0], np.cumsum(e_log_1mv)[:-1]])
 
 
-def _e_step(x: np.ndarray, state: CAVIState) -> np.ndarray:
-    log_prob = expected_log_gaussian(x, state.means, state.mean_precision, state.degrees_of_freedom,
+def _e_step(X: np.ndarray, state: CAVIState) -> np.ndarray:
+    log_prob = expected_log_gaussian(X, state.means, state.mean_precision, state.degrees_of_freedom,
                                      _W_inv_chol(state))
     weighted = log_prob + _expected_log_weights(state.gamma)
     return weighted - logsumexp(weighted, axis=1, keepdims=True)
@@ -156,23 +156,23 @@ def _lower_bound(state: CAVIState, log_resp: np.ndarray) -> float:
                  - 0.5 * d * np.log(state.mean_precision).sum())
 
 
-def init(x, prior: DPMixturePrior, responsibilities: np.ndarray) -> CAVIState:
+def init(X, prior: DPMixturePrior, responsibilities: np.ndarray) -> CAVIState:
     """Initial variational parameters from initial responsibilities (N, K) (one M-step)."""
-    x = _data(x)
+    X = _data(X)
     r = np.asarray(responsibilities, dtype=np.float64)
-    if r.ndim != 2 or r.shape[0] != x.shape[0]:
-        raise ValueError(f"responsibilities: expected shape ({x.shape[0]}, K), got {r.shape}")
-    if prior.mean_prior.shape != (x.shape[1],) or prior.covariance_prior.shape != (x.shape[1],) * 2:
+    if r.ndim != 2 or r.shape[0] != X.shape[0]:
+        raise ValueError(f"responsibilities: expected shape ({X.shape[0]}, K), got {r.shape}")
+    if prior.mean_prior.shape != (X.shape[1],) or prior.covariance_prior.shape != (X.shape[1],) * 2:
         raise ValueError("prior: mean_prior and covariance_prior must have shapes (d,) and (d, d) "
-                         f"with d = {x.shape[1]}")
-    return CAVIState(*_m_step(x, r, prior), None, -np.inf)
+                         f"with d = {X.shape[1]}")
+    return CAVIState(*_m_step(X, r, prior), None, -np.inf)
 
 
-def step(state: CAVIState, x: np.ndarray, prior: DPMixturePrior) -> tuple[CAVIState, float]:
+def step(state: CAVIState, X: np.ndarray, prior: DPMixturePrior) -> tuple[CAVIState, float]:
     """One CAVI sweep: update q(z) given the rest, then the sticks and components; return the new state
     and its lower bound."""
-    log_resp = _e_step(x, state)
-    new = CAVIState(*_m_step(x, np.exp(log_resp), prior), log_resp, -np.inf)
+    log_resp = _e_step(X, state)
+    new = CAVIState(*_m_step(X, np.exp(log_resp), prior), log_resp, -np.inf)
     lb = _lower_bound(new, log_resp)
     return CAVIState(*_fields(new)[:-1], lb), lb
 
@@ -182,7 +182,7 @@ def _fields(state: CAVIState) -> tuple:
             state.log_resp, state.lower_bound)
 
 
-def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsibilities=None,
+def run(X, num_components: int, *, prior: DPMixturePrior | None = None, responsibilities=None,
         max_iter: int = 200, tol: float = 1e-3, tol_rule: str = "absolute", seed: int = 0) -> CAVIResult:
     """Run CAVI until the lower bound changes by less than ``tol`` (``tol_rule="absolute"``, the default) or by
     less than ``tol`` times its magnitude (``"relative"``), or ``max_iter`` sweeps (then a
@@ -190,7 +190,7 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
 
     Parameters
     ----------
-    x
+    X
         Data (N, d).
     num_components
         Truncation level :math:`K`.
@@ -200,17 +200,17 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
         Initial responsibilities (N, K); when None, hard k-means assignments
         (:func:`pgm_ppl.clustering.kmeans`-style, seeded by ``seed``).
     """
-    x = _data(x)
+    X = _data(X)
     check_int(num_components, "num_components", minimum=1)
     rule = check_tol_rule(tol_rule)
-    prior = default_prior(x, num_components) if prior is None else prior
+    prior = default_prior(X, num_components) if prior is None else prior
     if responsibilities is None:
-        responsibilities = _kmeans_responsibilities(x, num_components, seed)
-    state = init(x, prior, responsibilities)
+        responsibilities = _kmeans_responsibilities(X, num_components, seed)
+    state = init(X, prior, responsibilities)
     bounds: list[float] = []
     converged = False
     for _ in range(max_iter):
-        state, lb = step(state, x, prior)
+        state, lb = step(state, X, prior)
         if bounds and has_converged(bounds[-1], lb, tol, rule):
             bounds.append(lb)
             converged = True
@@ -219,14 +219,14 @@ def run(x, num_components: int, *, prior: DPMixturePrior | None = None, responsi
     if not converged and tol > 0:
         warn_not_converged("dp.cavi.run", max_iter, hint="raise max_iter or loosen tol, and check the lower-bound "
                            "trace.")
-    log_resp = _e_step(x, state)
+    log_resp = _e_step(X, state)
     resp = np.exp(log_resp)
     return CAVIResult(state, state.weights, resp.argmax(1), resp, np.asarray(bounds), len(bounds), converged,
                       "tol" if converged else "max_iter", rule)
 
 
-def _kmeans_responsibilities(x: np.ndarray, K: int, seed: int) -> np.ndarray:
+def _kmeans_responsibilities(X: np.ndarray, K: int, seed: int) -> np.ndarray:
     from pgm_ppl.clustering import kmeans
 
-    labels = np.asarray(kmeans(x, K, seed=seed).labels)
+    labels = np.asarray(kmeans(X, K, seed=seed).labels)
     return np.eye(K)[labels]

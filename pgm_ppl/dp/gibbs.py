@@ -42,7 +42,7 @@ class GibbsState:
 class CollapsedGibbsResult:
     """Draws of :func:`run`: ``labels`` (num_samples, N), ``num_clusters`` (num_samples,), the
     ``co_clustering`` matrix :math:`P(z_i = z_j \\mid x)` (N, N) estimated from the draws, and the
-    final ``state``. ``pgm_ppl.diagnostics.to_inference_data(result, x)`` gives the draws for ArviZ."""
+    final ``state``. ``pgm_ppl.diagnostics.to_inference_data(result, X)`` gives the draws for ArviZ."""
 
     labels: np.ndarray
     num_clusters: np.ndarray
@@ -61,24 +61,24 @@ class CollapsedGibbsResult:
         return self.labels[int(np.argmin(loss))]
 
 
-def _check(x, alpha: float, sigma: float, tau: float) -> np.ndarray:
-    x = check_data(x, "x")
-    for name, value in (("alpha", alpha), ("sigma", sigma), ("tau", tau)):
+def _check(X, alpha: float, noise_scale: float, prior_scale: float) -> np.ndarray:
+    X = check_data(X, "X")
+    for name, value in (("alpha", alpha), ("noise_scale", noise_scale), ("prior_scale", prior_scale)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
-    return x
+    return X
 
 
-def init(x, labels=None) -> GibbsState:
+def init(X, labels=None) -> GibbsState:
     """State from initial ``labels`` (all points in one cluster when None); labels are compacted."""
-    x = np.asarray(x, dtype=np.float64)
-    z = np.zeros(x.shape[0], dtype=np.int64) if labels is None else np.asarray(labels)
-    if z.shape != (x.shape[0],):
-        raise ValueError(f"labels: expected shape ({x.shape[0]},), got {z.shape}")
+    X = np.asarray(X, dtype=np.float64)
+    z = np.zeros(X.shape[0], dtype=np.int64) if labels is None else np.asarray(labels)
+    if z.shape != (X.shape[0],):
+        raise ValueError(f"labels: expected shape ({X.shape[0]},), got {z.shape}")
     _, z = np.unique(z, return_inverse=True)
     counts = np.bincount(z).astype(np.float64)
-    sums = np.zeros((counts.size, x.shape[1]))
-    np.add.at(sums, z, x)
+    sums = np.zeros((counts.size, X.shape[1]))
+    np.add.at(sums, z, X)
     return GibbsState(z, counts, sums)
 
 
@@ -90,34 +90,34 @@ def _log_predictive(xi, counts, sums, m0, sigma2, tau2) -> np.ndarray:
     return -0.5 * (((xi - mean) ** 2).sum(1) / var + d * np.log(2 * np.pi * var))
 
 
-def step(state: GibbsState, x: np.ndarray, rng: np.random.Generator, *, alpha: float, sigma: float,
-         tau: float, mean_prior: np.ndarray) -> GibbsState:
+def step(state: GibbsState, X: np.ndarray, rng: np.random.Generator, *, alpha: float, noise_scale: float,
+         prior_scale: float, mean_prior: np.ndarray) -> GibbsState:
     """One systematic sweep of algorithm 3 over all points; returns the new (compacted) state."""
     z, counts, sums = state.labels.copy(), state.counts.copy(), state.sums.copy()
-    sigma2, tau2 = sigma**2, tau**2
-    log_u = np.log(rng.uniform(size=x.shape[0]))
-    for i in range(x.shape[0]):
+    sigma2, tau2 = noise_scale**2, prior_scale**2  # the notes' sigma^2 and tau^2
+    log_u = np.log(rng.uniform(size=X.shape[0]))
+    for i in range(X.shape[0]):
         k = z[i]
         counts[k] -= 1.0
-        sums[k] -= x[i]
+        sums[k] -= X[i]
         if counts[k] == 0:  # drop the emptied cluster: move the last one into its slot
             last = counts.size - 1
             counts[k], sums[k] = counts[last], sums[last]
             z[z == last] = k
             counts, sums = counts[:last], sums[:last]
         logits = np.concatenate([
-            np.log(counts) + _log_predictive(x[i], counts, sums, mean_prior, sigma2, tau2),
-            [np.log(alpha) + _log_predictive(x[i], np.zeros(1), np.zeros((1, x.shape[1])), mean_prior,
+            np.log(counts) + _log_predictive(X[i], counts, sums, mean_prior, sigma2, tau2),
+            [np.log(alpha) + _log_predictive(X[i], np.zeros(1), np.zeros((1, X.shape[1])), mean_prior,
                                              sigma2, tau2)[0]],
         ])
         cdf = np.cumsum(np.exp(logits - logsumexp(logits)))
         new = int(min(np.searchsorted(cdf, np.exp(log_u[i])), cdf.size - 1))
         if new == counts.size:
             counts = np.append(counts, 0.0)
-            sums = np.vstack([sums, np.zeros(x.shape[1])])
+            sums = np.vstack([sums, np.zeros(X.shape[1])])
         z[i] = new
         counts[new] += 1.0
-        sums[new] += x[i]
+        sums[new] += X[i]
     return GibbsState(z, counts, sums)
 
 
@@ -129,19 +129,19 @@ def co_clustering_frequencies(labels: np.ndarray) -> np.ndarray:
     return np.einsum("sik,sjk->ij", onehot, onehot) / labels.shape[0]
 
 
-def run(x, *, alpha: float = 1.0, sigma: float = 1.0, tau: float = 3.0, mean_prior=None,
+def run(X, *, alpha: float = 1.0, noise_scale: float = 1.0, prior_scale: float = 3.0, mean_prior=None,
         num_samples: int = 200, num_warmup: int = 50, labels=None, seed: int = 0) -> CollapsedGibbsResult:
     """Run ``num_warmup + num_samples`` sweeps, keeping the last ``num_samples`` partitions.
 
     Parameters
     ----------
-    x
+    X
         Data (N, d).
     alpha
         DP concentration.
-    sigma
-        Known within-cluster standard deviation :math:`\\sigma`.
-    tau
+    noise_scale
+        Known within-cluster standard deviation :math:`\\sigma` (a scale, not a variance).
+    prior_scale
         Prior standard deviation :math:`\\tau` of the cluster means around ``mean_prior`` (default:
         the data mean).
     labels
@@ -149,15 +149,15 @@ def run(x, *, alpha: float = 1.0, sigma: float = 1.0, tau: float = 3.0, mean_pri
     seed
         Seed of the sampler's generator.
     """
-    x = _check(x, alpha, sigma, tau)
-    m0 = x.mean(0) if mean_prior is None else np.asarray(mean_prior, dtype=np.float64)
-    if m0.shape != (x.shape[1],):
-        raise ValueError(f"mean_prior: expected shape ({x.shape[1]},), got {m0.shape}")
+    X = _check(X, alpha, noise_scale, prior_scale)
+    m0 = X.mean(0) if mean_prior is None else np.asarray(mean_prior, dtype=np.float64)
+    if m0.shape != (X.shape[1],):
+        raise ValueError(f"mean_prior: expected shape ({X.shape[1]},), got {m0.shape}")
     rng = np.random.default_rng(seed)
-    state = init(x, labels)
+    state = init(X, labels)
     draws = []
     for sweep in range(num_warmup + num_samples):
-        state = step(state, x, rng, alpha=alpha, sigma=sigma, tau=tau, mean_prior=m0)
+        state = step(state, X, rng, alpha=alpha, noise_scale=noise_scale, prior_scale=prior_scale, mean_prior=m0)
         if sweep >= num_warmup:
             draws.append(state.labels)
     draws = np.stack(draws)

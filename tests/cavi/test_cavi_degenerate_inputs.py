@@ -36,5 +36,5 @@ def test_dp_cavi_with_a_constant_column_has_a_finite_bound(with_constant_column)
 def test_one_sample_is_an_error_as_in_scikit_learn(with_constant_column):
     with pytest.raises(ValueError, match=r"X: expected at least 2 row\(s\)"):
         fit_bayesian_gmm(with_constant_column[:1], 1)
-    with pytest.raises(ValueError, match=r"x: expected at least 2 row\(s\)"):
+    with pytest.raises(ValueError, match=r"X: expected at least 2 row\(s\)"):
         dp_cavi.run(with_constant_column[:1], 1)

@@ -18,7 +18,7 @@ X = np.array([[0.0, 0.0], [4.0, 4.0], [-4.0, 4.0]])[TRUTH] + 0.5 * RNG.normal(si
 
 @pytest.fixture(scope="module")
 def gibbs_run():
-    return gibbs.run(X, alpha=1.0, sigma=0.5, tau=4.0, num_samples=60, num_warmup=20, seed=0)
+    return gibbs.run(X, alpha=1.0, noise_scale=0.5, prior_scale=4.0, num_samples=60, num_warmup=20, seed=0)
 
 
 def test_gibbs_posterior_clusters(gibbs_run):
