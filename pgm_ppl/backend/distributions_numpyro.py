@@ -29,9 +29,9 @@ _log_likelihood = jax.jit(partial(hidden_markov.log_likelihood, ops_jax))
 
 
 @partial(jax.jit, static_argnums=(3, 4))
-def _sample_states(key, initial_logits, transition_logits, shape: tuple[int, ...], num_steps: int):
+def _sample_states(key, initial_logits, transition_logits, shape: tuple[int, ...], num_time_steps: int):
     """Ancestral draws of :math:`z_{1:T}`, shape ``(*shape, T)`` (:func:`hidden_markov.sample_states`)."""
-    uniforms = jax.random.uniform(key, shape + (num_steps,), dtype=jnp.result_type(initial_logits))
+    uniforms = jax.random.uniform(key, shape + (num_time_steps,), dtype=jnp.result_type(initial_logits))
     return hidden_markov.sample_states(ops_jax, uniforms, initial_logits, transition_logits)
 
 
@@ -57,22 +57,22 @@ class HiddenMarkovModel(Distribution):
 
     Parameters are those of :class:`pgm_ppl.backend.distributions_pyro.HiddenMarkovModel`:
     ``initial_logits`` ``(..., K)`` for :math:`z_1`, ``transition_logits`` ``(..., K, K)``, an
-    ``emission`` distribution with batch shape ``(K,)`` or ``(..., T or 1, K)``, and ``num_steps`` :math:`T`.
+    ``emission`` distribution with batch shape ``(K,)`` or ``(..., T or 1, K)``, and ``num_time_steps`` :math:`T`.
     """
 
     # -inf is a probability of zero (a left-to-right chain): NumPyro's ``real`` excludes it, this does not
     arg_constraints = {"initial_logits": _LogProbabilities(1), "transition_logits": _LogProbabilities(2)}
     pytree_data_fields = ("initial_logits", "transition_logits", "emission")
-    pytree_aux_fields = ("num_steps", "num_states")
+    pytree_aux_fields = ("num_time_steps", "num_states")
 
-    def __init__(self, initial_logits, transition_logits, emission, num_steps: int, *, validate_args=None):
+    def __init__(self, initial_logits, transition_logits, emission, num_time_steps: int, *, validate_args=None):
         batch_shape, self.num_states = hidden_markov.check_shapes(
-            jnp.shape(initial_logits), jnp.shape(transition_logits), tuple(emission.batch_shape), num_steps)
+            jnp.shape(initial_logits), jnp.shape(transition_logits), tuple(emission.batch_shape), num_time_steps)
         self.initial_logits = hidden_markov.log_normalise(ops_jax, initial_logits)
         self.transition_logits = hidden_markov.log_normalise(ops_jax, transition_logits)
         self.emission = emission
-        self.num_steps = int(num_steps)
-        super().__init__(batch_shape, (self.num_steps,) + tuple(emission.event_shape), validate_args=validate_args)
+        self.num_time_steps = int(num_time_steps)
+        super().__init__(batch_shape, (self.num_time_steps,) + tuple(emission.event_shape), validate_args=validate_args)
 
     @property
     def support(self):
@@ -89,8 +89,9 @@ class HiddenMarkovModel(Distribution):
     def sample(self, key, sample_shape=()):
         key_states, key_emissions = jax.random.split(key)
         z = _sample_states(key_states, self.initial_logits, self.transition_logits,
-                           tuple(sample_shape) + self.batch_shape, self.num_steps)
-        emissions = self.emission.expand(self.batch_shape + (self.num_steps, self.num_states)).sample(key_emissions, sample_shape)
+                           tuple(sample_shape) + self.batch_shape, self.num_time_steps)
+        emissions = self.emission.expand(self.batch_shape + (self.num_time_steps, self.num_states)).sample(
+            key_emissions, sample_shape)
         event = tuple(self.emission.event_shape)
         index = z.reshape(z.shape + (1,) * (1 + len(event)))
         return jnp.take_along_axis(emissions, index, axis=-1 - len(event)).squeeze(-1 - len(event))

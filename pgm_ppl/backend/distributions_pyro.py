@@ -62,22 +62,23 @@ class HiddenMarkovModel(TorchDistribution):
         Unnormalised :math:`\log A`, shape ``(..., K, K)``; row :math:`k` is :math:`p(z_t\mid z_{t-1}=k)`.
     emission
         :math:`p(x\mid z=k)`, a distribution with batch shape ``(K,)`` or ``(..., T or 1, K)``.
-    num_steps
+    num_time_steps
         The sequence length :math:`T`; the event shape is ``(T, *emission.event_shape)``.
     """
 
     # -inf is a probability of zero (a left-to-right chain), accepted on both backends
     arg_constraints = {"initial_logits": _LogProbabilities(1), "transition_logits": _LogProbabilities(2)}
 
-    def __init__(self, initial_logits, transition_logits, emission, num_steps: int, validate_args=None):
+    def __init__(self, initial_logits, transition_logits, emission, num_time_steps: int, validate_args=None):
         with ignore_jit_warnings():  # shapes are constants of a traced model
             batch_shape, self.num_states = hidden_markov.check_shapes(
-                tuple(initial_logits.shape), tuple(transition_logits.shape), tuple(emission.batch_shape), num_steps)
-            self.num_steps = int(num_steps)
+                tuple(initial_logits.shape), tuple(transition_logits.shape), tuple(emission.batch_shape),
+                num_time_steps)
+            self.num_time_steps = int(num_time_steps)
         self.initial_logits = hidden_markov.log_normalise(ops_torch, initial_logits)
         self.transition_logits = hidden_markov.log_normalise(ops_torch, transition_logits)
         self.emission = emission
-        super().__init__(torch.Size(batch_shape), torch.Size((self.num_steps,) + tuple(emission.event_shape)),
+        super().__init__(torch.Size(batch_shape), torch.Size((self.num_time_steps,) + tuple(emission.event_shape)),
                          validate_args=validate_args)
 
     @property
@@ -95,10 +96,11 @@ class HiddenMarkovModel(TorchDistribution):
     def sample(self, sample_shape=torch.Size()):
         shape = torch.Size(sample_shape) + self.batch_shape
         with torch.no_grad():
-            uniforms = torch.rand(shape + (self.num_steps,), dtype=self.initial_logits.dtype,
+            uniforms = torch.rand(shape + (self.num_time_steps,), dtype=self.initial_logits.dtype,
                                   device=self.initial_logits.device)
             z = hidden_markov.sample_states(ops_torch, uniforms, self.initial_logits, self.transition_logits)
-            emissions = self.emission.expand(self.batch_shape + (self.num_steps, self.num_states)).sample(sample_shape)
+            emissions = self.emission.expand(self.batch_shape + (self.num_time_steps, self.num_states)).sample(
+                sample_shape)
             event = tuple(self.emission.event_shape)
             index = z.reshape(z.shape + (1,) * (1 + len(event))).expand(z.shape + (1,) + event)
             return emissions.gather(-1 - len(event), index).squeeze(-1 - len(event))

@@ -70,14 +70,14 @@ numpy_ops = SimpleNamespace(
 
 
 def check_shapes(initial_shape: tuple[int, ...], transition_shape: tuple[int, ...],
-                 emission_batch_shape: tuple[int, ...], num_steps: int) -> tuple[tuple[int, ...], int]:
+                 emission_batch_shape: tuple[int, ...], num_time_steps: int) -> tuple[tuple[int, ...], int]:
     """Validate the parameter shapes; return the distribution's batch shape and the number of states.
 
     ``initial_shape`` is ``(..., K)``, ``transition_shape`` ``(..., K, K)`` and ``emission_batch_shape``
     ``(K,)`` or ``(..., T or 1, K)``: the axis before the states is time.
     """
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}.")
+    if int(num_time_steps) != num_time_steps or num_time_steps < 1:
+        raise ValueError(f"num_time_steps must be a positive integer, got {num_time_steps!r}.")
     if len(initial_shape) < 1:
         raise ValueError("initial_logits must have a trailing axis of K states.")
     k = initial_shape[-1]
@@ -86,8 +86,8 @@ def check_shapes(initial_shape: tuple[int, ...], transition_shape: tuple[int, ..
     if len(emission_batch_shape) < 1 or emission_batch_shape[-1] != k:
         raise ValueError(f"the emission distribution's batch shape must end in K={k} states, "
                          f"got {tuple(emission_batch_shape)}.")
-    if len(emission_batch_shape) >= 2 and emission_batch_shape[-2] not in (1, num_steps):
-        raise ValueError(f"the emission batch shape must be (..., T or 1, K) with T={num_steps}, got "
+    if len(emission_batch_shape) >= 2 and emission_batch_shape[-2] not in (1, num_time_steps):
+        raise ValueError(f"the emission batch shape must be (..., T or 1, K) with T={num_time_steps}, got "
                          f"{tuple(emission_batch_shape)}; the axis before the states is time.")
     shapes = (tuple(initial_shape[:-1]), tuple(transition_shape[:-2]), tuple(emission_batch_shape[:-2]))
     try:

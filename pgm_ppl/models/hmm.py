@@ -56,7 +56,7 @@ def gaussian_hmm(x, num_states: int = 2, *, concentration: float = 1.0, prior_sc
         Prior standard deviation :math:`s_0` of the state means.
     """
     x = _sequences(x)
-    num_sequences, num_steps = x.shape
+    num_sequences, num_time_steps = x.shape
     initial = pyro.sample("initial", dist.Dirichlet(concentration * ops.ones(num_states)))
     with pyro.plate("states", num_states):
         transition = pyro.sample("transition", dist.Dirichlet(concentration * ops.ones(num_states)))
@@ -64,7 +64,7 @@ def gaussian_hmm(x, num_states: int = 2, *, concentration: float = 1.0, prior_sc
         sigma = pyro.sample("sigma", dist.HalfNormal(1.0))
     with pyro.plate("sequences", num_sequences):
         pyro.sample("x", dist.HiddenMarkovModel(ops.log(initial), ops.log(transition), dist.Normal(mu, sigma),
-                                                num_steps), obs=x)
+                                                num_time_steps), obs=x)
 
 
 @exchangeable_components(by="emission", sites={"initial": 0, "transition": (0, 1), "emission": 0})
@@ -84,7 +84,7 @@ def categorical_hmm(x, num_states: int = 2, num_symbols: int | None = None, *, c
         Dirichlet concentration :math:`\alpha` of :math:`\pi`, of the rows of :math:`A` and of :math:`B`.
     """
     x = _sequences(x)
-    num_sequences, num_steps = x.shape
+    num_sequences, num_time_steps = x.shape
     num_symbols = int(ops.max(x)) + 1 if num_symbols is None else num_symbols
     initial = pyro.sample("initial", dist.Dirichlet(concentration * ops.ones(num_states)))
     with pyro.plate("states", num_states):
@@ -92,4 +92,4 @@ def categorical_hmm(x, num_states: int = 2, num_symbols: int | None = None, *, c
         emission = pyro.sample("emission", dist.Dirichlet(concentration * ops.ones(num_symbols)))
     with pyro.plate("sequences", num_sequences):
         pyro.sample("x", dist.HiddenMarkovModel(ops.log(initial), ops.log(transition), dist.Categorical(emission),
-                                                num_steps), obs=x)
+                                                num_time_steps), obs=x)

@@ -22,8 +22,8 @@ MU, SD = np.array([-2.0, 0.5, 2.5]), np.array([0.6, 1.0, 0.8])
 
 def brute_force(x: np.ndarray) -> np.ndarray:
     """log p(x_{1:T}) = logsumexp over all K^T paths of log pi + sum log A + sum log N(x_t; mu, sd)."""
-    num_steps = x.shape[-1]
-    paths = np.array(list(itertools.product(range(K), repeat=num_steps)))  # (K^T, T)
+    num_time_steps = x.shape[-1]
+    paths = np.array(list(itertools.product(range(K), repeat=num_time_steps)))  # (K^T, T)
     log_path = np.log(PI[paths[:, 0]]) + np.log(A[paths[:, :-1], paths[:, 1:]]).sum(1)
     log_emit = norm.logpdf(x[:, None, :], MU[paths], SD[paths]).sum(-1)  # (N, K^T)
     return logsumexp(log_path + log_emit, axis=1)
@@ -42,18 +42,18 @@ def sample(d, backend, shape, seed=0):
     return to_numpy(jax.jit(d.sample, static_argnums=1)(jax.random.PRNGKey(seed), shape))
 
 
-def hmm(backend_pi=PI, backend_a=A, num_steps=5):
+def hmm(backend_pi=PI, backend_a=A, num_time_steps=5):
     return dist.HiddenMarkovModel(ops.log(ops.asarray(backend_pi)), ops.log(ops.asarray(backend_a)),
-                                  dist.Normal(ops.asarray(MU), ops.asarray(SD)), num_steps)
+                                  dist.Normal(ops.asarray(MU), ops.asarray(SD)), num_time_steps)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("num_steps", [1, 2, 3, 5, 6])
-def test_log_prob_equals_enumeration_over_paths(backend, num_steps):
-    x = RNG.normal(scale=2.0, size=(4, num_steps))
+@pytest.mark.parametrize("num_time_steps", [1, 2, 3, 5, 6])
+def test_log_prob_equals_enumeration_over_paths(backend, num_time_steps):
+    x = RNG.normal(scale=2.0, size=(4, num_time_steps))
     with use_backend(backend):
-        d = hmm(num_steps=num_steps)
-        assert tuple(d.event_shape) == (num_steps,) and tuple(d.batch_shape) == ()
+        d = hmm(num_time_steps=num_time_steps)
+        assert tuple(d.event_shape) == (num_time_steps,) and tuple(d.batch_shape) == ()
         np.testing.assert_allclose(log_prob(d, ops.asarray(x)), brute_force(x), rtol=1e-12, atol=1e-12)
 
 
@@ -62,7 +62,7 @@ def test_long_sequences_match_the_numpy_forward_algorithm(backend):
     x = RNG.normal(scale=2.0, size=(6, 137))  # odd lengths exercise the leftover of the pairwise rounds
     reference = forward_backward(np.log(PI), np.log(A), norm.logpdf(x[..., None], MU, SD)).log_likelihood
     with use_backend(backend):
-        np.testing.assert_allclose(log_prob(hmm(num_steps=137), ops.asarray(x)), reference, rtol=1e-11)
+        np.testing.assert_allclose(log_prob(hmm(num_time_steps=137), ops.asarray(x)), reference, rtol=1e-11)
 
 
 def test_equals_pyros_discrete_hmm_with_its_initial_convention():
@@ -75,7 +75,8 @@ def test_equals_pyros_discrete_hmm_with_its_initial_convention():
     reference = pdist.DiscreteHMM(torch.zeros(K, dtype=torch.float64), transitions,
                                   pdist.Normal(torch.as_tensor(MU), torch.as_tensor(SD)).expand([40, K]))
     with use_backend("pyro"):
-        np.testing.assert_allclose(hmm(num_steps=40).log_prob(x).numpy(), reference.log_prob(x).numpy(), rtol=1e-12)
+        np.testing.assert_allclose(hmm(num_time_steps=40).log_prob(x).numpy(), reference.log_prob(x).numpy(),
+                                   rtol=1e-12)
 
 
 def test_gradients_agree_across_backends():
@@ -143,5 +144,5 @@ def test_bad_shapes_are_named(backend):
             dist.HiddenMarkovModel(ops.zeros(K), ops.zeros((K, K)), dist.Normal(ops.zeros(2), 1.0), 5)
         with pytest.raises(ValueError, match="axis before the states is time"):
             dist.HiddenMarkovModel(ops.zeros(K), ops.zeros((K, K)), dist.Normal(ops.zeros((4, K)), 1.0), 5)
-        with pytest.raises(ValueError, match="num_steps must be a positive integer"):
+        with pytest.raises(ValueError, match="num_time_steps must be a positive integer"):
             dist.HiddenMarkovModel(ops.zeros(K), ops.zeros((K, K)), normal, 0)
