@@ -98,7 +98,17 @@ def _quiet(logger: logging.Logger):
     """Silence ``logger`` below ERROR for the block: ArviZ logs "Shape validation failed" for one chain."""
     level = logger.level
     logger.setLevel(logging.ERROR)
+    # ArviZ's Logger is built directly, outside logging's manager, so setLevel does not clear its isEnabledFor
+    # cache: a WARNING allowed once stays allowed. Clear it on the way in and out.
+    _clear_level_cache(logger)
     try:
         yield
     finally:
         logger.setLevel(level)
+        _clear_level_cache(logger)
+
+
+def _clear_level_cache(logger: logging.Logger) -> None:
+    cache = getattr(logger, "_cache", None)
+    if isinstance(cache, dict):
+        cache.clear()

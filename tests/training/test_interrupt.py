@@ -44,7 +44,18 @@ def _assert_resume_equals(tmp_path, reference):
         assert np.array_equal(resumed.params[name], value), name
 
 
-def test_sigint_just_after_an_optimiser_update_checkpoints_the_completed_step(tmp_path):
+@pytest.fixture
+def interruptible():
+    """Python's own Ctrl-C handler for the test: a process started in the background by a non-interactive shell
+    (as CI jobs can be) inherits SIGINT as ignored, and an ignored Ctrl-C is, rightly, left ignored by train."""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
+
+
+def test_sigint_just_after_an_optimiser_update_checkpoints_the_completed_step(tmp_path, interruptible):
     reference = train(LinearGaussianFlow(2), X, **OPTIONS)
     before = signal.getsignal(signal.SIGINT)
     # A real Ctrl-C (SIGINT to this process) arriving after the weights of step 11 changed in place.
