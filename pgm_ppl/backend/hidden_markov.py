@@ -40,17 +40,13 @@ from typing import Any
 import numpy as np
 import scipy.special
 
+from pgm_ppl.backend.scan import python_scan
+
 __all__ = ["check_shapes", "log_normalise", "forward", "log_likelihood", "sample_states", "numpy_ops"]
 
 
 def _numpy_scan(f, init, xs):
-    carry, ys = init, []
-    for x in zip(*xs) if isinstance(xs, tuple) else xs:
-        carry, y = f(carry, x)
-        ys.append(y)
-    if not ys or ys[0] is None:
-        return carry, None
-    return carry, tuple(np.stack(y) for y in zip(*ys)) if isinstance(ys[0], tuple) else np.stack(ys)
+    return python_scan(f, init, xs, np.stack)
 
 
 def _numpy_sum(x, axis=None, keepdims=False):

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import torch
 
+from pgm_ppl.backend.scan import python_scan
+
 __all__ = [
     "abs", "arange", "asarray", "clip", "concatenate", "cumsum", "einsum", "exp", "expand_dims", "eye",
     "full", "linspace", "log", "log1p", "logsumexp", "matmul", "max", "mean", "min", "moveaxis", "ones",
@@ -130,10 +132,4 @@ def scan(f, init, xs):
     """``carry, ys``: ``carry, y = f(carry, x)`` for each ``x`` along the leading axis of ``xs``, the ``y``
     stacked (``None`` when ``f`` returns ``None``), as ``jax.lax.scan``; a Python loop on PyTorch. ``xs`` and
     ``y`` may be tuples of tensors (stepped through, and stacked, together)."""
-    carry, ys = init, []
-    for x in zip(*xs) if isinstance(xs, tuple) else xs:
-        carry, y = f(carry, x)
-        ys.append(y)
-    if not ys or ys[0] is None:
-        return carry, None
-    return carry, tuple(torch.stack(y) for y in zip(*ys)) if isinstance(ys[0], tuple) else torch.stack(ys)
+    return python_scan(f, init, xs, torch.stack)
