@@ -35,16 +35,25 @@ class UsageError(ValueError):
 
 @dataclass(frozen=True)
 class Trainable:
-    """A model ``pgm-ppl train`` knows: how to build it for ``d`` features, and how it is fitted."""
+    """A model ``pgm-ppl train`` knows: what it is, how it is fitted, its ``--set`` options, how to build it.
+
+    ``build`` names a module factory as ``"package.module:function"`` (imported only when the model is trained,
+    so ``pgm-ppl list`` stays fast); it is called as ``function(features, seed=seed, **model_options)``, where
+    ``model_options`` are the run's settings less the training options (:data:`TRAINING_OPTIONS`).
+    """
 
     summary: str
     engine: str  # "train" (the neural training engine) or "em"
     options: dict[str, Any] = field(default_factory=dict)
+    build: str = ""
 
+
+# Settings read by the training engine rather than by the model's factory.
+TRAINING_OPTIONS = ("learning_rate",)
 
 TRAINABLE: dict[str, Trainable] = {
     "realnvp": Trainable("affine-coupling normalising flow (RealNVP on zuko), maximum likelihood", "train",
-                         {"transforms": 4, "hidden": 64, "learning_rate": 1e-3}),
+                         {"transforms": 4, "hidden_features": 64, "learning_rate": 1e-3}, "pgm_ppl.flows:realnvp"),
     "gmm": Trainable("Gaussian mixture by EM (full covariances)", "em", {"num_components": 8}),
 }
 
@@ -374,14 +383,15 @@ def _check_settings(model: str, entry: Trainable, settings: dict) -> None:
 
 def _build_module(spec: dict) -> Any:
     """The run's network, its initial weights drawn from the run's own "initialisation" seed stream."""
-    from pgm_ppl.core import stream
-    from pgm_ppl.flows import realnvp
+    import importlib
 
-    settings = spec["settings"]
-    if spec["features"] < 2:
-        raise UsageError(f"--data: {spec['model']} needs at least 2 columns, got {spec['features']}.")
-    return realnvp(spec["features"], transforms=int(settings["transforms"]),
-                   hidden_features=(int(settings["hidden"]),) * 2, seed=stream(spec["seed"], "initialisation"))
+    from pgm_ppl.core import stream
+
+    entry = _trainable(spec["model"])
+    module_name, _, function_name = entry.build.partition(":")
+    factory = getattr(importlib.import_module(module_name), function_name)
+    model_options = {k: v for k, v in spec["settings"].items() if k not in TRAINING_OPTIONS}
+    return factory(spec["features"], seed=stream(spec["seed"], "initialisation"), **model_options)
 
 
 def _split(source: str, seed: int, num_data: int) -> tuple[np.ndarray, np.ndarray, str]:

@@ -12,7 +12,7 @@ import torch
 
 COMMAND = str(Path(sys.executable).with_name("pgm-ppl"))
 FLOW = ("train", "realnvp", "--data", "moons", "--num-data", 300, "--batch-size", 64, "--set", "transforms=2",
-        "--set", "hidden=16")
+        "--set", "hidden_features=16")
 
 
 def run(*args, cwd):

@@ -21,11 +21,13 @@ The layers (ARCHITECTURE.md "Layout", STYLE.md §1), and why each sits where it 
    made ``fit_mle`` a sideways import; the table records the dependency the code actually has).
 3. ``training``, ``inference``, ``models`` -- the one neural training engine, ``fit`` and its PPL engines, the
    model zoo. Siblings: they meet as arguments of ``fit``.
-4. The chapter engines ``em``, ``cavi``, ``gp``, ``dp``, ``graphical``, ``deep_latent``, ``sequence``,
-   ``flows``, ``flow_matching``, ``diffusion``: they may use layers 0-3 but not each other (a piece two of
-   them need moves down).
-5. ``diagnostics`` -- the one converter to ArviZ, model comparison, plots.
-6. ``cli`` -- the ``pgm-ppl`` command. Its sub-command modules ``cli_*.py`` (``cli_train``) count as part of
+4. The chapter engines ``em``, ``cavi``, ``dp``, ``graphical``, ``deep_latent``, ``sequence``, ``flows``: they
+   may use layers 0-3 but not each other (a piece two of them need moves down).
+5. The engines built on a chapter-8 flow: ``flow_matching`` and ``diffusion`` (a trained field or a probability-
+   flow ODE is ``flows``' continuous flow, which gives them samplers and exact likelihoods) and ``gp`` (the warped
+   GP's warping is a monotone transform of ``flows``). They may use layers 0-4 but not each other.
+6. ``diagnostics`` -- the one converter to ArviZ, model comparison, plots.
+7. ``cli`` -- the ``pgm-ppl`` command. Its sub-command modules ``cli_*.py`` (``cli_train``) count as part of
    ``cli``: one command split over files, whose parts may import each other.
 
 The package root ``pgm_ppl/__init__.py`` is the lazy facade over all of them and is not checked.
@@ -46,10 +48,11 @@ LAYERS: dict[str, int] = {
     "core": 1,
     "ot": 2, "information": 2, "nn": 2, "clustering": 2,
     "training": 3, "inference": 3, "models": 3,
-    "em": 4, "cavi": 4, "gp": 4, "dp": 4, "graphical": 4, "deep_latent": 4, "sequence": 4, "flows": 4,
-    "flow_matching": 4, "diffusion": 4,
-    "diagnostics": 5,
-    "cli": 6,
+    "em": 4, "cavi": 4, "dp": 4, "graphical": 4, "deep_latent": 4, "sequence": 4, "flows": 4,
+    # built on the continuous flow / monotone transforms of pgm_ppl.flows (issues 14-16)
+    "gp": 5, "flow_matching": 5, "diffusion": 5,
+    "diagnostics": 6,
+    "cli": 7,
 }
 
 # Accepted exceptions: (importing file relative to the package, imported module) -> the reason.

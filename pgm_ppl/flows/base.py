@@ -66,12 +66,12 @@ class FlowModel(nn.Module):
         return self.flow().sample((num_samples,))
 
 
-def realnvp(features: int, *, transforms: int = 4, hidden_features: tuple[int, ...] = (64, 64),
+def realnvp(features: int, *, transforms: int = 4, hidden_features: int | tuple[int, ...] = (64, 64),
             seed: int = 0) -> FlowModel:
     """An affine-coupling flow (RealNVP, Dinh et al. 2017) on ``features`` dimensions, built by zuko.
 
     Each of ``transforms`` layers keeps half of the coordinates and shifts and scales the other half by an MLP
-    of them (``hidden_features`` units), alternating halves; the Jacobian is triangular, so the log-determinant
+    of them (``hidden_features`` units per hidden layer; an integer ``h`` means ``(h, h)``), alternating halves; the Jacobian is triangular, so the log-determinant
     is the sum of the log-scales (course §8, coupling flows).
 
     The initial weights are drawn under ``torch_seeded(seed)``: the same ``seed`` gives the same flow, and the
@@ -85,6 +85,8 @@ def realnvp(features: int, *, transforms: int = 4, hidden_features: tuple[int, .
     check_int(features, "features", minimum=2)
     check_int(transforms, "transforms", minimum=1)
     check_int(seed, "seed", minimum=0)
+    if isinstance(hidden_features, int):
+        hidden_features = (check_int(hidden_features, "hidden_features", minimum=1),) * 2
     with torch_seeded(seed):
         return FlowModel(zuko.flows.RealNVP(features, transforms=transforms,
                                             hidden_features=tuple(hidden_features)))
