@@ -17,7 +17,32 @@ import torch
 
 from pgm_ppl.core import stream
 
-__all__ = ["ArrayBatches", "DataExhausted", "StreamBatches", "make_batches"]
+__all__ = ["ArrayBatches", "DataExhausted", "StreamBatches", "make_batches", "num_rows", "row_shape", "split_rows",
+           "take_rows"]
+
+Batch = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def num_rows(batch: Batch) -> int:
+    """The rows of a batch: a tensor's first dimension, or that of a tuple's tensors (they all have it)."""
+    return (batch[0] if isinstance(batch, tuple) else batch).shape[0]
+
+
+def row_shape(batch: Batch) -> tuple[int, ...]:
+    """The shape of one row of a batch's (first) tensor."""
+    return tuple((batch[0] if isinstance(batch, tuple) else batch).shape[1:])
+
+
+def take_rows(batch: Batch, index: torch.Tensor | slice) -> Batch:
+    """Rows ``index`` of a tensor, or of every tensor of a tuple."""
+    return tuple(part[index] for part in batch) if isinstance(batch, tuple) else batch[index]
+
+
+def split_rows(batch: Batch, size: int) -> list[Batch]:
+    """Consecutive chunks of ``size`` rows (as :func:`torch.split`), of a tensor or of every tensor of a tuple."""
+    if isinstance(batch, tuple):
+        return list(zip(*(torch.split(part, size) for part in batch)))
+    return list(torch.split(batch, size))
 
 
 class DataExhausted(Exception):
@@ -25,33 +50,36 @@ class DataExhausted(Exception):
 
 
 class ArrayBatches:
-    """Batch ``k`` of epochs of ``data`` (a tensor on the training device), shuffled without replacement.
+    """Batch ``k`` of epochs of ``data`` (a tensor on the training device, or a tuple of tensors with the same rows,
+    e.g. ``(x, y)`` for a conditional model), shuffled without replacement.
 
     Every batch has ``batch_size`` rows: the last, incomplete batch of an epoch is dropped (as
     ``torch.utils.data.DataLoader(drop_last=True)``), so a summed objective (Pyro's ELBOs sum over the plate) is on
     one scale at every step; the rows left out change with each epoch's shuffle.
     """
 
-    def __init__(self, data: torch.Tensor, batch_size: int, seed: int):
+    def __init__(self, data: Batch, batch_size: int, seed: int):
         self.data = data
-        self.batch_size = min(batch_size, data.shape[0])
-        self.per_epoch = data.shape[0] // self.batch_size
+        self.rows = num_rows(data)
+        self.batch_size = min(batch_size, self.rows)
+        self.per_epoch = self.rows // self.batch_size
         self._seed = stream(seed, "data")
         self._epoch, self._order = -1, None
 
     def _permutation(self, epoch: int) -> torch.Tensor:
         epoch_seed = int(np.random.SeedSequence(self._seed, spawn_key=(epoch,)).generate_state(1)[0])
         generator = torch.Generator().manual_seed(epoch_seed)
-        return torch.randperm(self.data.shape[0], generator=generator).to(self.data.device)
+        device = (self.data[0] if isinstance(self.data, tuple) else self.data).device
+        return torch.randperm(self.rows, generator=generator).to(device)
 
-    def get(self, k: int) -> torch.Tensor:
+    def get(self, k: int) -> Batch:
         """The ``k``-th global batch (0-based) of the run."""
         epoch, position = divmod(k, self.per_epoch)
         if epoch != self._epoch:
             self._epoch, self._order = epoch, self._permutation(epoch)
-        if self.batch_size == self.data.shape[0]:
-            return self.data[self._order] if self.per_epoch > 1 else self.data
-        return self.data[self._order[position * self.batch_size:(position + 1) * self.batch_size]]
+        if self.batch_size == self.rows:
+            return take_rows(self.data, self._order) if self.per_epoch > 1 else self.data
+        return take_rows(self.data, self._order[position * self.batch_size:(position + 1) * self.batch_size])
 
 
 class StreamBatches:
@@ -94,7 +122,10 @@ class StreamBatches:
 
 
 def make_batches(data: Any, batch_size: int, seed: int, convert: Any) -> ArrayBatches | StreamBatches:
-    """:class:`ArrayBatches` for an array or tensor, :class:`StreamBatches` for any other iterable."""
+    """:class:`ArrayBatches` for an array or tensor (or a tuple of them with equal rows), :class:`StreamBatches`
+    for any other iterable."""
+    if isinstance(data, tuple):
+        return ArrayBatches(convert(data, "data"), batch_size, seed)
     if _is_list_of_rows(data):  # as np.asarray reads a list of equal-length lists
         data = np.stack([np.asarray(row.detach().cpu() if isinstance(row, torch.Tensor) else row) for row in data])
     if isinstance(data, (np.ndarray, torch.Tensor, list)) and not _is_list_of_batches(data):
@@ -119,6 +150,10 @@ def _is_list_of_rows(data: Any) -> bool:
             and len({row.shape[0] for row in data}) == 1)
 
 
-def shard(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+def shard(batch: Batch, rank: int, world_size: int) -> Batch:
     """Rank ``rank``'s contiguous slice of a global batch (sizes differ by at most one row)."""
-    return torch.tensor_split(batch, world_size)[rank] if world_size > 1 else batch
+    if world_size == 1:
+        return batch
+    if isinstance(batch, tuple):
+        return tuple(torch.tensor_split(part, world_size)[rank] for part in batch)
+    return torch.tensor_split(batch, world_size)[rank]

@@ -24,9 +24,10 @@ import torch
 
 from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core import check_data, check_int, stream
+from pgm_ppl.training.batches import num_rows, row_shape, split_rows
 from pgm_ppl.training.protocol import LOG_PROB_KINDS
 
-__all__ = ["ModuleDensity", "per_row_elbo", "scoped_param_store"]
+__all__ = ["ModuleDensity", "convert_rows", "per_row_elbo", "scoped_param_store"]
 
 
 @contextmanager
@@ -84,16 +85,18 @@ class ModuleDensity:
         if not self.has_log_prob:
             raise NotImplementedError(f"{name} has no log_prob(x) method (nor a Pyro model and guide whose ELBO "
                                       "would bound it); define log_prob(x) to evaluate held-out rows.")
-        x = check_data(x, "x", ndim=None, dtype=None)
-        if self.event_shape is not None and tuple(x.shape[1:]) != self.event_shape:
+        if isinstance(x, tuple):  # (x, context, ...): a conditional model's rows
+            tensor = convert_rows(x, "x", self.dtype, self.device)
+        else:
+            tensor = to_tensor(check_data(x, "x", ndim=None, dtype=None), self.dtype, self.device)
+        if self.event_shape is not None and row_shape(tensor) != self.event_shape:
             raise ValueError(f"x: expected an array of rows of shape {self.event_shape} (the training data's "
-                             f"rows), got shape {tuple(x.shape)}.")
-        tensor = to_tensor(x, self.dtype, self.device)
+                             f"rows), got shape {_shape_of(tensor)}.")
         own = callable(getattr(self.module, "log_prob", None))
         with self._evaluating(stream(0, "log_likelihood")):
             parts = [(self.module.log_prob(chunk) if own else
                       per_row_elbo(self.module.model, self.module.guide, chunk, self.num_particles)).reshape(-1)
-                     for chunk in torch.split(tensor, self.batch_size)]
+                     for chunk in split_rows(tensor, self.batch_size)]
         return torch.cat(parts).detach().cpu().to(torch.float64).numpy()
 
     def sample(self, num_samples: int, seed: int = 0) -> np.ndarray:
@@ -134,13 +137,14 @@ def per_row_elbo(model: Any, guide: Any, x: torch.Tensor, num_particles: int = 1
     still add up to the ELBO of the batch. It is a lower bound on ``log p(x_n)`` in expectation (Kingma &
     Welling 2014); one particle is an unbiased estimate of the bound, not a bound itself.
     """
-    n = x.shape[0]
-    total = torch.zeros(n, dtype=torch.float64, device=x.device)
+    n = num_rows(x)
+    device = (x[0] if isinstance(x, tuple) else x).device
+    total = torch.zeros(n, dtype=torch.float64, device=device)
     for _ in range(num_particles):
         with poutine.block():
             guide_trace = poutine.trace(guide).get_trace(x)
             model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(x)
-        total = total + _row_log_prob(model_trace, n, x.device) - _row_log_prob(guide_trace, n, x.device)
+        total = total + _row_log_prob(model_trace, n, device) - _row_log_prob(guide_trace, n, device)
     return total / num_particles
 
 
@@ -168,3 +172,26 @@ def to_tensor(array: np.ndarray, dtype: torch.dtype, device: torch.device) -> to
         return torch.as_tensor(array, dtype=dtype, device=device)
     return torch.as_tensor(array, dtype=torch.int64 if np.issubdtype(array.dtype, np.integer) else None,
                            device=device)
+
+
+def _shape_of(value: Any) -> Any:
+    """A tensor's shape, or the list of a tuple's tensors' shapes (for messages)."""
+    return [tuple(part.shape) for part in value] if isinstance(value, tuple) else tuple(value.shape)
+
+
+def convert_rows(arrays: tuple, name: str, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """A tuple of arrays with the same number of rows (``(x, y)``: data and labels or context) as tensors.
+
+    Raises
+    ------
+    ValueError
+        If the tuple is empty or its arrays' row counts differ (the message gives each array's shape).
+    """
+    if not arrays:
+        raise ValueError(f"{name}: expected a tuple of arrays with the same rows, got an empty tuple.")
+    tensors = tuple(to_tensor(check_data(part, f"{name}[{i}]", ndim=None, dtype=None), dtype, device)
+                    for i, part in enumerate(arrays))
+    if any(t.ndim == 0 for t in tensors) or len({t.shape[0] for t in tensors}) != 1:
+        raise ValueError(f"{name}: expected arrays with the same number of rows, got shapes "
+                         f"{[tuple(t.shape) for t in tensors]}.")
+    return tensors

@@ -23,7 +23,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pgm_ppl.core.errors import NonFiniteLossError
-from pgm_ppl.training.batches import ArrayBatches, StreamBatches, shard
+from pgm_ppl.training.batches import ArrayBatches, StreamBatches, num_rows, shard
 from pgm_ppl.training.distributed import World, global_loss, wrap
 from pgm_ppl.training.objectives import LossModule, TwoPlayer
 
@@ -100,12 +100,12 @@ def step(state: TrainState) -> tuple[TrainState, StepInfo]:
             state = replace(state, draws=state.draws + 1)
             critic = _update(state, critic_opt, lambda b: game.critic_loss(state.module, b), batch, number, None)
         loss = _update(state, generator_opt, lambda b: game.generator_loss(state.module, b), batch, number, None)
-        info = StepInfo(loss, critic, batch.shape[0])
+        info = StepInfo(loss, critic, num_rows(batch))
     else:
         batch = state.batches.get(state.draws)
         state = replace(state, draws=state.draws + 1)
         info = StepInfo(_update(state, state.optimizers[0], state.objective, batch, number, _objective(state)),
-                        rows=batch.shape[0])
+                        rows=num_rows(batch))
     for scheduler in state.schedulers:
         scheduler.step()
     if state.ema is not None:
@@ -121,7 +121,7 @@ def _update(state: TrainState, optimizer: torch.optim.Optimizer, loss_fn: Callab
     local = shard(batch, world.rank, world.size)
     loss = loss_fn(local)
     if world.size > 1:
-        weight = world.weight(objective.reduction, local.shape[0], batch.shape[0])
+        weight = world.weight(objective.reduction, num_rows(local), num_rows(batch))
         (loss * (weight * world.size)).backward()  # DDP averages over ranks: undo it
         value = global_loss(loss.detach() * weight, world).item()
     else:

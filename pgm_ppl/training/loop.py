@@ -23,8 +23,9 @@ import torch
 from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core import (Fit, check_choice, check_data, check_int, check_positive, check_probability, stream)
 from pgm_ppl.training import checkpoint
-from pgm_ppl.training.batches import ArrayBatches, DataExhausted, make_batches
-from pgm_ppl.training.density import ModuleDensity, _has_model_and_guide, scoped_param_store, to_tensor
+from pgm_ppl.training.batches import ArrayBatches, DataExhausted, make_batches, num_rows, row_shape, split_rows
+from pgm_ppl.training.density import (ModuleDensity, _has_model_and_guide, _shape_of, convert_rows,
+                                      scoped_param_store, to_tensor)
 from pgm_ppl.training.distributed import current_world
 from pgm_ppl.training.engine import OPTIMIZERS, TrainState, init, step
 from pgm_ppl.training.objectives import LossModule, TwoPlayer, make_objective
@@ -56,7 +57,10 @@ def train(module: torch.nn.Module, data: Any, *, loss: Any = None, num_steps: in
     data
         An array or tensor (rows are data points; mini-batches drawn without replacement per epoch from a
         seeded generator; a list of equal-length 1-D arrays is read as its rows, as ``np.asarray`` reads a list
-        of lists), or an iterable of batches (streaming; a one-shot iterator ends the run when empty).
+        of lists), a tuple of arrays with the same rows (``(x, y)``: data with labels or context; each batch is
+        then a tuple of tensors, passed to the model as its one ``batch`` argument, and ``validation_data`` and
+        ``log_prob`` take tuples too), or an iterable of batches (streaming; a one-shot iterator ends the run
+        when empty).
     loss
         None (the module's ``loss`` method if it has one, else ``Trace_ELBO()``), a Pyro ELBO instance, a
         callable ``loss(module, batch) -> scalar`` (taken as a batch mean), or a ``TwoPlayer``.
@@ -133,9 +137,9 @@ def train(module: torch.nn.Module, data: Any, *, loss: Any = None, num_steps: in
         batches = make_batches(data, options["batch_size"], seed, convert)
         objective = loss if isinstance(loss, TwoPlayer) else make_objective(module, loss)
         event_shape = _first_run(module, objective, batches, seed)
-        if validation is not None and tuple(validation.shape[1:]) != event_shape:
+        if validation is not None and row_shape(validation) != event_shape:
             raise ValueError(f"validation_data: expected an array of rows of shape {event_shape} (the training "
-                             f"data's rows), got shape {tuple(validation.shape)}.")
+                             f"data's rows), got shape {_shape_of(validation)}.")
         state = init(module, objective, batches, optimizer=optimizer, learning_rate=options["learning_rate"],
                      weight_decay=options["weight_decay"], lr_schedule=lr_schedule, num_steps=num_steps,
                      clip_norm=options["clip_norm"], ema_decay=options["ema_decay"], world=world, device=device)
@@ -338,10 +342,10 @@ def validation_loss(state: TrainState, validation: torch.Tensor, seed: int) -> f
     state.module.eval()
     try:
         with torch_seeded(stream(seed, "validation")), torch.no_grad():
-            parts = [(fn(chunk).item(), chunk.shape[0]) for chunk in torch.split(validation, VALIDATION_CHUNK)]
+            parts = [(fn(chunk).item(), num_rows(chunk)) for chunk in split_rows(validation, VALIDATION_CHUNK)]
     finally:
         state.module.train()
-    n = validation.shape[0]
+    n = num_rows(validation)
     if _reduction(state) == "sum":
         return sum(value for value, _ in parts) / n
     return sum(value * rows for value, rows in parts) / n
@@ -388,7 +392,7 @@ def _first_run(module: torch.nn.Module, objective: LossModule | TwoPlayer, batch
                 _check_loss_value(value, name)
     finally:
         module.train()
-    return tuple(batch.shape[1:])
+    return row_shape(batch)
 
 
 def _check_loss_value(value: Any, name: str) -> None:
@@ -409,7 +413,8 @@ def _first_batch_error(module: torch.nn.Module, batch: torch.Tensor, error: Exce
     """The error to raise when the objective fails on the first batch: a data error for a dtype or shape mismatch
     (with the full message, Pyro's shape table included), else the original error with a note."""
     text = str(error).strip()
-    name, shape, dtype = type(module).__name__, tuple(batch.shape), batch.dtype
+    first = batch[0] if isinstance(batch, tuple) else batch
+    name, shape, dtype = type(module).__name__, tuple(first.shape), first.dtype
     if not batch.is_floating_point() and _DTYPE_WORDS.search(text):
         return ValueError(f"data: {name} failed on a batch of dtype {dtype} ({type(error).__name__}: {text}); "
                           "cast the data to float (e.g. X.astype(np.float32)) if the model expects real values.")
@@ -421,8 +426,10 @@ def _first_batch_error(module: torch.nn.Module, batch: torch.Tensor, error: Exce
     return error
 
 
-def _converter(dtype: torch.dtype, device: torch.device) -> Callable[[Any, str], torch.Tensor]:
-    def convert(value: Any, name: str) -> torch.Tensor:
+def _converter(dtype: torch.dtype, device: torch.device) -> Callable[[Any, str], Any]:
+    def convert(value: Any, name: str) -> Any:
+        if isinstance(value, tuple):  # (x, y, ...): arrays with the same rows, batched together
+            return convert_rows(value, name, dtype, device)
         return to_tensor(check_data(value, name, ndim=None, dtype=None), dtype, device)
     return convert
 
@@ -508,10 +515,12 @@ def _result(run: _Run, data: Any, validation: torch.Tensor | None, num_generated
                             num_particles=getattr(objective, "num_particles", 1))
     observed, log_likelihood, generated = {}, {}, {}
     if isinstance(state.batches, ArrayBatches):
-        rows = state.batches.data
+        data_rows = state.batches.data
+        rows = data_rows[0] if isinstance(data_rows, tuple) else data_rows
         observed["x"] = _numpy(rows[:: math.ceil(rows.shape[0] / MAX_OBSERVED_ROWS)])
     if validation is not None and density.has_log_prob:
-        log_likelihood["x"] = density.log_prob(_numpy(validation))[None, None, :]
+        held_out = tuple(map(_numpy, validation)) if isinstance(validation, tuple) else _numpy(validation)
+        log_likelihood["x"] = density.log_prob(held_out)[None, None, :]
     if num_generated and callable(getattr(trained, "sample", None)):
         generated["x"] = density.sample(num_generated, seed=stream(seed, "sample"))[None]
     step_stats = {}
