@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+
+#: A backend array, in annotations of backend-neutral code: a ``torch.Tensor`` under the Pyro backend, a
+#: ``jax.Array`` under NumPyro (and a ``np.ndarray`` where :data:`pgm_ppl.backend.hidden_markov.numpy_ops` is the
+#: namespace). ``Any`` because such code takes any of them; use a concrete type where only one is possible.
+Array: TypeAlias = Any
 
 
 def to_backend(value: Any, backend: str) -> Any:

@@ -75,10 +75,10 @@ class HiddenMarkovModel(Distribution):
         super().__init__(batch_shape, (self.num_time_steps,) + tuple(emission.event_shape), validate_args=validate_args)
 
     @property
-    def support(self):
+    def support(self) -> constraints.Constraint:
         return constraints.independent(self.emission.support, 1)
 
-    def log_prob(self, value):
+    def log_prob(self, value: jax.Array) -> jax.Array:
         states_axis = -1 - len(self.emission.event_shape)
         log_emission = self.emission.log_prob(jnp.expand_dims(value, states_axis))
         # the scan's carry keeps one shape: give the emissions the parameters' batch axes up front
@@ -86,7 +86,7 @@ class HiddenMarkovModel(Distribution):
         log_emission = jnp.broadcast_to(log_emission, jnp.broadcast_shapes(log_emission.shape, self.batch_shape + steps))
         return _log_likelihood(self.initial_logits, self.transition_logits, log_emission)
 
-    def sample(self, key, sample_shape=()):
+    def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = ()) -> jax.Array:
         key_states, key_emissions = jax.random.split(key)
         z = _sample_states(key_states, self.initial_logits, self.transition_logits,
                            tuple(sample_shape) + self.batch_shape, self.num_time_steps)

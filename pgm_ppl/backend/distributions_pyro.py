@@ -82,10 +82,10 @@ class HiddenMarkovModel(TorchDistribution):
                          validate_args=validate_args)
 
     @property
-    def support(self):
+    def support(self) -> constraints.Constraint:
         return constraints.independent(self.emission.support, 1)
 
-    def log_prob(self, value):
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
             self._validate_sample(value)
         states_axis = -1 - len(self.emission.event_shape)
@@ -93,7 +93,7 @@ class HiddenMarkovModel(TorchDistribution):
         with ignore_jit_warnings():  # the recursion loops over T steps, fixed for a traced model
             return hidden_markov.log_likelihood(ops_torch, self.initial_logits, self.transition_logits, log_emission)
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape: torch.Size | tuple[int, ...] = torch.Size()) -> torch.Tensor:
         shape = torch.Size(sample_shape) + self.batch_shape
         with torch.no_grad():
             uniforms = torch.rand(shape + (self.num_time_steps,), dtype=self.initial_logits.dtype,

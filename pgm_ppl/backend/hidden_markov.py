@@ -34,22 +34,28 @@ Probabilities may be exactly zero (a left-to-right chain has :math:`\log A_{kl}=
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import scipy.special
 
+from pgm_ppl.backend.arrays import Array
 from pgm_ppl.backend.scan import python_scan
 
 __all__ = ["check_shapes", "log_normalise", "forward", "log_likelihood", "sample_states", "numpy_ops"]
 
+#: The array namespace the functions take: the module :mod:`pgm_ppl.backend.ops_torch` or
+#: :mod:`pgm_ppl.backend.ops_jax`, or the namespace :data:`numpy_ops`.
+Ops: TypeAlias = ModuleType | SimpleNamespace
 
-def _numpy_scan(f, init, xs):
+
+def _numpy_scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any) -> tuple[Any, Any]:
     return python_scan(f, init, xs, np.stack)
 
 
-def _numpy_sum(x, axis=None, keepdims=False):
+def _numpy_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> np.ndarray:
     """``np.sum``; over the last axis of a float array as a matrix-vector product (numpy's reduction over a short
     trailing axis is several times slower, and the forward recursion does one per step)."""
     if axis == -1 and x.dtype.kind == "f" and x.ndim >= 1:
@@ -92,12 +98,13 @@ def check_shapes(initial_shape: tuple[int, ...], transition_shape: tuple[int, ..
         raise ValueError(f"HMM parameter batch shapes {shapes} do not broadcast.") from None
 
 
-def log_normalise(ops: ModuleType, logits):
+def log_normalise(ops: Ops, logits: Array) -> Array:
     """``logits - logsumexp(logits)`` over the last axis: log-probabilities from unnormalised logits."""
     return logits - ops.logsumexp(logits, axis=-1, keepdims=True)
 
 
-def forward(ops: Any, log_initial, log_transition, log_emission, *, keep_all: bool = False):
+def forward(ops: Ops, log_initial: Array, log_transition: Array, log_emission: Array, *,
+            keep_all: bool = False) -> tuple[Array, Array]:
     r"""The scaled forward recursion: filtered :math:`\hat\alpha_t = p(z_t\mid x_{1:t})` and :math:`\log p(x_{1:t})`.
 
     A step whose observation has probability zero given the past has :math:`c_t = 0`: from there on
@@ -147,7 +154,7 @@ def forward(ops: Any, log_initial, log_transition, log_emission, *, keep_all: bo
                  for f, r in zip(first, rest if rest is not None else (None, None)))
 
 
-def log_likelihood(ops: ModuleType, log_initial, log_transition, log_emission):
+def log_likelihood(ops: Ops, log_initial: Array, log_transition: Array, log_emission: Array) -> Array:
     r""":math:`\log p(x_{1:T})` with the states summed out, by the forward recursion (:func:`forward`).
 
     Parameters
@@ -170,7 +177,7 @@ def log_likelihood(ops: ModuleType, log_initial, log_transition, log_emission):
     return forward(ops, log_initial, log_transition, log_emission)[1]
 
 
-def sample_states(ops: Any, uniforms, log_initial, log_transition):
+def sample_states(ops: Ops, uniforms: Array, log_initial: Array, log_transition: Array) -> Array:
     r"""Hidden paths :math:`z_{1:T}` drawn ancestrally by inverse CDF from given uniforms.
 
     :math:`z_1 = \#\{l : u_1 > F_\pi(l)\}` and :math:`z_t = \#\{l : u_t > F_{A_{z_{t-1}}}(l)\}`, clipped to

@@ -4,6 +4,11 @@ Numpy's names and signatures (``axis=``), so that model code reads the same on b
 :mod:`pgm_ppl.backend.ops_torch` implements exactly the same names on PyTorch.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import jax
 import jax.nn
 import jax.numpy as jnp
@@ -48,7 +53,8 @@ where = jnp.where
 zeros = jnp.zeros
 
 
-def scan(f, init, xs):
-    """``carry, ys``: ``carry, y = f(carry, x)`` for each ``x`` along the leading axis of the array ``xs``,
-    the ``y`` stacked (``jax.lax.scan``: compiled once, not unrolled). ``f`` must be pure (no sample sites)."""
+def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any) -> tuple[Any, Any]:
+    """``carry, ys``: ``carry, y = f(carry, x)`` for each ``x`` along the leading axis of ``xs``, the ``y``
+    stacked (``jax.lax.scan``: compiled once, not unrolled). ``f`` must be pure (no sample sites). ``init``,
+    ``xs`` and the carry are JAX pytrees (an array or a tuple of arrays), hence ``Any``."""
     return jax.lax.scan(f, init, xs)
