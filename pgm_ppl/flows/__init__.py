@@ -16,7 +16,8 @@ from pgm_ppl.flows.learned import iaf, maf, monotone_spline, nsf, planar, radial
 from pgm_ppl.flows.transport import ContinuityResidual, GaussianPath, continuity_residual, linear_gaussian_path
 from pgm_ppl.flows.zuko_transform import ZukoTransform
 
-__all__ = ["ContinuityResidual", "ContinuousFlow", "ContinuousFlowModel", "FlowModel", "GaussianPath", "KnotheRosenblatt", "MatrixAffineTransform",
-           "MonotoneRearrangement", "ZukoTransform", "compose", "continuity_residual", "divergence", "flow_guide",
-           "gaussian_conditionals", "iaf", "linear_gaussian_path", "log_density_forward", "log_density_inverse",
-           "maf", "monotone_spline", "nsf", "planar", "pushforward", "radial", "realnvp"]
+__all__ = ["ContinuityResidual", "ContinuousFlow", "ContinuousFlowModel", "FlowModel", "GaussianPath",
+           "KnotheRosenblatt", "MatrixAffineTransform", "MonotoneRearrangement", "ZukoTransform", "compose",
+           "continuity_residual", "divergence", "flow_guide", "gaussian_conditionals", "iaf", "linear_gaussian_path",
+           "log_density_forward", "log_density_inverse", "maf", "monotone_spline", "nsf", "planar", "pushforward",
+           "radial", "realnvp"]
