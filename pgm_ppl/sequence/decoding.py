@@ -60,7 +60,8 @@ def filter_logits(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int 
         top_p = check_probability(top_p, "top_p")
         probs, order = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True, stable=True)
         mass_before = probs.cumsum(-1) - probs
-        keep_sorted = mass_before < top_p
+        # a mass that reaches p up to rounding (8 ulp) counts as reaching it: 0.4 + 0.25 + 0.2 is 0.85
+        keep_sorted = mass_before < top_p - 8 * torch.finfo(probs.dtype).eps
         keep_sorted[..., 0] = True
         keep = torch.zeros_like(keep_sorted).scatter_(-1, order, keep_sorted)
         logits = logits.masked_fill(~keep, float("-inf"))
