@@ -11,13 +11,14 @@ from pgm_ppl.flows.change_of_variables import compose, log_density_forward, log_
 from pgm_ppl.flows.closed_form import (KnotheRosenblatt, MatrixAffineTransform, MonotoneRearrangement,
                                        gaussian_conditionals)
 from pgm_ppl.flows.continuous import ContinuousFlow, ContinuousFlowModel, divergence
+from pgm_ppl.flows.ffjord import NeuralField, cnf
 from pgm_ppl.flows.guides import flow_guide
 from pgm_ppl.flows.learned import iaf, maf, monotone_spline, nsf, planar, radial
 from pgm_ppl.flows.transport import ContinuityResidual, GaussianPath, continuity_residual, linear_gaussian_path
 from pgm_ppl.flows.zuko_transform import ZukoTransform
 
 __all__ = ["ContinuityResidual", "ContinuousFlow", "ContinuousFlowModel", "FlowModel", "GaussianPath",
-           "KnotheRosenblatt", "MatrixAffineTransform", "MonotoneRearrangement", "ZukoTransform", "compose",
-           "continuity_residual", "divergence", "flow_guide", "gaussian_conditionals", "iaf", "linear_gaussian_path",
-           "log_density_forward", "log_density_inverse", "maf", "monotone_spline", "nsf", "planar", "pushforward",
-           "radial", "realnvp"]
+           "KnotheRosenblatt", "MatrixAffineTransform", "MonotoneRearrangement", "NeuralField", "ZukoTransform", "cnf",
+           "compose", "continuity_residual", "divergence", "flow_guide", "gaussian_conditionals", "iaf",
+           "linear_gaussian_path", "log_density_forward", "log_density_inverse", "maf", "monotone_spline", "nsf",
+           "planar", "pushforward", "radial", "realnvp"]

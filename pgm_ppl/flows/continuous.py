@@ -95,7 +95,7 @@ class _Dynamics(nn.Module):
 
 
 class _Augmented(nn.Module):
-    """The augmented right-hand side :math:`(v_t(x), \nabla\cdot v_t(x))` of one solve, with its probe fixed."""
+    r"""The augmented right-hand side :math:`(v_t(x), \nabla\cdot v_t(x))` of one solve, with its probe fixed."""
 
     def __init__(self, dynamics: _Dynamics, probe: torch.Tensor | None, create_graph: bool) -> None:
         super().__init__()
@@ -157,7 +157,7 @@ class ContinuousFlow(TransformModule):
     def __init__(self, field: Callable, *, features: int, t0: float = 0.0, t1: float = 1.0, solver: str = "dopri5",
                  num_steps: int = 100, atol: float = 1e-5, rtol: float = 1e-5, trace: str = "exact",
                  probe: str = "rademacher", adjoint: bool = False) -> None:
-        super().__init__(cache_size=1)
+        super().__init__(cache_size=0)  # no identity cache: a tensor scored after a weight update is re-solved
         if not callable(field):
             raise TypeError(f"field: expected a callable field(t, x), got {type(field).__name__}.")
         self.features = check_int(features, "features", minimum=1)
