@@ -80,9 +80,23 @@ class KMeansResult:
 
 
 def squared_distances(X: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Matrix (N, K) of :math:`\\|x_n - \\mu_k\\|^2`, computed without forming (N, K, d)."""
-    d2 = (X * X).sum(1)[:, None] - 2.0 * X @ centroids.T + (centroids * centroids).sum(1)[None, :]
-    return np.maximum(d2, 0.0)
+    """Matrix (N, K) of :math:`\\|x_n - \\mu_k\\|^2`, computed without forming (N, K, d).
+
+    The expansion :math:`\\|x\\|^2 - 2x^\\top\\mu + \\|\\mu\\|^2` loses every digit of a distance that is small
+    against the norms (points 1 apart at 1e8 from the origin come out 0 apart), so both are centred on the
+    data's mean first, and the entries still below :math:`\\sqrt\\epsilon` times the norms (the ones the
+    expansion cannot resolve) are recomputed exactly from the differences.
+    """
+    shift = X.mean(0)
+    Xc, Cc = X - shift, centroids - shift
+    xx, cc = (Xc * Xc).sum(1)[:, None], (Cc * Cc).sum(1)[None, :]
+    d2 = np.maximum(xx - 2.0 * Xc @ Cc.T + cc, 0.0)
+    eps = np.finfo(np.result_type(X.dtype, centroids.dtype, np.float32)).eps
+    rows, cols = np.nonzero(d2 <= np.sqrt(eps) * (xx + cc))
+    if rows.size:
+        diff = X[rows] - centroids[cols]
+        d2[rows, cols] = (diff * diff).sum(1)
+    return d2
 
 
 def kmeans_plusplus(X: ArrayLike, num_components: int, *, seed: int | np.random.Generator | None = 0) -> np.ndarray:

@@ -126,9 +126,23 @@ def log_gaussian_prob(X: torch.Tensor, means: torch.Tensor, prec_chol: torch.Ten
     elif covariance_type == "diag":
         log_det = torch.log(prec_chol).sum(-1)
         prec = prec_chol ** 2
-        maha = (means ** 2 * prec).sum(1) - 2.0 * X @ (means * prec).T + (X ** 2) @ prec.T
+        mm, xx = (means ** 2 * prec).sum(1), (X ** 2) @ prec.T
+        maha = _resolved(mm - 2.0 * X @ (means * prec).T + xx, mm + xx, X, means, prec)
     else:
         log_det = d * torch.log(prec_chol)
         prec = prec_chol ** 2
-        maha = ((means ** 2).sum(1) * prec) - 2.0 * (X @ means.T) * prec + torch.outer((X ** 2).sum(1), prec)
+        mm, xx = (means ** 2).sum(1) * prec, torch.outer((X ** 2).sum(1), prec)
+        maha = _resolved(mm - 2.0 * (X @ means.T) * prec + xx, mm + xx, X, means, prec[:, None].expand_as(means))
     return -0.5 * (d * math.log(2.0 * math.pi) + maha) + log_det
+
+
+def _resolved(maha: torch.Tensor, magnitude: torch.Tensor, X: torch.Tensor, means: torch.Tensor,
+              prec: torch.Tensor) -> torch.Tensor:
+    r"""The expanded Mahalanobis terms :math:`\|x\|^2_P - 2x^\top P\mu + \|\mu\|^2_P`, with the entries that the
+    expansion cannot resolve (below :math:`\sqrt\epsilon` times the expanded terms' ``magnitude``: a point close
+    to a mean far from the origin, whose every digit cancels) recomputed exactly from :math:`x - \mu`."""
+    maha = maha.clamp_min(0.0)
+    rows, cols = torch.nonzero(maha <= math.sqrt(torch.finfo(maha.dtype).eps) * magnitude, as_tuple=True)
+    if rows.numel():
+        maha[rows, cols] = ((X[rows] - means[cols]) ** 2 * prec[cols]).sum(-1)
+    return maha

@@ -73,8 +73,12 @@ def factor_analysis_log_likelihood(X: ArrayLike, params: FactorAnalysisParams) -
     return _log_likelihood(S, params.covariance(), X.shape[0])
 
 
+_NOISE_FLOOR = 1e-12
+"""Noise-variance floor relative to the mean sample variance (scikit-learn's ``SMALL`` for unit-variance data)."""
+
+
 def fit_factor_analysis(X: ArrayLike, num_factors: int, *, isotropic: bool = False, max_iter: int = 1000,
-                        tol: float = 1e-10, tol_rule: str = "relative", min_noise_variance: float = 1e-12,
+                        tol: float = 1e-10, tol_rule: str = "relative", min_noise_variance: float = _NOISE_FLOOR,
                         seed: int = 0) -> FactorAnalysisResult:
     """Fit factor analysis (``isotropic=False``) or probabilistic PCA (``isotropic=True``) by EM.
 
@@ -137,19 +141,27 @@ def ppca_closed_form(X: ArrayLike, num_factors: int) -> FactorAnalysisParams:
     .. math::
         \sigma^2 = \frac{1}{d - q}\sum_{j > q} \lambda_j, \qquad W = U_q (\Lambda_q - \sigma^2 I)^{1/2}.
 
+    When the data lie in a q-dimensional subspace (the discarded eigenvalues are zero, or rounding makes them
+    slightly negative), :math:`\sigma^2` sits at the floor of :func:`fit_factor_analysis` (``1e-12`` times the
+    mean sample variance), so the model covariance stays positive definite.
+
     Raises
     ------
     ValueError
-        If ``num_factors`` is outside [1, d - 1].
+        If ``X`` has fewer than 2 rows or only constant columns, or ``num_factors`` is outside [1, d - 1].
     """
-    X = check_data(X, "X")
+    X = check_data(X, "X", min_rows=2)
     N, d = X.shape
     if not 1 <= num_factors < d:
         raise ValueError(f"num_factors must be between 1 and d - 1 = {d - 1}; got {num_factors}.")
     mean = X.mean(0)
     eigval, eigvec = np.linalg.eigh((X - mean).T @ (X - mean) / N)
     eigval, eigvec = eigval[::-1], eigvec[:, ::-1]
-    sigma2 = eigval[num_factors:].mean()
+    mean_variance = float(eigval.sum() / d)
+    if not mean_variance > 0:
+        raise ValueError("X: expected at least one column that varies, got only constant columns; PPCA has "
+                         "nothing to explain.")
+    sigma2 = max(float(eigval[num_factors:].mean()), _NOISE_FLOOR * mean_variance)
     W = eigvec[:, :num_factors] * np.sqrt(np.maximum(eigval[:num_factors] - sigma2, 0.0))
     return FactorAnalysisParams(mean, W, np.full(d, sigma2))
 

@@ -24,6 +24,7 @@ degrees of freedom are learned, :math:`\nu_k` solves the one-dimensional equatio
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import partial
 
@@ -34,6 +35,8 @@ from scipy.optimize import brentq
 from scipy.special import digamma
 
 from pgm_ppl.em import _gaussian as G
+from pgm_ppl.clustering import distinct_clusters
+from pgm_ppl.core.convergence import ConvergenceWarning
 from pgm_ppl.core.validation import check_data, check_int
 from pgm_ppl.core.em import EStep, run_em
 from pgm_ppl.em.gmm import GMMParams, fit_gmm
@@ -112,7 +115,10 @@ def fit_student_t_mixture(X: ArrayLike, num_components: int, *, df: float = 4.0,
     if df <= 0:
         raise ValueError(f"df must be positive; got {df}.")
     if init is None:
-        init = fit_gmm(X, num_components, max_iter=20, seed=seed).params
+        num_components = distinct_clusters(X, num_components, "fit_student_t_mixture")
+        with warnings.catch_warnings():  # the distinct-cluster warning was given once, above
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            init = fit_gmm(X, num_components, max_iter=20, seed=seed).params
     if init.covariance_type != "full" or init.means.shape != (num_components, X.shape[1]):
         raise ValueError(f"init must be a full-covariance GMMParams with means of shape "
                          f"{(num_components, X.shape[1])}; got {init.covariance_type!r}, {init.means.shape}.")
