@@ -11,6 +11,7 @@ from pgm_ppl.sequence.decoding import BeamSearchResult, beam_search, filter_logi
 from pgm_ppl.sequence.evaluation import LMScore, empirical_entropy, score, token_log_probs
 from pgm_ppl.sequence.kgram import KGram, fit_kgram
 from pgm_ppl.sequence.lm import NPLM, RNNLM, LanguageModel, nplm, rnn_lm
+from pgm_ppl.sequence.made import MADE, NADE, made, nade
 from pgm_ppl.sequence.sources import (EntropyRate, context_law, hmm_entropy_rate, markov_cross_entropy,
                                       markov_entropy_rate)
 from pgm_ppl.sequence.transformer import TransformerLM, transformer_lm
@@ -21,6 +22,8 @@ __all__ = [
     "KGram",
     "LMScore",
     "LanguageModel",
+    "MADE",
+    "NADE",
     "NPLM",
     "RNNLM",
     "TransformerLM",
@@ -30,6 +33,8 @@ __all__ = [
     "filter_logits",
     "fit_kgram",
     "generate",
+    "made",
+    "nade",
     "hmm_entropy_rate",
     "markov_cross_entropy",
     "markov_entropy_rate",
