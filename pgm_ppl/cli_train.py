@@ -54,6 +54,14 @@ TRAINING_OPTIONS = ("learning_rate",)
 TRAINABLE: dict[str, Trainable] = {
     "realnvp": Trainable("affine-coupling normalising flow (RealNVP on zuko), maximum likelihood", "train",
                          {"transforms": 4, "hidden_features": 64, "learning_rate": 1e-3}, "pgm_ppl.flows:realnvp"),
+    "maf": Trainable("masked autoregressive flow (MAF on zuko), maximum likelihood", "train",
+                     {"transforms": 5, "hidden_features": 64, "learning_rate": 1e-3}, "pgm_ppl.flows:maf"),
+    "nsf": Trainable("neural spline flow (autoregressive rational-quadratic splines on zuko), maximum likelihood",
+                     "train", {"transforms": 3, "bins": 8, "hidden_features": 64, "learning_rate": 1e-3},
+                     "pgm_ppl.flows:nsf"),
+    "cnf": Trainable("continuous normalising flow (FFJORD: neural ODE, exact trace), maximum likelihood", "train",
+                     {"hidden_features": 64, "solver": "dopri5", "trace": "exact", "learning_rate": 1e-3},
+                     "pgm_ppl.flows:cnf"),
     "gmm": Trainable("Gaussian mixture by EM (full covariances)", "em", {"num_components": 8}),
 }
 

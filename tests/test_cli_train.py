@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from pgm_ppl.cli_train import TRAINABLE
+
 COMMAND = str(Path(sys.executable).with_name("pgm-ppl"))
 FLOW = ("train", "realnvp", "--data", "moons", "--num-data", 300, "--batch-size", 64, "--set", "transforms=2",
         "--set", "hidden_features=16")
@@ -101,7 +103,8 @@ def test_resume_continues_to_the_uninterrupted_result(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("train", "nope", "--data", "moons", "--out", "x"), "model: expected one of 'realnvp', 'gmm', got 'nope'."),
+    (("train", "nope", "--data", "moons", "--out", "x"),
+     "model: expected one of " + ", ".join(map(repr, TRAINABLE)) + ", got 'nope'."),
     (("train", "realnvp", "--data", "nodata", "--out", "x"), "nodata"),
     (("train", "realnvp", "--data", "moons", "--out", "x", "--set", "transforms=0"),
      "--set transforms=0: expected a positive integer."),
