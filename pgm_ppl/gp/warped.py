@@ -1,8 +1,8 @@
 r"""Warped GP (Snelson, Rasmussen and Ghahramani, 2004): a GP on monotonically transformed targets.
 
-A learned monotone bijection :math:`g` (a Pyro rational-quadratic ``Spline`` transform, the building block of
-neural spline flows) maps the observations to :math:`z_n = g(y_n)`, which follow a GP. By the change of
-variables,
+A learned monotone bijection :math:`g` (:func:`pgm_ppl.flows.monotone_spline`: Pyro's rational-quadratic
+``Spline`` transform, the building block of neural spline flows; course row 8.23) maps the observations to
+:math:`z_n = g(y_n)`, which follow a GP. By the change of variables,
 
 .. math:: \log p(y \mid X) = \log \mathcal N\big(g(y);\ 0,\ K + \sigma_n^2 I\big)
           + \sum_{n=1}^N \log \lvert g'(y_n) \rvert ,
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from pyro.distributions.transforms import Spline
 
-from pgm_ppl.backend.seeding import torch_seeded
+from pgm_ppl.flows import monotone_spline
 from pgm_ppl.gp.exact import GPPredictive, _lml, _targets, _z, posterior
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
@@ -78,8 +78,7 @@ def train_warped(kernel: gpytorch.kernels.Kernel, x, y, *, noise_variance: float
     yt = _targets(y, xt.shape[0])
     if not noise_variance > 0:
         raise ValueError(f"noise_variance must be positive, got {noise_variance!r}")
-    with torch_seeded(seed):  # Spline draws its initial parameters from torch's generator
-        transform = Spline(1, count_bins=count_bins, bound=bound).to(DTYPE)
+    transform = monotone_spline(count_bins=count_bins, bound=bound, seed=seed, dtype=DTYPE)
     kern = copy.deepcopy(kernel)
     raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise_variance)), dtype=DTYPE))
     opt = torch.optim.Adam([*transform.parameters(), *kern.parameters(), raw_noise], lr=learning_rate)
