@@ -2,7 +2,8 @@
 
 from pgm_ppl.information.divergences import (MonteCarloEstimate, bernoulli_entropy, chi_squared_divergence,
                                              chi_squared_quadrature, cross_entropy, differential_cross_entropy,
-                                             differential_entropy, entropy, kl_divergence,
+                                             differential_entropy, entropy, js_divergence, js_divergence_quadrature,
+                                             kl_divergence,
                                              kl_divergence_monte_carlo, kl_divergence_quadrature, kl_mvn, kl_normal,
                                              l1_distance, l1_distance_quadrature)
 from pgm_ppl.information.kl_fitting import GradientFlow, KLFitResult, fit_gaussian_kl, kl_gradient_flow
@@ -13,7 +14,8 @@ from pgm_ppl.information.pushforward import (PushforwardHistogram, pushforward_d
 
 __all__ = [
     "MonteCarloEstimate", "bernoulli_entropy", "chi_squared_divergence", "chi_squared_quadrature", "cross_entropy",
-    "differential_cross_entropy", "differential_entropy", "entropy", "kl_divergence", "kl_divergence_monte_carlo",
+    "differential_cross_entropy", "differential_entropy", "entropy", "js_divergence", "js_divergence_quadrature",
+    "kl_divergence", "kl_divergence_monte_carlo",
     "kl_divergence_quadrature", "kl_mvn", "kl_normal", "l1_distance", "l1_distance_quadrature",
     "GradientFlow", "KLFitResult", "fit_gaussian_kl", "kl_gradient_flow",
     "GaussianClassifier", "MLEResult", "fit_gaussian_classifier", "fit_logistic_regression", "autodiff_mle",

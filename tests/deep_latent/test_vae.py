@@ -209,6 +209,9 @@ def test_conditional_vae_tuple_and_concatenated_batches_and_iwae_training():
     Xc = np.column_stack([X, onehot]).astype(np.float32)
     fit = train(model, Xc, loss=iwae_loss(5), num_steps=30, batch_size=64, num_generated=5)
     assert fit.posterior_predictive["x"].shape == (1, 5, 74)
+    fit = train(model, (X, y), loss=pyro.infer.TraceMeanField_ELBO(), num_steps=30, batch_size=64,
+                validation_data=(X[:9], y[:9]), num_generated=0)  # the engine's (x, y) batches
+    assert np.isfinite(fit.losses).all() and fit.log_likelihood["x"].shape == (1, 1, 9)
     x, c = torch.as_tensor(X[:4], dtype=torch.float32), torch.as_tensor(y[:4])
     a = model.split((x, c))
     b = model.split(torch.as_tensor(Xc[:4]))
