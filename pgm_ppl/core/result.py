@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import arviz
 
 DENSITY_KINDS = ("exact", "posterior_predictive", "lower_bound", "estimate")
 
@@ -156,7 +159,7 @@ class Fit:
                 "ELBO bound; of the classical engines, fit's Bayesian models and the EM mixtures have one)")
         return self.density
 
-    def to_inference_data(self, **options: Any):
+    def to_inference_data(self, **options: Any) -> arviz.InferenceData:
         """Convert to :class:`arviz.InferenceData`; see :func:`pgm_ppl.diagnostics.to_inference_data`."""
         from pgm_ppl.diagnostics.convert import to_inference_data  # diagnostics sits above this layer
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, gammaln, logsumexp
 
 from pgm_ppl.core.conjugate import empirical_covariance_prior, expected_log_gaussian, normal_wishart_update
@@ -113,7 +114,7 @@ class CAVIResult:
         return int(np.unique(self.labels).size)
 
 
-def _data(X) -> np.ndarray:
+def _data(X: ArrayLike) -> np.ndarray:
     return check_data(X, "X", min_rows=2)
 
 
@@ -156,7 +157,7 @@ def _lower_bound(state: CAVIState, log_resp: np.ndarray) -> float:
                  - 0.5 * d * np.log(state.mean_precision).sum())
 
 
-def init(X, prior: DPMixturePrior, responsibilities: np.ndarray) -> CAVIState:
+def init(X: ArrayLike, prior: DPMixturePrior, responsibilities: ArrayLike) -> CAVIState:
     """Initial variational parameters from initial responsibilities (N, K) (one M-step)."""
     X = _data(X)
     r = np.asarray(responsibilities, dtype=np.float64)
@@ -182,7 +183,8 @@ def _fields(state: CAVIState) -> tuple:
             state.log_resp, state.lower_bound)
 
 
-def run(X, num_components: int, *, prior: DPMixturePrior | None = None, responsibilities=None,
+def run(X: ArrayLike, num_components: int, *, prior: DPMixturePrior | None = None,
+        responsibilities: ArrayLike | None = None,
         max_iter: int = 200, tol: float = 1e-3, tol_rule: str = "absolute", seed: int = 0) -> CAVIResult:
     """Run CAVI until the lower bound changes by less than ``tol`` (``tol_rule="absolute"``, the default) or by
     less than ``tol`` times its magnitude (``"relative"``), or ``max_iter`` sweeps (then a

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pgm_ppl.core.validation import check_data
 from scipy.special import logsumexp
@@ -61,7 +62,7 @@ class CollapsedGibbsResult:
         return self.labels[int(np.argmin(loss))]
 
 
-def _check(X, alpha: float, noise_scale: float, prior_scale: float) -> np.ndarray:
+def _check(X: ArrayLike, alpha: float, noise_scale: float, prior_scale: float) -> np.ndarray:
     X = check_data(X, "X")
     for name, value in (("alpha", alpha), ("noise_scale", noise_scale), ("prior_scale", prior_scale)):
         if not value > 0:
@@ -69,7 +70,7 @@ def _check(X, alpha: float, noise_scale: float, prior_scale: float) -> np.ndarra
     return X
 
 
-def init(X, labels=None) -> GibbsState:
+def init(X: ArrayLike, labels: ArrayLike | None = None) -> GibbsState:
     """State from initial ``labels`` (all points in one cluster when None); labels are compacted."""
     X = np.asarray(X, dtype=np.float64)
     z = np.zeros(X.shape[0], dtype=np.int64) if labels is None else np.asarray(labels)
@@ -129,8 +130,9 @@ def co_clustering_frequencies(labels: np.ndarray) -> np.ndarray:
     return np.einsum("sik,sjk->ij", onehot, onehot) / labels.shape[0]
 
 
-def run(X, *, alpha: float = 1.0, noise_scale: float = 1.0, prior_scale: float = 3.0, mean_prior=None,
-        num_samples: int = 200, num_warmup: int = 50, labels=None, seed: int = 0) -> CollapsedGibbsResult:
+def run(X: ArrayLike, *, alpha: float = 1.0, noise_scale: float = 1.0, prior_scale: float = 3.0,
+        mean_prior: ArrayLike | None = None, num_samples: int = 200, num_warmup: int = 50,
+        labels: ArrayLike | None = None, seed: int = 0) -> CollapsedGibbsResult:
     """Run ``num_warmup + num_samples`` sweeps, keeping the last ``num_samples`` partitions.
 
     Parameters

@@ -21,6 +21,7 @@ empirical measure is :func:`scipy.stats.norm.fit` (mean and the biased, 1/N, sta
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pgm_ppl.core.validation import check_data
 from scipy.special import logsumexp
@@ -31,7 +32,7 @@ from pgm_ppl.core.measures import DiscreteMeasure
 __all__ = ["empirical_measure", "discrete_measure", "mixture_density"]
 
 
-def _points(values, name: str) -> np.ndarray:
+def _points(values: ArrayLike, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 1:
         array = array[:, None]
@@ -40,7 +41,7 @@ def _points(values, name: str) -> np.ndarray:
     return check_data(array, name)
 
 
-def empirical_measure(samples) -> DiscreteMeasure:
+def empirical_measure(samples: ArrayLike) -> DiscreteMeasure:
     r"""The empirical measure :math:`\hat P_N = \frac1N\sum_n \delta_{x_n}` (course eq. (4.1), Fig. 4.1).
 
     Parameters
@@ -62,7 +63,7 @@ def empirical_measure(samples) -> DiscreteMeasure:
     return DiscreteMeasure(points, np.full(points.shape[0], 1.0 / points.shape[0]))
 
 
-def discrete_measure(atoms, weights) -> DiscreteMeasure:
+def discrete_measure(atoms: ArrayLike, weights: ArrayLike) -> DiscreteMeasure:
     r"""The mixing measure :math:`\theta = \sum_k c_k \delta_{\phi_k}` (course eq. (4.3), Fig. 4.3).
 
     Parameters
@@ -87,7 +88,7 @@ def discrete_measure(atoms, weights) -> DiscreteMeasure:
     return DiscreteMeasure(points, c)
 
 
-def mixture_density(measure: DiscreteMeasure, x, scale: float) -> np.ndarray:
+def mixture_density(measure: DiscreteMeasure, x: ArrayLike, scale: float) -> np.ndarray:
     r"""Density of :math:`p(x) = \int \mathcal N(x; \phi, \sigma^2 I)\,\theta(d\phi)
     = \sum_k c_k \mathcal N(x; \phi_k, \sigma^2 I)` (course eqs. (4.3)-(4.11), Fig. 4.3).
 

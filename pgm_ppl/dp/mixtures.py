@@ -33,16 +33,18 @@ or more chains and the co-clustering matrix show it.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 from scipy.stats import norm
 
 from pgm_ppl.backend import dist, ops, pyro
+from pgm_ppl.backend.arrays import Array
 
 __all__ = ["dp_mixture", "dp_mixture_guide", "assignment_probabilities", "co_clustering_probabilities",
            "stick_weights"]
 
 
-def stick_weights(v):
+def stick_weights(v: Array) -> Array:
     r"""Backend-neutral :math:`C_k = V_k\prod_{j<k}(1-V_j)` for :math:`k \le K-1` plus the leftover
     :math:`C_K = \prod_{j<K}(1-V_j)`, from sticks of shape (..., K-1); computed in log space."""
     log_rest = ops.cumsum(ops.log1p(-v), axis=-1)
@@ -51,7 +53,7 @@ def stick_weights(v):
                    + ops.concatenate([zero, log_rest], axis=-1))
 
 
-def dp_mixture(x, num_components: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
+def dp_mixture(x: Array, num_components: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0) -> None:
     r"""Truncated stick-breaking DP mixture of diagonal Gaussians with enumerated assignments.
 
     Parameters
@@ -78,7 +80,8 @@ def dp_mixture(x, num_components: int = 10, *, alpha: float = 1.0, prior_scale: 
         pyro.sample("x", dist.Normal(mu[z], sigma[z]).to_event(1), obs=x)
 
 
-def dp_mixture_guide(x, num_components: int = 10, *, alpha: float = 1.0, prior_scale: float = 3.0):
+def dp_mixture_guide(x: Array, num_components: int = 10, *, alpha: float = 1.0,
+                     prior_scale: float = 3.0) -> None:
     r"""Blei-Jordan mean-field guide for :func:`dp_mixture`, with :math:`z` left to enumeration.
 
     .. math:: q(V_k) = \mathrm{Beta}(a_k, b_k),\quad q(\mu_k) = \mathcal N(m_k, \mathrm{diag}(s_k^2)),\quad
@@ -103,8 +106,8 @@ def dp_mixture_guide(x, num_components: int = 10, *, alpha: float = 1.0, prior_s
         pyro.sample("sigma", dist.LogNormal(log_loc, log_scale).to_event(1))
 
 
-def _responsibilities(x, weights, mu, sigma) -> np.ndarray:
-    """Per-draw :math:`p(z_n = k \mid x_n, C, \mu, \sigma)`, shape (S, N, K), draws flattened."""
+def _responsibilities(x: ArrayLike, weights: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> np.ndarray:
+    r"""Per-draw :math:`p(z_n = k \mid x_n, C, \mu, \sigma)`, shape (S, N, K), draws flattened."""
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(weights).reshape(-1, np.shape(weights)[-1])
     m = np.asarray(mu).reshape((w.shape[0],) + np.shape(mu)[-2:])
@@ -116,7 +119,7 @@ def _responsibilities(x, weights, mu, sigma) -> np.ndarray:
     return np.exp(logits - logsumexp(logits, axis=-1, keepdims=True))
 
 
-def assignment_probabilities(x, weights, mu, sigma) -> np.ndarray:
+def assignment_probabilities(x: ArrayLike, weights: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> np.ndarray:
     r""":math:`p(z_n = k \mid x_n, C, \mu, \sigma)` averaged over posterior draws.
 
     ``weights`` (..., K), ``mu`` and ``sigma`` (..., K, d) hold draws with any leading sample axes (as in
@@ -126,7 +129,7 @@ def assignment_probabilities(x, weights, mu, sigma) -> np.ndarray:
     return _responsibilities(x, weights, mu, sigma).mean(0)
 
 
-def co_clustering_probabilities(x, weights, mu, sigma) -> np.ndarray:
+def co_clustering_probabilities(x: ArrayLike, weights: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> np.ndarray:
     r"""Posterior co-clustering matrix :math:`P_{nm} = p(z_n = z_m \mid x)`, label-invariant.
 
     .. math:: P_{nm} = \frac1S \sum_{s=1}^S \sum_{k=1}^K r^{(s)}_{nk}\, r^{(s)}_{mk}, \qquad

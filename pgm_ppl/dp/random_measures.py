@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "StickBreaking", "stick_breaking", "expected_stick_weights", "truncation_level",
@@ -151,8 +152,9 @@ def polya_urn(alpha: float, base_sampler: Callable[[np.random.Generator, int], n
     return PolyaUrn(atoms[tables], tables, atoms)
 
 
-def expected_num_clusters(alpha, num_data: int) -> np.ndarray:
-    r""":math:`\mathbb E[K_N] = \sum_{i=0}^{N-1} \alpha/(\alpha+i)` (broadcasts over an array of alphas)."""
+def expected_num_clusters(alpha: ArrayLike, num_data: int) -> float | np.ndarray:
+    r""":math:`\mathbb E[K_N] = \sum_{i=0}^{N-1} \alpha/(\alpha+i)` (broadcasts over an array of alphas: a
+    ``numpy.float64`` for a scalar ``alpha``, an array of its shape otherwise)."""
     N = _count(num_data, "num_data")
     a = np.asarray(alpha, dtype=np.float64)
     if np.any(~np.isfinite(a)) or np.any(a <= 0):

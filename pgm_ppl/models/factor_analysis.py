@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from pgm_ppl.backend import dist, ops, pyro
+from pgm_ppl.backend.arrays import Array
 
 
-def factor_analysis(x, num_factors: int = 2, *, prior_scale: float = 1.0):
+def factor_analysis(x: Array, num_factors: int = 2, *, prior_scale: float = 1.0) -> None:
     r"""Bayesian factor analysis, with the latent factors integrated out.
 
     .. math::

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pgm_ppl.backend import dist, ops, pyro
+from pgm_ppl.backend.arrays import Array
 from pgm_ppl.backend.annotations import exchangeable_components
 
 
 @exchangeable_components(by="mu", sites={"pi": 0, "mu": 0, "sigma": 0})
-def gaussian_mixture(x, num_components: int = 3, *, concentration: float = 1.0, prior_scale: float = 3.0):
+def gaussian_mixture(x: Array, num_components: int = 3, *, concentration: float = 1.0,
+                     prior_scale: float = 3.0) -> None:
     r"""Bayesian Gaussian mixture with Dirichlet weights and enumerated assignments (course Ex. 3.1).
 
     .. math::

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pgm_ppl.backend import dist, ops, pyro
+from pgm_ppl.backend.arrays import Array
 
 
-def gp_regression(x, y=None, *, jitter: float = 1e-6):
+def gp_regression(x: Array, y: Array | None = None, *, jitter: float = 1e-6) -> None:
     r"""GP regression with an SE kernel and log-normal hyperpriors; the latent function is marginalised.
 
     .. math::

@@ -23,12 +23,13 @@ across draws and chains by the emission parameters, permuting :math:`\pi`, both 
 from __future__ import annotations
 
 from pgm_ppl.backend import dist, ops, pyro
+from pgm_ppl.backend.arrays import Array
 from pgm_ppl.backend.annotations import exchangeable_components
 
 __all__ = ["gaussian_hmm", "categorical_hmm"]
 
 
-def _sequences(x):
+def _sequences(x: Array) -> Array:
     """``x`` as ``(N, T)``: a single sequence ``(T,)`` becomes one row."""
     if len(x.shape) == 1:
         return ops.reshape(x, (1, -1))
@@ -38,7 +39,7 @@ def _sequences(x):
 
 
 @exchangeable_components(by="mu", sites={"initial": 0, "transition": (0, 1), "mu": 0, "sigma": 0})
-def gaussian_hmm(x, num_states: int = 2, *, concentration: float = 1.0, prior_scale: float = 3.0):
+def gaussian_hmm(x: Array, num_states: int = 2, *, concentration: float = 1.0, prior_scale: float = 3.0) -> None:
     r"""HMM with Gaussian emissions :math:`x_t \mid z_t=k \sim \mathcal N(\mu_k, \sigma_k^2)`.
 
     .. math:: \mu_k \sim \mathcal N(0, s_0^2),\quad \sigma_k \sim \mathrm{HalfNormal}(1).
@@ -68,7 +69,8 @@ def gaussian_hmm(x, num_states: int = 2, *, concentration: float = 1.0, prior_sc
 
 
 @exchangeable_components(by="emission", sites={"initial": 0, "transition": (0, 1), "emission": 0})
-def categorical_hmm(x, num_states: int = 2, num_symbols: int | None = None, *, concentration: float = 1.0):
+def categorical_hmm(x: Array, num_states: int = 2, num_symbols: int | None = None, *,
+                    concentration: float = 1.0) -> None:
     r"""HMM with categorical emissions :math:`x_t \mid z_t=k \sim \mathrm{Cat}(B_k)`,
     :math:`B_k \sim \mathrm{Dir}(\alpha 1_M)`.
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from pgm_ppl.backend import dist, ops, pyro
+from pgm_ppl.backend.arrays import Array
 
 
-def linear_regression(X, y=None, *, prior_scale: float = 1.0, noise_scale: float | None = None):
+def linear_regression(X: Array, y: Array | None = None, *, prior_scale: float = 1.0,
+                      noise_scale: float | None = None) -> None:
     r"""Bayesian linear regression, course Example 3.2.
 
     .. math::
