@@ -222,12 +222,23 @@ def _finite(name: str, value: np.ndarray) -> np.ndarray:
 
 
 def _check_probs(name: str, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    p = _finite(name, np.asarray(p, dtype=np.float64))
+    """Rows of probabilities as float64, renormalised to sum to one.
+
+    A row's sum may miss 1 by rounding at the input's precision (:math:`\\sqrt\\epsilon` of its dtype: 1.5e-8 for
+    float64, 3.5e-4 for float32, float64's for integers); it is then divided by its sum, so that log-likelihoods
+    of discrete data stay <= 0 (float32 rows [0.33333334, 0.66666669] gave log p = +3e-8).
+    """
+    p = np.asarray(p)
+    tol = float(np.sqrt(np.finfo(p.dtype if np.issubdtype(p.dtype, np.floating) else np.float64).eps))
+    p = _finite(name, p.astype(np.float64))
     if p.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {p.shape}.")
-    if (p < 0).any() or not np.allclose(p.sum(-1), 1.0, atol=1e-8):
-        raise ValueError(f"{name}: rows must be probability vectors (non-negative, summing to 1).")
-    return p
+    total = p.sum(-1, keepdims=True)
+    if (p < 0).any() or not (np.abs(total - 1.0) <= tol).all():
+        worst = float(np.abs(total - 1.0).max())
+        raise ValueError(f"{name}: expected rows that are probability vectors (non-negative, summing to 1 within "
+                         f"{tol:.2g}), got {'negative entries' if (p < 0).any() else f'a row sum off by {worst:.3g}'}.")
+    return p / total
 
 
 def _sample_rows(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -311,7 +322,7 @@ class CategoricalHMM(_MarkovChainMixin):
 
     def __post_init__(self) -> None:
         self._check_chain()
-        emission = np.asarray(self.emission, dtype=np.float64)
+        emission = np.asarray(self.emission)
         object.__setattr__(self, "emission", _check_probs("emission", emission, (self.num_states, emission.shape[-1])))
 
     def log_emission(self, x: np.ndarray) -> np.ndarray:
@@ -393,9 +404,12 @@ class GaussianHMM(_MarkovChainMixin):
         return z, x
 
     def m_step(self, x: np.ndarray, fb: ForwardBackwardResult, variance_floor: float = 1e-9) -> GaussianHMM:
-        """Baum-Welch update: responsibility-weighted means and variances (floored at ``variance_floor``).
+        """Baum-Welch update: responsibility-weighted means and variances, floored at ``variance_floor`` times the
+        data's scale (the mean per-column variance of ``x``; its mean square when every column is constant; 1
+        when ``x`` is all zeros), so the floor means the same for data in any unit.
 
-        A state with zero expected count (unreachable) keeps its mean and variance: no 0/0, no NaN.
+        A state with zero expected count (unreachable) keeps its mean and variance: no 0/0, no NaN. Variances are
+        weighted sums of squared deviations (not :math:`E[x^2] - \\mu^2`, which cancels for data far from 0).
         """
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.means.shape[1])
         gamma = fb.posterior.reshape(-1, self.num_states)
@@ -403,7 +417,9 @@ class GaussianHMM(_MarkovChainMixin):
         seen = weight > 0
         safe = np.where(seen, weight, 1.0)
         means = gamma.T @ x / safe
-        variances = np.maximum(gamma.T @ x ** 2 / safe - means ** 2, variance_floor)
+        scale = float(x.var(0).mean()) or float((x ** 2).mean()) or 1.0
+        deviations = (x[:, None, :] - means[None]) ** 2                                  # (N T, K, D)
+        variances = np.maximum(np.einsum("nk,nkd->kd", gamma, deviations) / safe, variance_floor * scale)
         means, variances = np.where(seen, means, self.means), np.where(seen, variances, self.variances)
         return replace(self, means=means, variances=variances, **self._chain_m_step(fb))
 

@@ -36,6 +36,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from pgm_ppl.core.em import EStep, run_em
+from pgm_ppl.core.linalg import cholesky
 
 __all__ = ["LinearGaussianSSM", "KalmanFilterResult", "kalman_filter", "SmootherResult", "rts_smoother",
            "KalmanEMResult", "kalman_em"]
@@ -46,6 +47,24 @@ def _mat(name: str, value: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if value.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {value.shape}.")
     return _finite(name, value)
+
+
+def _factor(matrix: np.ndarray, name: str, fix: str) -> tuple[np.ndarray, bool]:
+    """Lower Cholesky factor for ``cho_solve``: LAPACK's fast path, and on failure the one guarded helper
+    :func:`pgm_ppl.core.linalg.cholesky` (no jitter), whose ValueError names ``name`` and ends with ``fix``."""
+    try:
+        return cho_factor(matrix, lower=True)
+    except (np.linalg.LinAlgError, ValueError):
+        return cholesky(matrix, name=name, fix=fix), True
+
+
+def _floored(matrix: np.ndarray, floor: float) -> np.ndarray:
+    """The symmetric part of ``matrix`` with its eigenvalues raised to at least ``floor``."""
+    matrix = 0.5 * (matrix + matrix.T)
+    eigval, eigvec = np.linalg.eigh(matrix)
+    if eigval[0] >= floor:
+        return matrix
+    return (eigvec * np.maximum(eigval, floor)) @ eigvec.T
 
 
 def _finite(name: str, value: np.ndarray) -> np.ndarray:
@@ -86,10 +105,9 @@ class LinearGaussianSSM:
         if mu0.shape != (m,):
             raise ValueError(f"mu0 must have {m} entries, got shape {np.shape(self.mu0)}.")
         for name in ("Q", "R", "P0"):
-            try:
-                np.linalg.cholesky(values[name])
-            except np.linalg.LinAlgError as e:
-                raise ValueError(f"{name} must be symmetric positive definite.") from e
+            if not np.allclose(values[name], values[name].T, rtol=1e-10, atol=0.0):
+                raise ValueError(f"{name}: expected a symmetric positive-definite matrix, got a non-symmetric one.")
+            cholesky(values[name], name=name, fix="pass a symmetric positive-definite covariance")
         for name, value in {**values, "mu0": mu0}.items():
             object.__setattr__(self, name, value)
 
@@ -181,7 +199,7 @@ def kalman_filter(model: LinearGaussianSSM, x: np.ndarray) -> KalmanFilterResult
             c, r = _observed_block(model, seen[t])
             innovation = x[t, seen[t]] - c @ mean
             s = c @ cov @ c.T + r
-            factor = cho_factor(s)
+            factor = _factor(s, f"innovation covariance C P C^T + R at time step {t}", "check the scales of Q, R and P0")
             gain = cho_solve(factor, c @ cov).T
             log_lik -= 0.5 * (innovation @ cho_solve(factor, innovation) + 2 * np.log(np.diag(factor[0])).sum()
                               + len(innovation) * np.log(2 * np.pi))
@@ -204,7 +222,9 @@ def rts_smoother(model: LinearGaussianSSM, x: np.ndarray) -> SmootherResult:
     means, covs = f.means.copy(), f.covariances.copy()
     lag = np.empty((max(t_len - 1, 0), m, m))
     for t in range(t_len - 2, -1, -1):
-        gain = cho_solve(cho_factor(f.predicted_covariances[t + 1]), model.A @ f.covariances[t]).T
+        predicted = _factor(f.predicted_covariances[t + 1], f"predicted covariance at time step {t + 1}",
+                            "check the scales of Q and P0")
+        gain = cho_solve(predicted, model.A @ f.covariances[t]).T
         means[t] = f.means[t] + gain @ (means[t + 1] - f.predicted_means[t + 1])
         covs[t] = f.covariances[t] + gain @ (covs[t + 1] - f.predicted_covariances[t + 1]) @ gain.T
         covs[t] = 0.5 * (covs[t] + covs[t].T)
@@ -269,7 +289,7 @@ def _expected_observations(model: LinearGaussianSSM, x: np.ndarray,
     cov_xz, cov_xx = np.zeros(model.C.shape), np.zeros(model.R.shape)
     for t in np.flatnonzero(seen.any(1) & ~seen.all(1)):
         o, u = seen[t], ~seen[t]
-        g = np.linalg.solve(model.R[np.ix_(o, o)], model.R[np.ix_(o, u)]).T
+        g = cho_solve(_factor(model.R[np.ix_(o, o)], "R (observed block)", "check R"), model.R[np.ix_(o, u)]).T
         p = model.C[u] - g @ model.C[o]
         xhat[t, u] = p @ s.means[t] + g @ x[t, o]
         cov_xz[u] += p @ s.covariances[t]
@@ -277,36 +297,55 @@ def _expected_observations(model: LinearGaussianSSM, x: np.ndarray,
     return xhat[seen.any(1)], cov_xz, cov_xx
 
 
+_FLOOR = 1e-12
+"""Floor of the eigenvalues of Q, R and P0 in EM, relative to the scale of the data (R) or of the smoothed states
+(Q, P0): a series the model explains exactly (one observation, a constant) has a degenerate maximum-likelihood
+R or Q = 0, which is not a valid model; it sits at the floor instead (scikit-learn's factor-analysis ``SMALL``)."""
+
+_NO_SIGNAL = "the smoothed states carry no signal; fix A or C (learn fewer parameters) or add data"
+
+
+def _data_scale(x: np.ndarray) -> float:
+    """Mean variance of the observed columns; their mean square if all are constant; 1 if all are zero."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variances = np.nanvar(x, axis=0)
+        squares = np.nanmean(x * x, axis=0)
+    variances, squares = variances[np.isfinite(variances)], squares[np.isfinite(squares)]
+    return float(variances.mean() if variances.size else 0.0) or float(squares.mean() if squares.size else 0.0) or 1.0
+
+
 def _m_step(model: LinearGaussianSSM, x: np.ndarray, s: SmootherResult, learn: Collection[str]) -> LinearGaussianSSM:
     """Closed-form ECM updates: A then Q given A, C then R given C, then mu0 and P0.
 
-    C and R have no data when no row has an observed entry: they keep their values (no 0/0).
+    C and R have no data when no row has an observed entry: they keep their values (no 0/0). The eigenvalues of
+    Q, R and P0 are floored at ``_FLOOR`` times the data's (R) or the smoothed states' (Q, P0) scale.
     """
     mu, ezz = s.means, s.covariances + np.einsum("ti,tj->tij", s.means, s.means)
+    state_floor = _FLOOR * (float(np.trace(ezz.mean(0))) / len(model.A) or 1.0)
     ezz_lag = s.lag_covariances + np.einsum("ti,tj->tij", mu[1:], mu[:-1])  # E[z_{t+1} z_t^T]
     new = {}
     a, c = model.A, model.C
     if len(mu) > 1:
         s11, s00, s10 = ezz[1:].sum(0), ezz[:-1].sum(0), ezz_lag.sum(0)
         if "A" in learn:
-            a = new["A"] = np.linalg.solve(s00.T, s10.T).T
+            a = new["A"] = cho_solve(_factor(s00, "sum of E[z_t z_t^T]", _NO_SIGNAL), s10.T).T
         if "Q" in learn:
             q = (s11 - a @ s10.T - s10 @ a.T + a @ s00 @ a.T) / (len(mu) - 1)
-            new["Q"] = 0.5 * (q + q.T)
+            new["Q"] = _floored(q, state_floor)
     rows = ~np.isnan(x).all(1)
     xhat, cov_xz, cov_xx = _expected_observations(model, x, s)
     sxx, sxz, szz = xhat.T @ xhat + cov_xx, xhat.T @ mu[rows] + cov_xz, ezz[rows].sum(0)
     if not rows.any():  # nothing observed: the emission parameters have zero counts and keep their values
         learn = set(learn) - {"C", "R"}
     if "C" in learn:
-        c = new["C"] = np.linalg.solve(szz.T, sxz.T).T
+        c = new["C"] = cho_solve(_factor(szz, "sum of E[z_t z_t^T]", _NO_SIGNAL), sxz.T).T
     if "R" in learn:
         r = (sxx - c @ sxz.T - sxz @ c.T + c @ szz @ c.T) / rows.sum()
-        new["R"] = 0.5 * (r + r.T)
+        new["R"] = _floored(r, _FLOOR * _data_scale(x))
     mu0 = new["mu0"] = mu[0] if "mu0" in learn else model.mu0
     if "P0" in learn:
         p0 = s.covariances[0] + np.outer(mu[0] - mu0, mu[0] - mu0)
-        new["P0"] = 0.5 * (p0 + p0.T)
+        new["P0"] = _floored(p0, state_floor)
     return replace(model, **new)
 
 

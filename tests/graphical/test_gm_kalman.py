@@ -147,7 +147,7 @@ def test_nile_local_level_em_matches_the_published_mle():
 
 
 def test_validation():
-    with pytest.raises(ValueError, match="positive definite"):
+    with pytest.raises(ValueError, match="Q: expected a positive-definite matrix"):
         LinearGaussianSSM(1, 1, -1.0, 1.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="shape"):
         kalman_filter(_model(), np.zeros((5, 3)))
