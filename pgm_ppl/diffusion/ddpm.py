@@ -180,15 +180,17 @@ class DDPM(nn.Module):
         """
         t = torch.as_tensor(t, dtype=x_t.dtype, device=x_t.device)
         t = t.expand(x_t.shape[0]) if t.ndim == 0 else t
-        a = self.alpha_bar(t, x_t)
         w = self.guidance_weight if guidance_weight is None else float(guidance_weight)
-        raw = self._network(x_t, t, y)
-        eps = convert_prediction(raw, source=self.prediction, target="epsilon", x_t=x_t, alpha_bar=a)
+        eps = self._to_epsilon(self._network(x_t, t, y), x_t, t)
         if y is None or w == 0.0:
             return eps
-        unconditional = convert_prediction(self._network(x_t, t, None), source=self.prediction, target="epsilon",
-                                           x_t=x_t, alpha_bar=a)
-        return (1.0 + w) * eps - w * unconditional
+        return (1.0 + w) * eps - w * self._to_epsilon(self._network(x_t, t, None), x_t, t)
+
+    def _to_epsilon(self, raw: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.prediction == "epsilon":
+            return raw
+        return convert_prediction(raw, source=self.prediction, target="epsilon", x_t=x_t,
+                                  alpha_bar=self.alpha_bar(t, x_t))
 
     def score(self, x_t: torch.Tensor, t: torch.Tensor | float, y: torch.Tensor | None = None,
               guidance_weight: float | None = None) -> torch.Tensor:
@@ -341,9 +343,10 @@ class DDPM(nn.Module):
         n, T = x0.shape[0], self.num_time_steps
         t = torch.randint(1, T + 1, (n,), device=x0.device)
         noise = torch.randn_like(x0)
-        x_t = self.schedule.q_sample(x0, t, noise)
-        target = convert_prediction(noise, source="epsilon", target=self.prediction, x_t=x_t,
-                                    alpha_bar=self.schedule.gather(self.schedule.alpha_bars, t, x_t))
+        a = self.schedule.gather(self.schedule.alpha_bars, t, x0)
+        x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise  # (9.12)
+        target = noise if self.prediction == "epsilon" else convert_prediction(
+            noise, source="epsilon", target=self.prediction, x_t=x_t, alpha_bar=a)
         return ((self._network(x_t, t.to(x0.dtype), y) - target) ** 2).mean()
 
     # --- density and samples -----------------------------------------------------------------------------------
@@ -353,12 +356,18 @@ class DDPM(nn.Module):
 
         return probability_flow(self, y=y, guidance_weight=guidance_weight)
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+    def log_prob(self, batch: Any) -> torch.Tensor:
         r""":math:`\log p_\theta(x)` per row (n,), nats, by the probability-flow ODE (exact divergence, or
-        Hutchinson's estimate above 8 features). A conditional model is evaluated unconditionally (null label)."""
+        Hutchinson's estimate above 8 features). ``batch`` is ``x`` or, for a conditional model, ``(x, y)``
+        (then :math:`\log p_\theta(x \mid y)` with guidance weight ``guidance_weight``); a conditional model given
+        ``x`` alone is evaluated unconditionally (null label)."""
         from pgm_ppl.diffusion.probability_flow import probability_flow_log_prob
 
-        return probability_flow_log_prob(self, x)
+        if isinstance(batch, (tuple, list)):
+            x, y = self.split_batch(batch)
+        else:
+            x, y = batch, None
+        return probability_flow_log_prob(self, x, y=y)
 
     def sample(self, num_samples: int) -> torch.Tensor:
         """``num_samples`` ancestral draws (:func:`~pgm_ppl.diffusion.ancestral_sample`); a conditional model

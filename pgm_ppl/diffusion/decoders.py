@@ -15,8 +15,6 @@ dimension (:math:`-\mathrm{ELBO} / (D \log 2)`), a metric the notes do not repor
 
 from __future__ import annotations
 
-import math
-
 import torch
 from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
@@ -99,5 +97,3 @@ class DiscretisedGaussian(TorchDistribution):
     def entropy(self) -> torch.Tensor:  # pragma: no cover - not needed by the ELBOs here
         raise NotImplementedError("DiscretisedGaussian has no closed-form entropy.")
 
-
-BITS_PER_NAT = 1.0 / math.log(2.0)

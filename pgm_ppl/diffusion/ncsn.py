@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from pgm_ppl.backend.seeding import torch_seeded
+from pgm_ppl.diffusion._util import maybe_seeded
 from pgm_ppl.core.validation import check_int, check_positive
 from pgm_ppl.diffusion.sde import VESDE
 from pgm_ppl.nn import TimeConditionedMLP
@@ -120,10 +121,7 @@ def annealed_langevin(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     features = check_int(features, "features")
     eps = check_positive(step_size, "step_size")
     steps = check_int(steps_per_level, "steps_per_level")
-    context = torch_seeded(check_int(seed, "seed", minimum=0)) if seed is not None else None
-    if context is not None:
-        context.__enter__()
-    try:
+    with maybe_seeded(seed):
         sig = sigmas.to(dtype)
         x = sig[0] * torch.randn(num_samples, features, dtype=dtype) if x_start is None else x_start
         path = [x] if return_trajectory else None
@@ -136,9 +134,6 @@ def annealed_langevin(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
                 path.append(x)
         if denoise:
             x = x + sig[-1] ** 2 * score(x, sig[-1].expand(num_samples, 1))
-    finally:
-        if context is not None:
-            context.__exit__(None, None, None)
     return (x, torch.stack(path)) if path is not None else x
 
 

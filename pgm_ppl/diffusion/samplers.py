@@ -34,14 +34,12 @@ the data).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import nn
 
-from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core.validation import check_choice, check_int
+from pgm_ppl.diffusion._util import maybe_seeded
 
 __all__ = ["SPACINGS", "ancestral_sample", "ddim_sample", "ddim_timesteps"]
 
@@ -93,12 +91,6 @@ def ddim_timesteps(num_time_steps: int, total_steps: int, spacing: str = "linspa
     return steps
 
 
-@contextmanager
-def _maybe_seeded(seed: int | None) -> Iterator[None]:
-    with (torch_seeded(check_int(seed, "seed", minimum=0)) if seed is not None else nullcontext()):
-        yield
-
-
 def _start(denoiser: nn.Module, num_samples: int, x_T: torch.Tensor | None) -> torch.Tensor:
     if x_T is not None:
         return x_T
@@ -137,7 +129,7 @@ def ancestral_sample(denoiser: nn.Module, num_samples: int, *, y: torch.Tensor |
         :math:`x_0`, shape (n, d) (and the trajectory).
     """
     num_samples = check_int(num_samples, "num_samples")
-    with _maybe_seeded(seed):
+    with maybe_seeded(seed):
         x = _start(denoiser, num_samples, x_T)
         path = [x] if return_trajectory else None
         for t in range(denoiser.num_time_steps, 0, -1):
@@ -189,7 +181,7 @@ def ddim_sample(denoiser: nn.Module, num_samples: int, *, num_time_steps: int = 
         raise ValueError(f"eta: expected a number >= 0, got {eta!r}.")
     steps = ddim_timesteps(num_time_steps, denoiser.num_time_steps, spacing).tolist() + [0]
     alpha_bars = denoiser.schedule.alpha_bars
-    with _maybe_seeded(seed):
+    with maybe_seeded(seed):
         x = _start(denoiser, num_samples, x_T)
         path = [x] if return_trajectory else None
         for t, s in zip(steps[:-1], steps[1:]):

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import torch
 
-from pgm_ppl.backend.seeding import torch_seeded
+from pgm_ppl.diffusion._util import maybe_seeded
 from pgm_ppl.core.validation import check_int, check_positive
 from pgm_ppl.diffusion.schedules import NoiseSchedule
 
@@ -165,10 +165,7 @@ def reverse_sde_sample(score: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
     N = check_int(num_time_steps, "num_time_steps")
     corrector_steps = check_int(corrector_steps, "corrector_steps", minimum=0)
     snr = check_positive(snr, "snr")
-    context = torch_seeded(check_int(seed, "seed", minimum=0)) if seed is not None else None
-    if context is not None:
-        context.__enter__()
-    try:
+    with maybe_seeded(seed):
         x = (torch.randn(num_samples, features, dtype=dtype) * sde.prior_scale()) if x_start is None else x_start
         times = torch.linspace(sde.t_max, sde.t_min, N + 1, dtype=torch.float64)
         path = [x] if return_trajectory else None
@@ -185,7 +182,4 @@ def reverse_sde_sample(score: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
             x = mean if (last and denoise) else mean + g * math.sqrt(dt) * torch.randn_like(x)
             if path is not None:
                 path.append(x)
-    finally:
-        if context is not None:
-            context.__exit__(None, None, None)
     return (x, torch.stack(path)) if path is not None else x
