@@ -72,13 +72,15 @@ class VAE(nn.Module):
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, features: int, latent_features: int,
                  likelihood: str, noise_variance: float | str, beta: float, num_classes: int,
-                 image_shape: tuple[int, ...] | None, num_importance_samples: int | None) -> None:
+                 image_shape: tuple[int, ...] | None, num_importance_samples: int | None,
+                 threshold: float | None = None) -> None:
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.features, self.latent_features = features, latent_features
         self.likelihood, self.beta, self.num_classes = likelihood, beta, num_classes
         self.image_shape = image_shape
         self.num_importance_samples = num_importance_samples
+        self.threshold = threshold
         self.learn_noise = isinstance(noise_variance, str)
         if likelihood == "gaussian":
             if noise_variance == "learned":  # one variance per pixel
@@ -96,7 +98,18 @@ class VAE(nn.Module):
 
     # ----------------------------------------------------------------------------------------------------- parts
     def split(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(x, context)``: the data rows and, for a conditional VAE, the one-hot labels (else None)."""
+        """``(x, context)``: the data rows (binarised at ``threshold`` if set) and, for a conditional VAE, the one-hot
+        labels (else None)."""
+        x, context = self._split(batch)
+        if self.threshold is not None:
+            x = (x > self.threshold).to(x.dtype)
+        elif self.likelihood == "bernoulli" and torch.any((x != 0) & (x != 1)):
+            raise ValueError("x: expected pixels equal to 0 or 1 for the Bernoulli decoder, got other values; "
+                             "binarise the data (pgm_ppl.data.images.load_binarized_digits) or build the VAE "
+                             "with threshold=8.0 for raw digits (0-16).")
+        return x, context
+
+    def _split(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         if isinstance(batch, (tuple, list)):
             x, y = batch
             if not self.num_classes:
@@ -256,7 +269,7 @@ def vae(features: int, *, latent_features: int = 8, hidden_features: Sequence[in
         architecture: str = "mlp", likelihood: str = "bernoulli", noise_variance: float | str = "learned",
         beta: float = 1.0, num_classes: int = 0, activation: str = "relu",
         image_shape: Sequence[int] | None = None, channels: Sequence[int] = (16, 32),
-        num_importance_samples: int | None = None, seed: int = 0) -> VAE:
+        num_importance_samples: int | None = None, threshold: float | None = None, seed: int = 0) -> VAE:
     r"""Build a :class:`VAE` (course §6.4) with weights drawn under ``torch_seeded(seed)``.
 
     Parameters
@@ -286,6 +299,10 @@ def vae(features: int, *, latent_features: int = 8, hidden_features: Sequence[in
         For ``architecture="conv"``: ``(1, 8, 8)`` by default when D = 64, and the stages' channels.
     num_importance_samples
         None: ``log_prob`` is the ELBO; K: the IWAE-K estimate (see :func:`with_importance_samples`).
+    threshold
+        None (the data are given as the model sees them), or a level: the model is then one of the binarised
+        rows :math:`\mathbb 1[x > \text{threshold}]` (8.0 for raw digits, as ``pgm-ppl train vae --data digits``);
+        its ``log_prob`` is that of the binarised row.
     seed
         Seeds the initial weights.
 
@@ -338,7 +355,8 @@ def vae(features: int, *, latent_features: int = 8, hidden_features: Sequence[in
             decoder = MLP(L + C, D, widths[::-1], activation=activation)
         return VAE(encoder, decoder, features=D, latent_features=L, likelihood=likelihood,
                    noise_variance=noise_variance, beta=beta, num_classes=C, image_shape=shape,
-                   num_importance_samples=num_importance_samples)
+                   num_importance_samples=num_importance_samples,
+                   threshold=None if threshold is None else float(threshold))
 
 
 def with_importance_samples(module: VAE, num_importance_samples: int | None) -> VAE:
