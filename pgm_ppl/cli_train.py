@@ -63,6 +63,9 @@ TRAINABLE: dict[str, Trainable] = {
                      {"hidden_features": 64, "solver": "dopri5", "trace": "exact", "learning_rate": 1e-3},
                      "pgm_ppl.flows:cnf"),
     "gmm": Trainable("Gaussian mixture by EM (full covariances)", "em", {"num_components": 8}),
+    "vae": Trainable("variational autoencoder of binary images (Bernoulli decoder; digits binarised at 8), "
+                     "Pyro ELBO", "train", {"latent_features": 8, "hidden_features": 256, "threshold": 8.0,
+                                            "learning_rate": 1e-3}, "pgm_ppl.deep_latent:vae"),
 }
 
 
