@@ -56,6 +56,22 @@ def check_int(value: int, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def rounding_tolerance(*arrays: Any) -> float:
+    """:math:`\\sqrt\\epsilon` of the least precise floating dtype among ``arrays`` (1.5e-8 for float64, 3.5e-4 for
+    float32; float64's for integers): how far a sum of weights normalised at that precision may miss its target."""
+    eps = 0.0
+    for x in arrays:
+        dtype = x.dtype
+        if hasattr(dtype, "is_floating_point"):  # torch
+            import torch
+
+            value = torch.finfo(dtype).eps if dtype.is_floating_point else np.finfo(np.float64).eps
+        else:
+            value = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else np.finfo(np.float64).eps
+        eps = max(eps, float(value))
+    return math.sqrt(eps or float(np.finfo(np.float64).eps))
+
+
 def check_histograms(a: Any, b: Any, C: Any, *, balanced: bool = True) -> tuple[Any, Any, Any]:
     """Validate weights ``a`` (n,), ``b`` (m,) and cost ``C`` (n, m); balanced problems need equal masses."""
     a, b, C = as_array(a, "a"), as_array(b, "b"), as_array(C, "C")
@@ -73,11 +89,14 @@ def check_histograms(a: Any, b: Any, C: Any, *, balanced: bool = True) -> tuple[
         raise ValueError("cost 'C' contains non-finite entries")
     if balanced:
         mass_a, mass_b = scalar(nx, nx.sum(a)), scalar(nx, nx.sum(b))
-        if abs(mass_a - mass_b) > 1e-8 * max(mass_a, mass_b, 1.0):
+        if abs(mass_a - mass_b) > rounding_tolerance(a, b) * max(mass_a, mass_b):
             raise ValueError(
-                f"balanced OT needs equal total masses: sum(a) = {mass_a:.10g}, sum(b) = {mass_b:.10g}; "
+                f"'a' and 'b': balanced OT needs equal total masses (to {rounding_tolerance(a, b):.2g} relative, the "
+                f"rounding level of their dtype): sum(a) = {mass_a:.10g}, sum(b) = {mass_b:.10g}; "
                 "normalise them or use unbalanced_sinkhorn"
             )
+        if mass_a != mass_b:  # rounding: b is rescaled to a's mass (as POT's emd does, which asserts 1e-6 first)
+            b = b * (mass_a / mass_b)
     return a, b, C
 
 
@@ -88,6 +107,11 @@ def check_points(x: Any, name: str) -> Any:
         x = x[:, None]
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"'{name}' must have shape (n, d) with n >= 1; got {tuple(x.shape)}")
+    finite = np.isfinite(np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64))
+    if not finite.all():
+        row, column = (int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(f"'{name}': expected finite points, got {float(x[row, column])} at row {row}, column {column} "
+                         f"({int((~finite).sum())} non-finite in all)")
     return x
 
 
@@ -99,6 +123,6 @@ def check_weights(w: Any, n: int, name: str, like: Any) -> Any:
     w = as_array(w, name)
     if w.ndim != 1 or w.shape[0] != n:
         raise ValueError(f"'{name}' must have shape ({n},); got {tuple(w.shape)}")
-    if scalar(nx, nx.min(w)) < 0 or abs(scalar(nx, nx.sum(w)) - 1.0) > 1e-8:
+    if scalar(nx, nx.min(w)) < 0 or abs(scalar(nx, nx.sum(w)) - 1.0) > rounding_tolerance(w):
         raise ValueError(f"'{name}' must be non-negative and sum to 1; got sum {scalar(nx, nx.sum(w)):.10g}")
     return w

@@ -1,0 +1,130 @@
+"""Property: discrete OT on degenerate inputs returns couplings with the given marginals, or names the argument
+(issue 18)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from pgm_ppl.core.convergence import ConvergenceWarning
+from pgm_ppl.ot import cost_matrix, exact_ot, sinkhorn, sinkhorn_log, wasserstein_distance_empirical
+from property_strategies import SETTINGS, call_or_named_error, data_matrices, has_nonfinite
+
+
+_FLOAT32_THIRDS = (np.zeros((4, 1), np.float32), np.zeros((4, 1), np.float32), np.array([1.0, 0.0, 0.0, 0.0]),
+                   np.array([0.25, 1 / 3, 1 / 3, 1 / 12], np.float32))
+
+
+@st.composite
+def histograms(draw, n: int):
+    """Weights with exact zeros, summing to one at their own precision (float64 or float32)."""
+    counts = np.array(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)), dtype=np.float64)
+    if counts.sum() == 0:
+        counts[draw(st.integers(0, n - 1))] = 1.0
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    return (counts / counts.sum()).astype(dtype)
+
+
+@st.composite
+def problems(draw):
+    _, x = draw(data_matrices(max_rows=6, max_cols=2))
+    kind, y = draw(data_matrices(max_rows=6, max_cols=2))
+    y = y[:, :1] if x.shape[1] == 1 else np.column_stack([y[:, :1]] * x.shape[1]) + y[:, -1:]
+    y = y.astype(x.dtype)
+    return x, y, draw(histograms(len(x))), draw(histograms(len(y)))
+
+
+def _check_coupling(result, a, b, rtol: float) -> None:
+    P = np.asarray(result.plan, dtype=np.float64)
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert np.isfinite(P).all() and (P >= 0).all(), P
+    assert np.isfinite(float(result.cost)) and float(result.cost) >= -1e-12
+    np.testing.assert_allclose(P.sum(0), b, atol=rtol * np.linalg.norm(b) * 10)
+    np.testing.assert_allclose(P.sum(1), a, atol=rtol * np.linalg.norm(a) * 10)
+
+
+@SETTINGS
+@given(problem=problems())
+@example(problem=_FLOAT32_THIRDS)
+def test_exact_ot_plans_are_couplings(problem):
+    x, y, a, b = problem
+    C = call_or_named_error(cost_matrix, ("x", "y"), x, y)
+    if C is None:
+        assert has_nonfinite(x) or has_nonfinite(y)
+        return
+    result = call_or_named_error(exact_ot, ("'a'", "'b'", "'C'"), a, b, C)
+    if result is None:
+        assert not np.isfinite(np.asarray(C, np.float64)).all()
+        return
+    assert result.converged
+    _check_coupling(result, a, b, rtol=float(np.finfo(np.asarray(C).dtype).eps) * 100)
+
+
+@SETTINGS
+@given(problem=problems(), reg=st.sampled_from([1e-2, 1.0, 1e2]), log_domain=st.booleans())
+@example(problem=_FLOAT32_THIRDS, reg=1e-2, log_domain=False)
+def test_sinkhorn_plans_are_couplings_or_warn(problem, reg, log_domain):
+    x, y, a, b = problem
+    C = call_or_named_error(cost_matrix, ("x", "y"), x, y)
+    if C is None:
+        return
+    solver = sinkhorn_log if log_domain else sinkhorn
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = solver(a, b, C, reg, max_iter=200, tol=1e-6, tol_rule="relative")
+        except (ValueError, TypeError) as error:
+            assert any(name in str(error) for name in ("'a'", "'b'", "'C'", "'reg'", "reg")), error
+            return
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert result.converged != warned, (result.converged, [str(w.message) for w in caught])
+    if result.converged:
+        _check_coupling(result, a, b, rtol=1e-6)
+    else:
+        assert np.isfinite(np.asarray(result.plan, np.float64)).all() or warned
+
+
+@SETTINGS
+@given(data=data_matrices(max_rows=6, max_cols=2))
+@example(data=("nonfinite", np.array([[np.nan], [0.0], [0.0]], np.float32)))
+def test_wasserstein_distance_to_itself_is_zero(data):
+    kind, x = data
+    w = call_or_named_error(wasserstein_distance_empirical, ("x", "y"), x, x)
+    if w is None:
+        assert has_nonfinite(x)
+        return
+    assert np.isfinite(w) and 0 <= w <= 1e-6 * (np.abs(np.asarray(x, np.float64)).max() + 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weights_summing_to_one_at_their_precision_are_accepted(dtype):
+    """Regression (issue 18): the mass check was a fixed 1e-8, so float32 weights normalised in float32 were refused
+    ('balanced OT needs equal total masses') whenever their float32 sum missed 1 by one rounding step."""
+    a = (np.arange(1, 8, dtype=np.float64) / 28).astype(dtype)
+    b = np.full(3, 1 / 3, dtype)
+    C = np.abs(np.arange(7.0)[:, None] - np.arange(3.0)[None]).astype(dtype)
+    result = exact_ot(a, b, C)
+    assert result.converged
+    assert wasserstein_distance_empirical(np.arange(7.0).astype(dtype), np.arange(3.0).astype(dtype), a, b) >= 0
+    with pytest.raises(ValueError, match="equal total masses"):
+        exact_ot(a, b * dtype(1.01), C)
+
+
+def test_float32_masses_within_rounding_reach_pot_rescaled():
+    """Masses 1 and 1 + 1e-5 in float32 are within float32 rounding (3.5e-4): b is rescaled to a's mass, so POT's own
+    1e-6 mass assertion never fires (a raw AssertionError), and the plan's column sums are the rescaled b."""
+    a = np.array([0.5, 0.5], np.float32)
+    b = np.array([0.5, 0.50001], np.float32)
+    result = exact_ot(a, b, np.array([[0.0, 1.0], [1.0, 0.0]], np.float32))
+    np.testing.assert_allclose(np.asarray(result.plan).sum(0), b / b.sum(), rtol=1e-6)
+
+
+def test_non_finite_points_are_named():
+    """Regression (issue 18): NaN in the points surfaced as "cost 'C' contains non-finite entries", naming an argument
+    the user never passed."""
+    with pytest.raises(ValueError, match=r"'x': expected finite points, got nan at row 0, column 0"):
+        wasserstein_distance_empirical(np.array([[np.nan], [0.0]]), np.array([[0.0]]))
+    with pytest.raises(ValueError, match=r"'y': expected finite points, got inf at row 1, column 0"):
+        cost_matrix(np.zeros((2, 1)), np.array([[0.0], [np.inf]]))
