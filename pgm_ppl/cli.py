@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pgm_ppl.cli_text import add_text_commands
 from pgm_ppl.cli_train import add_commands, list_trainable
 from pgm_ppl.data import DATASETS, DataError, DataWarning, load_data
 from pgm_ppl.inference import GUIDES, METHODS
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     diagnosing.add_argument("--out", help="directory for the plots (default: <file>-diagnosis beside it)")
     diagnosing.set_defaults(run=_run_diagnose)
     add_commands(commands, _positive)  # train, sample, compare
+    add_text_commands(commands)  # text models: train on FILE.txt, sample --prompt
     return parser
 
 
