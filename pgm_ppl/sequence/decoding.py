@@ -45,19 +45,24 @@ def filter_logits(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int 
         ``temperature`` < 0, ``top_k`` not an integer >= 1, ``top_p`` outside [0, 1].
     """
     temperature = check_positive(temperature, "temperature", allow_zero=True)
+    top_k = None if top_k is None else check_int(top_k, "top_k")
+    top_p = None if top_p is None else check_probability(top_p, "top_p")
+    return _filter(logits, temperature, top_k, top_p)
+
+
+def _filter(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """:func:`filter_logits` on checked arguments (the generation loop's hot path)."""
     logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
     if temperature == 0:
         keep = F.one_hot(logits.argmax(-1), logits.shape[-1]).bool()
         return logits.masked_fill(~keep, float("-inf"))
     logits = logits / temperature
     if top_k is not None:
-        top_k = check_int(top_k, "top_k")
         if top_k < logits.shape[-1]:
             index = logits.topk(top_k, dim=-1).indices
             keep = torch.zeros_like(logits, dtype=torch.bool).scatter_(-1, index, True)
             logits = logits.masked_fill(~keep, float("-inf"))
     if top_p is not None:
-        top_p = check_probability(top_p, "top_p")
         probs, order = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True, stable=True)
         mass_before = probs.cumsum(-1) - probs
         # a mass that reaches p up to rounding (8 ulp) counts as reaching it: 0.4 + 0.25 + 0.2 is 0.85
@@ -133,7 +138,9 @@ def generate(model: Any, prompt: Any, num_new_tokens: int, *, num_samples: int =
     """
     num_new_tokens = check_int(num_new_tokens, "num_new_tokens", minimum=0)
     num_samples = check_int(num_samples, "num_samples")
-    filter_logits(torch.zeros(1, 2), temperature=temperature, top_k=top_k, top_p=top_p)  # validate the rule
+    temperature = check_positive(temperature, "temperature", allow_zero=True)
+    top_k = None if top_k is None else check_int(top_k, "top_k")
+    top_p = None if top_p is None else check_probability(top_p, "top_p")
     device = next(model.parameters()).device
     generator = _generator(seed, device)
     rows = _prompt_rows(model, prompt, num_samples, device)
@@ -157,7 +164,7 @@ def generate(model: Any, prompt: Any, num_new_tokens: int, *, num_samples: int =
             if greedy:
                 token = logits.argmax(-1)
             else:
-                probs = next_token_probabilities(logits, temperature=temperature, top_k=top_k, top_p=top_p)
+                probs = torch.softmax(_filter(logits, temperature, top_k, top_p), dim=-1)
                 token = torch.multinomial(probs, 1, generator=generator)[:, 0]
             new.append(token)
             pending = token[:, None]
