@@ -4,6 +4,7 @@ Every model is a :class:`torch.nn.Module` following :class:`pgm_ppl.training.Tra
 :func:`pgm_ppl.training.train` (ELBOs, custom losses, or a :class:`~pgm_ppl.training.TwoPlayer` game).
 """
 
+from pgm_ppl.deep_latent.autoencoder import Autoencoder, Classifier, autoencoder, classifier
 from pgm_ppl.deep_latent.collapse import CollapseDiagnostics, collapse_diagnostics
 from pgm_ppl.deep_latent.gan import (GAN, critic_loss, dcgan, gan_objective, generator_loss, gradient_penalty,
                                      mlp_gan, value_function, wgan_critic_loss, wgan_generator_loss, wgan_objective)
@@ -14,7 +15,7 @@ from pgm_ppl.deep_latent.numpyro_vae import NumPyroVAE, numpyro_elbo, numpyro_va
 from pgm_ppl.deep_latent.vae import VAE, iwae_loss, vae, with_importance_samples
 
 __all__ = [
-    "GAN", "VAE", "CollapseDiagnostics", "NumPyroVAE", "numpyro_elbo", "numpyro_vae", "GradientSamples", "ModeMetrics", "WGANGPOptimum",
+    "GAN", "VAE", "Autoencoder", "Classifier", "autoencoder", "classifier", "CollapseDiagnostics", "NumPyroVAE", "numpyro_elbo", "numpyro_vae", "GradientSamples", "ModeMetrics", "WGANGPOptimum",
     "collapse_diagnostics", "critic_loss", "dcgan", "elbo_gradient_samples", "gan_criterion", "gan_objective",
     "generator_loss", "gradient_penalty", "grid_centres", "iwae_loss", "mixture_samples", "mlp_gan", "mode_metrics",
     "optimal_discriminator", "ring_centres", "vae", "value_function", "wgan_critic_loss", "wgan_generator_loss",

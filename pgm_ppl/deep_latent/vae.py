@@ -73,7 +73,7 @@ class VAE(nn.Module):
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, features: int, latent_features: int,
                  likelihood: str, noise_variance: float | str, beta: float, num_classes: int,
                  image_shape: tuple[int, ...] | None, num_importance_samples: int | None,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, register_with_pyro: bool = False) -> None:
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.features, self.latent_features = features, latent_features
@@ -81,6 +81,7 @@ class VAE(nn.Module):
         self.image_shape = image_shape
         self.num_importance_samples = num_importance_samples
         self.threshold = threshold
+        self.register_with_pyro = bool(register_with_pyro)
         self.learn_noise = isinstance(noise_variance, str)
         if likelihood == "gaussian":
             if noise_variance == "learned":  # one variance per pixel
@@ -178,6 +179,8 @@ class VAE(nn.Module):
     # ------------------------------------------------------------------------------------------- model, guide
     def model(self, batch: Any) -> None:
         """Pyro model: :math:`z_n \\sim \\mathcal N(0, I)` (6.13), :math:`x_n \\sim p_\\theta(x \\mid z_n)`."""
+        if self.register_with_pyro:
+            pyro.module("vae", self)
         x, context = self.split(batch)
         with pyro.plate("data", x.shape[0]):
             with poutine.scale(scale=self.beta):  # beta-VAE: beta * KL (both sites scaled: see the guide)
@@ -186,6 +189,8 @@ class VAE(nn.Module):
 
     def guide(self, batch: Any) -> None:
         """Pyro guide: :math:`z_n \\sim q_\\phi(z \\mid x_n)` (6.14), reparameterised."""
+        if self.register_with_pyro:
+            pyro.module("vae", self)
         x, context = self.split(batch)
         with pyro.plate("data", x.shape[0]):
             with poutine.scale(scale=self.beta):
@@ -269,7 +274,8 @@ def vae(features: int, *, latent_features: int = 8, hidden_features: Sequence[in
         architecture: str = "mlp", likelihood: str = "bernoulli", noise_variance: float | str = "learned",
         beta: float = 1.0, num_classes: int = 0, activation: str = "relu",
         image_shape: Sequence[int] | None = None, channels: Sequence[int] = (16, 32),
-        num_importance_samples: int | None = None, threshold: float | None = None, seed: int = 0) -> VAE:
+        num_importance_samples: int | None = None, threshold: float | None = None, register_with_pyro: bool = False,
+        seed: int = 0) -> VAE:
     r"""Build a :class:`VAE` (course §6.4) with weights drawn under ``torch_seeded(seed)``.
 
     Parameters
@@ -303,6 +309,11 @@ def vae(features: int, *, latent_features: int = 8, hidden_features: Sequence[in
         None (the data are given as the model sees them), or a level: the model is then one of the binarised
         rows :math:`\mathbb 1[x > \text{threshold}]` (8.0 for raw digits, as ``pgm-ppl train vae --data digits``);
         its ``log_prob`` is that of the binarised row.
+    register_with_pyro
+        Call ``pyro.module`` in model and guide so the weights are Pyro ``param`` sites. Needed by
+        ``JitTrace_ELBO`` (which otherwise fails: "Cannot insert a Tensor that requires grad as a constant"), and
+        with it the fastest way to train (about the plain PyTorch step's time, ``benchmarks/bench_deep_latent.py``);
+        it slows the non-JIT ELBOs (extra param sites per step).
     seed
         Seeds the initial weights.
 
@@ -356,7 +367,8 @@ def vae(features: int, *, latent_features: int = 8, hidden_features: Sequence[in
         return VAE(encoder, decoder, features=D, latent_features=L, likelihood=likelihood,
                    noise_variance=noise_variance, beta=beta, num_classes=C, image_shape=shape,
                    num_importance_samples=num_importance_samples,
-                   threshold=None if threshold is None else float(threshold))
+                   threshold=None if threshold is None else float(threshold),
+                   register_with_pyro=register_with_pyro)
 
 
 def with_importance_samples(module: VAE, num_importance_samples: int | None) -> VAE:
