@@ -18,11 +18,12 @@ route :math:`O(N^3)`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import gpytorch
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from pgm_ppl.core.conjugate import gaussian_linear_posterior
 from pgm_ppl.core.validation import check_data, check_positive
@@ -32,7 +33,7 @@ __all__ = ["gaussian_bump_features", "polynomial_features", "BLRPosterior", "blr
            "FeatureKernel"]
 
 
-def gaussian_bump_features(x, centres, lengthscale: float = 0.5) -> np.ndarray:
+def gaussian_bump_features(x: ArrayLike, centres: ArrayLike, lengthscale: float = 0.5) -> np.ndarray:
     r"""Gaussian bumps :math:`\phi_i(x) = \exp(-(x - c_i)^2 / (2\ell^2))` (Example 4.2, Fig. 4.6), shape (N, m)."""
     if not lengthscale > 0:
         raise ValueError(f"lengthscale must be positive, got {lengthscale!r}")
@@ -41,7 +42,7 @@ def gaussian_bump_features(x, centres, lengthscale: float = 0.5) -> np.ndarray:
     return np.exp(-((x[:, None] - c[None, :]) ** 2) / (2 * lengthscale**2))
 
 
-def polynomial_features(x, offset: float = 1.0) -> np.ndarray:
+def polynomial_features(x: ArrayLike, offset: float = 1.0) -> np.ndarray:
     r"""The 6 features of eq. (4.24) for :math:`d = p = 2`: :math:`\phi(x)^\top\phi(x') = (x^\top x' + c)^2`.
 
     .. math:: \phi(x) = (x_1^2,\ x_2^2,\ \sqrt2 x_1x_2,\ \sqrt{2c}\,x_1,\ \sqrt{2c}\,x_2,\ c)
@@ -66,7 +67,7 @@ class BLRPosterior(NamedTuple):
     log_evidence: float
 
 
-def blr_posterior(Phi, y, prior_cov, noise_variance: float) -> BLRPosterior:
+def blr_posterior(Phi: ArrayLike, y: ArrayLike, prior_cov: ArrayLike, noise_variance: float) -> BLRPosterior:
     r"""Weight posterior and evidence of Bayesian linear regression (eqs. (4.17)-(4.19)).
 
     Checks the shapes, then calls :func:`pgm_ppl.core.conjugate.gaussian_linear_posterior`, the one
@@ -86,7 +87,8 @@ def blr_posterior(Phi, y, prior_cov, noise_variance: float) -> BLRPosterior:
     return BLRPosterior(post.mean, post.covariance, noise_variance, post.log_evidence)
 
 
-def blr_predict(posterior: BLRPosterior, Phi_new, *, include_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def blr_predict(posterior: BLRPosterior, Phi_new: ArrayLike, *,
+                include_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
     r"""Predictive mean :math:`\phi_*^\top\mu` and covariance :math:`\phi_*^\top\Sigma\phi_*` (eqs. (4.20)-(4.21))."""
     P = np.asarray(Phi_new, dtype=np.float64)
     if P.ndim != 2 or P.shape[1] != posterior.mean.size:
@@ -103,7 +105,7 @@ class FeatureKernel(gpytorch.kernels.Kernel):
     ``feature_map`` maps an (N, d) numpy array to (N, m) features; it has no trainable parameters.
     """
 
-    def __init__(self, feature_map: Callable[[np.ndarray], np.ndarray], prior_cov):
+    def __init__(self, feature_map: Callable[[np.ndarray], np.ndarray], prior_cov: ArrayLike) -> None:
         super().__init__()
         self.feature_map = feature_map
         self.register_buffer("prior_cov", torch.as_tensor(np.asarray(prior_cov, dtype=np.float64), dtype=DTYPE))
@@ -111,7 +113,7 @@ class FeatureKernel(gpytorch.kernels.Kernel):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(self.feature_map(x.detach().numpy()), dtype=DTYPE)
 
-    def forward(self, x1, x2, diag: bool = False, **params):
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: Any) -> torch.Tensor:
         a, b = self._features(as_inputs(x1)), self._features(as_inputs(x2))
         if diag:
             return ((a @ self.prior_cov) * b).sum(-1)

@@ -25,13 +25,14 @@ import copy
 import gpytorch
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from scipy.linalg import cho_solve, solve_triangular
 from scipy.special import expit, log_expit
 
 from pgm_ppl.core._stack import user_stacklevel
 from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky
-from pgm_ppl.gp.kernels import as_inputs, gram
+from pgm_ppl.gp.kernels import TensorLike, as_inputs, gram
 
 _B_FIX = "check the kernel's hyper-parameters (the matrix is I plus a PSD term, so only a non-finite Gram matrix breaks it)"
 
@@ -55,7 +56,7 @@ class LaplaceGPC:
     stop_reason: str = "tol"
     rule: str = "absolute"
 
-    def latent(self, x_new) -> tuple[np.ndarray, np.ndarray]:
+    def latent(self, x_new: TensorLike) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance of :math:`f_*` under the Laplace posterior (R&W Alg. 3.2)."""
         Ks = gram(self.kernel, x_new, self.x)
         mean = Ks @ (self.y - expit(self.mode))
@@ -63,13 +64,13 @@ class LaplaceGPC:
         kss = np.diag(gram(self.kernel, x_new))
         return mean, np.clip(kss - (v * v).sum(0), 0.0, None)
 
-    def predict_proba(self, x_new) -> np.ndarray:
+    def predict_proba(self, x_new: TensorLike) -> np.ndarray:
         """:math:`p(y_* = 1 \\mid x_*)` by the probit approximation of the logistic-Gaussian integral."""
         mean, var = self.latent(x_new)
         return expit(mean / np.sqrt(1.0 + np.pi * var / 8.0))
 
 
-def laplace_classification(kernel: gpytorch.kernels.Kernel, x, y, *, max_iter: int = 100,
+def laplace_classification(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: ArrayLike, *, max_iter: int = 100,
                            tol: float = 1e-10, tol_rule: str = "absolute") -> LaplaceGPC:
     """Find the Laplace approximation of a binary GP classifier (labels ``y`` in {0, 1}) by Newton's method.
 
@@ -117,13 +118,13 @@ class VariationalGPC:
     likelihood: gpytorch.likelihoods.BernoulliLikelihood
     losses: np.ndarray
 
-    def predict_proba(self, x_new) -> np.ndarray:
+    def predict_proba(self, x_new: TensorLike) -> np.ndarray:
         """:math:`p(y_* = 1 \\mid x_*) = \\mathbb E_{q(f_*)}[\\Phi(f_*)]` (closed form for the probit link)."""
         with torch.no_grad():
             return self.likelihood(self.model(as_inputs(x_new, "x_new"))).mean.numpy()
 
 
-def variational_classification(kernel: gpytorch.kernels.Kernel, x, y, *, num_steps: int = 300,
+def variational_classification(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: ArrayLike, *, num_steps: int = 300,
                                learning_rate: float = 0.05) -> VariationalGPC:
     """Fit :math:`q(u)` (Cholesky-parameterised, inducing points at the inputs, kernel fixed) by Adam on the ELBO."""
     from pgm_ppl.gp.sparse import SVGP

@@ -51,7 +51,7 @@ from pgm_ppl.core._stack import user_stacklevel
 from pgm_ppl.core.convergence import warn_not_converged
 from pgm_ppl.core.linalg import cholesky
 from pgm_ppl.core.validation import check_data
-from pgm_ppl.gp.kernels import DTYPE, as_inputs
+from pgm_ppl.gp.kernels import DTYPE, TensorLike, as_inputs
 
 __all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "CGOptions", "GPPredictive", "GPTraining"]
 
@@ -115,7 +115,7 @@ def _cg_mode(options: CGOptions) -> Iterator[None]:
         yield
 
 
-def _targets(y, n: int) -> torch.Tensor:
+def _targets(y: TensorLike, n: int) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(y, dtype=np.float64) if not isinstance(y, torch.Tensor) else y, dtype=DTYPE)
     if t.ndim != 1 or t.shape[0] != n:
         raise ValueError(f"y: expected shape ({n},) to match x, got {tuple(t.shape)}")
@@ -164,7 +164,7 @@ def _cg_lml(kernel, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> to
     return -0.5 * inv_quad - 0.5 * logdet - 0.5 * x.shape[0] * math.log(2 * math.pi)
 
 
-def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x, y, noise_variance: float, *,
+def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, noise_variance: float, *,
                             cg: CGOptions | None = None) -> float:
     r"""Log evidence :math:`\log \mathcal N(y; 0, K_{XX} + \sigma_n^2 I)`, course eq. (4.22).
 
@@ -202,8 +202,9 @@ class GPPredictive:
     level: float
 
 
-def posterior(kernel: gpytorch.kernels.Kernel, x, y, noise_variance: float, x_new, *, include_noise: bool = False,
-              full_cov: bool = True, level: float = 0.95, cg: CGOptions | None = None) -> GPPredictive:
+def posterior(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, noise_variance: float, x_new: TensorLike,
+              *, include_noise: bool = False, full_cov: bool = True, level: float = 0.95,
+              cg: CGOptions | None = None) -> GPPredictive:
     r"""GP posterior at ``x_new`` by Cholesky (course eqs. (4.29)-(4.30), Alg. 3) or by CG.
 
     With ``include_noise`` the predictive of noisy observations :math:`y_*` (adds :math:`\sigma_n^2 I`),
@@ -308,8 +309,8 @@ def _optimise(obj: _Objective, x, y, optimizer: str, num_steps: int, learning_ra
     return losses
 
 
-def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise_variance: float = 0.1, optimizer: str = "lbfgs",
-          max_iter: int = 100, learning_rate: float = 0.05, num_restarts: int = 0,
+def train(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, noise_variance: float = 0.1,
+          optimizer: str = "lbfgs", max_iter: int = 100, learning_rate: float = 0.05, num_restarts: int = 0,
           restart_scale: float = 1.0, seed: int = 0) -> GPTraining:
     r"""Learn kernel hyper-parameters and the noise variance by maximising eq. (4.22) (course Alg. 2).
 
@@ -364,8 +365,8 @@ def train(kernel: gpytorch.kernels.Kernel, x, y, *, noise_variance: float = 0.1,
                       np.array([run[0] for run in runs]), optimizer, time.perf_counter() - start)
 
 
-def train_cg(kernel: gpytorch.kernels.Kernel, x, y, *, noise_variance: float = 0.1, num_steps: int = 50,
-             learning_rate: float = 0.1, cg: CGOptions = CGOptions()) -> GPTraining:
+def train_cg(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, noise_variance: float = 0.1,
+             num_steps: int = 50, learning_rate: float = 0.1, cg: CGOptions = CGOptions()) -> GPTraining:
     r"""Scalable exact GP training with GPyTorch's conjugate gradients (BBMM) instead of Cholesky.
 
     Adam runs ``num_steps`` steps at ``learning_rate`` on eq. (4.22) estimated as in the module docstring:

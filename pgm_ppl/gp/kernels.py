@@ -11,11 +11,12 @@ Functions :func:`gram` and :func:`sample_prior` evaluate a kernel on inputs and 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import gpytorch
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from pgm_ppl.core.linalg import cholesky
 from pgm_ppl.core.validation import check_data
@@ -27,8 +28,11 @@ __all__ = [
 
 DTYPE = torch.float64
 
+#: What :func:`as_inputs` accepts: a tensor or anything numpy reads as an array (lists, numpy and JAX arrays).
+TensorLike: TypeAlias = torch.Tensor | ArrayLike
 
-def as_inputs(x, name: str = "x") -> torch.Tensor:
+
+def as_inputs(x: TensorLike, name: str = "x") -> torch.Tensor:
     """Inputs as a float64 tensor of shape (N, d); a 1-D array is read as N scalar inputs."""
     t = torch.as_tensor(np.array(x, dtype=np.float64) if not isinstance(x, torch.Tensor) else x,
                         dtype=DTYPE)
@@ -134,7 +138,7 @@ def polynomial(power: int = 2, offset: float = 1.0) -> gpytorch.kernels.Kernel:
     return kernel
 
 
-def gram(kernel: gpytorch.kernels.Kernel, x, x2=None) -> np.ndarray:
+def gram(kernel: gpytorch.kernels.Kernel, x: TensorLike, x2: TensorLike | None = None) -> np.ndarray:
     """The Gram matrix :math:`K_{ij} = k(x_i, x'_j)` as a float64 numpy array of shape (N, M)."""
     a = as_inputs(x, "x")
     b = a if x2 is None else as_inputs(x2, "x2")
@@ -151,7 +155,7 @@ class PriorSamples(NamedTuple):
     std: np.ndarray
 
 
-def sample_prior(kernel: gpytorch.kernels.Kernel, x, num_samples: int = 3, *, seed: int = 0,
+def sample_prior(kernel: gpytorch.kernels.Kernel, x: TensorLike, num_samples: int = 3, *, seed: int = 0,
                  jitter: float = 1e-8) -> PriorSamples:
     r"""Draw zero-mean GP prior paths :math:`f = L z`, :math:`LL^\top = K + \epsilon I` (course Alg. 1).
 

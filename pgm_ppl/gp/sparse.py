@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from pgm_ppl.gp.exact import GPPredictive, _targets, _z
-from pgm_ppl.gp.kernels import DTYPE, as_inputs
+from pgm_ppl.gp.kernels import DTYPE, TensorLike, as_inputs
 
 __all__ = ["SVGP", "SVGPTraining", "train_svgp", "predict_svgp"]
 
@@ -40,7 +40,7 @@ class SVGP(gpytorch.models.ApproximateGP):
         self.mean_module = gpytorch.means.ZeroMean()
         self.covar_module = kernel
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
 
 
@@ -58,9 +58,9 @@ class SVGPTraining:
     points_per_second: float
 
 
-def train_svgp(kernel: gpytorch.kernels.Kernel, x, y, *, num_inducing: int = 64, batch_size: int = 1024,
-               num_epochs: float = 1.0, learning_rate: float = 0.01, noise_variance: float = 0.1,
-               seed: int = 0, dtype: torch.dtype = torch.float32) -> SVGPTraining:
+def train_svgp(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, num_inducing: int = 64,
+               batch_size: int = 1024, num_epochs: float = 1.0, learning_rate: float = 0.01,
+               noise_variance: float = 0.1, seed: int = 0, dtype: torch.dtype = torch.float32) -> SVGPTraining:
     """Train an SVGP by Adam on mini-batches drawn without replacement within each epoch.
 
     Parameters
@@ -125,7 +125,7 @@ def train_svgp(kernel: gpytorch.kernels.Kernel, x, y, *, num_inducing: int = 64,
     return SVGPTraining(model, likelihood, losses, steps, seconds, steps * min(batch_size, n) / seconds)
 
 
-def predict_svgp(trained: SVGPTraining, x_new, *, include_noise: bool = False, level: float = 0.95,
+def predict_svgp(trained: SVGPTraining, x_new: TensorLike, *, include_noise: bool = False, level: float = 0.95,
                  batch_size: int = 4096) -> GPPredictive:
     """Marginal predictive of an SVGP at ``x_new`` (means, standard deviations, central intervals)."""
     xs = as_inputs(x_new, "x_new").to(trained.model.variational_strategy.inducing_points.dtype)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyro
@@ -57,8 +57,8 @@ def _log_weights(model, guide, args, kwargs, num_particles: int) -> torch.Tensor
     return total
 
 
-def elbo_estimate(model: Callable, guide: Callable, *args, num_particles: int = 1000, seed: int = 0,
-                  **kwargs) -> ELBOEstimate:
+def elbo_estimate(model: Callable, guide: Callable, *args: Any, num_particles: int = 1000, seed: int = 0,
+                  **kwargs: Any) -> ELBOEstimate:
     """Monte Carlo estimate of the ELBO, course eq. (3.8):
 
     .. math::
@@ -131,9 +131,9 @@ class GradientStats(NamedTuple):
     num_estimates: int
 
 
-def gradient_variance(model: Callable, guide: Callable, *args, estimator: str = "reparam",
+def gradient_variance(model: Callable, guide: Callable, *args: Any, estimator: str = "reparam",
                       num_estimates: int = 500, baseline_decay: float = 0.9, seed: int = 0,
-                      **kwargs) -> GradientStats:
+                      **kwargs: Any) -> GradientStats:
     """Spread of one-sample ELBO gradient estimates for the guide's parameters :math:`\\lambda`.
 
     ``estimator="reparam"``:

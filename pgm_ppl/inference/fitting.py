@@ -29,7 +29,7 @@ def fit(model: Callable, data: Any = None, *, method: str = "nuts", backend: str
         num_chains: int = 4, num_steps: int = 5000, learning_rate: float = 0.01, seed: int = 0,
         model_kwargs: dict | None = None, num_prior_samples: int = 500, predictive: bool = True,
         log_likelihood: bool = True, pointwise_thin: int = 1, progress_bar: bool | None = None,
-        **kernel_options) -> Fit:
+        **kernel_options: Any) -> Fit:
     """Fit ``model`` to ``data`` by MCMC or SVI, on Pyro or NumPyro, and collect everything ArviZ needs.
 
     Parameters

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 GUIDES: dict[str, str] = {
     "auto_normal": "AutoNormal",
     "auto_mvn": "AutoMultivariateNormal",
@@ -23,6 +26,6 @@ def resolve_guide_name(guide: str) -> str:
     return name
 
 
-def hide_enumerated(site) -> bool:
+def hide_enumerated(site: Mapping[str, Any]) -> bool:
     """True for sites an autoguide must not see: discrete sites enumerated by the ELBO."""
     return (site.get("infer") or {}).get("enumerate") == "parallel"

@@ -4,6 +4,7 @@ log-likelihood. Every function takes the model with its (JAX) arguments and retu
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -38,8 +39,8 @@ def model_structure(model: Callable, args: tuple, kwargs: dict, seed: int) -> Mo
         raise ModelRunError(model_run_message(error, sites[-1] if sites else None, args, kwargs)) from error
 
 
-def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: int, num_chains: int,
-             seed: int, progress_bar: bool, **kernel_options) -> tuple[dict, dict]:
+def run_mcmc(model: Callable, args: tuple, kwargs: dict, *, method: str, num_samples: int, num_warmup: int,
+             num_chains: int, seed: int, progress_bar: bool, **kernel_options: Any) -> tuple[dict, dict]:
     """Run NumPyro's NUTS or HMC; return posterior draws and sample stats, both ``(chain, draw, ...)``.
 
     One key, ``PRNGKey(seed)``, which NumPyro splits into one independent key per chain."""
@@ -63,8 +64,8 @@ def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: 
     return posterior, stats
 
 
-def run_svi(model, guide, args, kwargs, *, structure: ModelStructure, num_steps: int, learning_rate: float,
-            num_samples: int, seed: int, progress_bar: bool) -> dict:
+def run_svi(model: Callable, guide: str | Callable, args: tuple, kwargs: dict, *, structure: ModelStructure,
+            num_steps: int, learning_rate: float, num_samples: int, seed: int, progress_bar: bool) -> dict:
     """Run SVI with Adam; return the loss trace, parameters and draws from the fitted guide."""
     guide_name = guide if isinstance(guide, str) else None
     enumerated = bool(structure.names("enumerated"))
@@ -98,8 +99,8 @@ def run_svi(model, guide, args, kwargs, *, structure: ModelStructure, num_steps:
             "params": {name: to_numpy(value) for name, value in params.items()}}
 
 
-def predictive(model, args, kwargs, *, seed: int, posterior: dict | None = None, num_samples: int = 0,
-               return_sites: list[str]) -> dict:
+def predictive(model: Callable, args: tuple, kwargs: dict, *, seed: int, posterior: dict | None = None,
+               num_samples: int = 0, return_sites: list[str]) -> dict:
     """Draw ``return_sites`` with observed sites resampled: from the prior when ``posterior`` is None,
     else once per posterior draw (``posterior`` arrays have one leading sample axis)."""
     predict = Predictive(handlers.uncondition(model), posterior_samples=posterior,
@@ -108,7 +109,7 @@ def predictive(model, args, kwargs, *, seed: int, posterior: dict | None = None,
     return {name: to_numpy(value) for name, value in predict(jax.random.PRNGKey(seed), *args, **kwargs).items()}
 
 
-def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure: ModelStructure,
+def pointwise_log_likelihood(model: Callable, args: tuple, kwargs: dict, *, posterior: dict, structure: ModelStructure,
                              seed: int = 0) -> dict:
     """log p(x_n | draw) for every observed site and draw, enumerated discrete latents summed out.
 

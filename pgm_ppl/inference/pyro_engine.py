@@ -9,6 +9,7 @@ caller's random state is untouched.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyro
@@ -45,8 +46,9 @@ def model_structure(model: Callable, args: tuple, kwargs: dict, seed: int) -> Mo
             raise ModelRunError(model_run_message(error, sites[-1] if sites else None, args, kwargs)) from error
 
 
-def run_mcmc(model, args, kwargs, *, method: str, num_samples: int, num_warmup: int, num_chains: int,
-             seed: int, progress_bar: bool, structure: ModelStructure, **kernel_options) -> tuple[dict, dict]:
+def run_mcmc(model: Callable, args: tuple, kwargs: dict, *, method: str, num_samples: int, num_warmup: int,
+             num_chains: int, seed: int, progress_bar: bool, structure: ModelStructure,
+             **kernel_options: Any) -> tuple[dict, dict]:
     """Run Pyro's NUTS or HMC, one chain after another, each on its own stream spawned from ``seed``
     (:func:`pgm_ppl.core.seeding.spawn_seeds`, so no chain shares draws with another or with ``seed + c``)."""
     chains = [_one_chain(model, args, kwargs, method=method, num_samples=num_samples, num_warmup=num_warmup,
@@ -107,8 +109,8 @@ def _count_potential_evaluations(kernel) -> list[int]:
     return counter
 
 
-def run_svi(model, guide, args, kwargs, *, structure: ModelStructure, num_steps: int, learning_rate: float,
-            num_samples: int, seed: int, progress_bar: bool) -> dict:
+def run_svi(model: Callable, guide: str | Callable, args: tuple, kwargs: dict, *, structure: ModelStructure,
+            num_steps: int, learning_rate: float, num_samples: int, seed: int, progress_bar: bool) -> dict:
     """Run SVI with Adam; return the loss trace, parameters and draws from the fitted guide."""
     guide_name = guide if isinstance(guide, str) else None
     enumerated = bool(structure.names("enumerated"))
@@ -140,8 +142,8 @@ def run_svi(model, guide, args, kwargs, *, structure: ModelStructure, num_steps:
     return {"posterior": posterior, "losses": losses, "guide": guide, "params": params}
 
 
-def predictive(model, args, kwargs, *, seed: int, posterior: dict | None = None, num_samples: int = 0,
-               return_sites: list[str]) -> dict:
+def predictive(model: Callable, args: tuple, kwargs: dict, *, seed: int, posterior: dict | None = None,
+               num_samples: int = 0, return_sites: list[str]) -> dict:
     """Draw ``return_sites`` with observed sites resampled: from the prior when ``posterior`` is None,
     else once per posterior draw (``posterior`` arrays have one leading sample axis)."""
     samples = None if posterior is None else {name: torch.as_tensor(v) for name, v in posterior.items()}
@@ -151,7 +153,7 @@ def predictive(model, args, kwargs, *, seed: int, posterior: dict | None = None,
         return {name: to_numpy(value) for name, value in predict(*args, **kwargs).items()}
 
 
-def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure: ModelStructure,
+def pointwise_log_likelihood(model: Callable, args: tuple, kwargs: dict, *, posterior: dict, structure: ModelStructure,
                              seed: int = 0) -> dict:
     """log p(x_n | draw) for every observed site and draw, enumerated discrete latents summed out
     (see :func:`pgm_ppl.inference.numpyro_engine.pointwise_log_likelihood` for the formula). ``seed`` seeds
@@ -174,7 +176,7 @@ def pointwise_log_likelihood(model, args, kwargs, *, posterior: dict, structure:
     return {name: to_numpy(torch.stack(values)) for name, values in result.items()}
 
 
-def non_finite_site(model, guide, args, kwargs) -> str | None:
+def non_finite_site(model: Callable, guide: Callable, args: tuple, kwargs: dict) -> str | None:
     """The first guide or model site whose log-density is not finite at the current parameters, or None."""
     with torch.no_grad(), pyro.validation_enabled(False):
         guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)

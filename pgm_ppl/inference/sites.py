@@ -6,11 +6,16 @@ Both backends record the same fields in a trace (``type``, ``is_observed``, ``va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pgm_ppl.backend import to_numpy
+
+if TYPE_CHECKING:
+    from pyro.poutine import Trace
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class ModelStructure:
         return [name for name, site in self.sites.items() if site.kind in kinds]
 
 
-def describe_trace(trace) -> ModelStructure:
+def describe_trace(trace: Trace | Mapping[str, Mapping[str, Any]]) -> ModelStructure:
     """Build a :class:`ModelStructure` from a Pyro or NumPyro trace (an ordered mapping of sites)."""
     sites = {}
     nesting = 0

@@ -10,6 +10,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from pgm_ppl.backend import dist, ops, pyro
+from pgm_ppl.backend.arrays import Array
 from pgm_ppl.inference.gibbs import Conditional
 
 FIG_3_7_WEIGHTS = np.array([0.55, 0.45])
@@ -83,8 +84,8 @@ def bivariate_gaussian_conditionals(rho: float) -> dict[str, Conditional]:
     return gaussian_conditionals(np.zeros(2), np.array([[1.0, rho], [rho, 1.0]]), {"z1": [0], "z2": [1]})
 
 
-def hierarchical_gmm(x, num_components: int = 3, *, concentration: float = 1.0, prior_scale: float = 3.0,
-                     noise_scale: float = 1.0):
+def hierarchical_gmm(x: Array, num_components: int = 3, *, concentration: float = 1.0, prior_scale: float = 3.0,
+                     noise_scale: float = 1.0) -> None:
     r"""Hierarchical Gaussian mixture with known isotropic noise, course Example 3.1.
 
     .. math::
