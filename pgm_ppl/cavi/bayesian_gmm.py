@@ -24,7 +24,7 @@ from scipy.special import digamma, gammaln, logsumexp
 from pgm_ppl.core.conjugate import (empirical_covariance_prior, expected_log_gaussian, log_wishart_normaliser,
                                     normal_wishart_update)
 from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
-from pgm_ppl.core.linalg import log_det_from_cholesky
+from pgm_ppl.core.linalg import cholesky, log_det_from_cholesky
 from pgm_ppl.core.validation import check_data, check_int
 from pgm_ppl.clustering import kmeans
 
@@ -117,6 +117,12 @@ def local_step(X: np.ndarray, state: BGMMState) -> tuple[np.ndarray, np.ndarray]
 _log_wishart_norm = log_wishart_normaliser
 
 
+def _log_det_prior_covariance(prior: NormalWishartPrior) -> float:
+    """:math:`\\log|W_0^{-1}|` by the guarded Cholesky (``slogdet`` of a non-PD matrix returns a sign and goes on)."""
+    return float(log_det_from_cholesky(cholesky(prior.covariance, name="prior.covariance",
+                                                fix="pass a symmetric positive-definite matrix")))
+
+
 def _log_dirichlet_norm(alpha: np.ndarray) -> float:
     return float(gammaln(alpha.sum()) - gammaln(alpha).sum())
 
@@ -137,7 +143,7 @@ def elbo(X: np.ndarray, log_resp: np.ndarray, state: BGMMState, prior: NormalWis
     resp = np.exp(log_resp)
     entropy = -np.sum(resp * log_resp)
     alpha0 = np.full(K, prior.concentration)
-    _, log_det_W0_inv = np.linalg.slogdet(prior.covariance)
+    log_det_W0_inv = _log_det_prior_covariance(prior)
     log_b0 = _log_wishart_norm(np.array([-log_det_W0_inv]), np.array([prior.dof]), d)[0]
     return float(entropy + _log_dirichlet_norm(alpha0) - _log_dirichlet_norm(state.alpha)
                  + np.sum(0.5 * d * np.log(prior.mean_precision / state.beta) + log_b0
@@ -149,7 +155,7 @@ def sklearn_lower_bound_offset(num_data: int, prior: NormalWishartPrior, num_com
     """Constant :math:`\\mathcal L - \\mathcal L_{\\mathrm{sklearn}}`: the prior normalisers, the
     :math:`\\pi^{d(d-1)/4}` Wishart factor and :math:`-\\tfrac{Nd}2\\log 2\\pi` that scikit-learn drops."""
     d, K = len(prior.mean), num_components
-    _, log_det_W0_inv = np.linalg.slogdet(prior.covariance)
+    log_det_W0_inv = _log_det_prior_covariance(prior)
     log_b0 = _log_wishart_norm(np.array([-log_det_W0_inv]), np.array([prior.dof]), d)[0]
     return float(_log_dirichlet_norm(np.full(K, prior.concentration)) + K * log_b0
                  + 0.5 * K * d * np.log(prior.mean_precision) + 0.25 * K * d * (d - 1) * np.log(np.pi)

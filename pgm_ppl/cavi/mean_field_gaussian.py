@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pgm_ppl.core.linalg import gaussian_kl
+from pgm_ppl.core.linalg import cholesky, gaussian_kl
 
 
 class MeanFieldGaussian(NamedTuple):
@@ -36,7 +36,8 @@ def mean_field_gaussian(mean: np.ndarray, cov: np.ndarray, *, init: np.ndarray |
     d = mean.shape[0]
     if cov.shape != (d, d):
         raise ValueError(f"cov must have shape {(d, d)} to match mean, got {cov.shape}.")
-    precision = np.linalg.inv(cov)
+    L_inv = np.linalg.inv(cholesky(cov, name="cov", fix="pass a symmetric positive-definite covariance"))
+    precision = L_inv.T @ L_inv
     variances = 1.0 / np.diag(precision)
     m = np.zeros(d) if init is None else np.array(init, dtype=np.float64)
     kl = []

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 
 from scipy.linalg import cho_solve
 
-from pgm_ppl.core.linalg import cholesky, log_det_from_cholesky
+from pgm_ppl.core.linalg import cholesky, log_det_from_cholesky, solve_psd
 from pgm_ppl.core.validation import check_data
 from pgm_ppl.core.em import EStep, run_em
 
@@ -178,7 +178,8 @@ def _e_step(params: tuple, *, S: np.ndarray, N: int) -> EStep:
     W, psi = params
     q = W.shape[1]
     Wp = W / psi[:, None]
-    G = np.linalg.inv(np.eye(q) + W.T @ Wp)                 # Cov[z | x] = (I + W^T Psi^-1 W)^-1
+    G = solve_psd(np.eye(q) + W.T @ Wp, np.eye(q), name="I + W^T Psi^-1 W",  # Cov[z | x]
+                  fix="raise the noise-variance floor")
     beta = G @ Wp.T                                         # = W^T C^-1
     return EStep((beta, G), _log_likelihood(S, W @ W.T + np.diag(psi), N))
 
@@ -186,7 +187,8 @@ def _e_step(params: tuple, *, S: np.ndarray, N: int) -> EStep:
 def _m_step(q: tuple, params: tuple, *, S: np.ndarray, isotropic: bool, floor: float) -> tuple:
     beta, G = q
     SB = S @ beta.T
-    W = np.linalg.solve((G + beta @ SB).T, SB.T).T          # S beta^T (G + beta S beta^T)^-1
+    W = solve_psd(G + beta @ SB, SB.T, name="E[z z^T] summed",  # S beta^T (G + beta S beta^T)^-1
+                  fix="raise the noise-variance floor").T
     resid = np.diag(S) - np.einsum("ij,ji->i", W, beta @ S)
     psi = np.full_like(resid, resid.mean()) if isotropic else resid
     return W, np.maximum(psi, floor)

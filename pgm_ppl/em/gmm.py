@@ -25,6 +25,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from pgm_ppl.em import _gaussian as G
+from pgm_ppl.core.linalg import cholesky
 from pgm_ppl.core.validation import check_choice, check_data, check_int
 from pgm_ppl.core.em import EStep, run_em
 from pgm_ppl.clustering import distinct_clusters, kmeans, kmeans_plusplus, squared_distances
@@ -188,7 +189,8 @@ def sample_gmm(params: GMMParams, num_samples: int, *, seed: int = 0) -> tuple[n
     """
     rng = np.random.default_rng(seed)
     z = rng.choice(params.num_components, size=num_samples, p=np.asarray(params.weights) / np.sum(params.weights))
-    chol = np.linalg.cholesky(params.full_covariances())
+    chol = cholesky(params.full_covariances(), name="params.covariances",
+                    fix="pass positive-definite component covariances")
     eps = rng.standard_normal((num_samples, params.means.shape[1]))
     return params.means[z] + np.einsum("nde,ne->nd", chol[z], eps), z
 

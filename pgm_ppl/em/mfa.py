@@ -28,6 +28,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from pgm_ppl.em import _gaussian as G
+from pgm_ppl.core.linalg import solve_psd
 from pgm_ppl.core.validation import check_data, check_int
 from pgm_ppl.core.em import EStep, run_em
 from pgm_ppl.em.gmm import fit_gmm
@@ -136,7 +137,8 @@ def _m_step(h: torch.Tensor, state: tuple, *, X: torch.Tensor, floor: float) -> 
     nk = h.sum(0) + 1e-300                                                  # (K,)
     m = h.T @ X                                                             # sum_n h x      (K, d)
     Sx = torch.einsum("nk,nd,ne->kde", h, X, X)                             # sum_n h x x^T  (K, d, d)
-    beta = torch.linalg.solve(_covariances(W, psi), W).transpose(1, 2)      # W^T C^-1       (K, q, d)
+    beta = solve_psd(_covariances(W, psi), W, name="W W^T + Psi",           # W^T C^-1       (K, q, d)
+                     fix="raise the noise-variance floor").transpose(1, 2)
     # E[f | x, k] = beta (x - mu); the sums below are exact consequences of that linearity.
     Sxc = Sx - m.unsqueeze(2) * mu.unsqueeze(1)                             # sum h x (x - mu)^T
     x_f = Sxc @ beta.transpose(1, 2)                                        # sum h x E[f]^T  (K, d, q)

@@ -25,6 +25,7 @@ import torch
 from numpy.typing import ArrayLike
 from torch.distributions import biject_to, constraints
 
+from pgm_ppl.core.linalg import cholesky
 from pgm_ppl.core.optimize import find_mode
 
 LogLikelihood = Callable[[dict[str, torch.Tensor]], torch.Tensor]
@@ -146,8 +147,8 @@ def autodiff_mle(log_likelihood: LogLikelihood, init: Mapping[str, ArrayLike], *
 
 def _standard_errors(info: np.ndarray) -> np.ndarray:
     try:
-        chol = np.linalg.cholesky(info)
-    except np.linalg.LinAlgError:
+        chol = cholesky(info, name="Fisher information")
+    except ValueError:  # not positive definite at the optimum: the standard errors are undefined
         return np.full(info.shape[0], np.nan)
     inv_chol = np.linalg.inv(chol)
     return np.sqrt((inv_chol ** 2).sum(0))
@@ -205,7 +206,7 @@ class GaussianClassifier:
     def log_joint(self, X: ArrayLike) -> np.ndarray:
         """(N, C) :math:`\\log \\pi_c + \\log \\mathcal N(x_n \\mid \\mu_c, \\Sigma_c)`."""
         X = np.asarray(X, dtype=np.float64)
-        chol = np.linalg.cholesky(self.covariances)
+        chol = cholesky(self.covariances, name="covariances", fix="pass positive-definite class covariances")
         diff = X[None, :, :] - self.means[:, None, :]
         z = np.linalg.solve(chol, diff.transpose(0, 2, 1))                  # (C, d, N)
         log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(1)
