@@ -222,9 +222,12 @@ class FlowMatchingModel(nn.Module):
                solver: str | None = None, num_steps: int | None = None) -> torch.Tensor:
         """Push ``num_samples`` source draws (or the given rows ``x0``) through the learned ODE to :math:`t = 1`.
 
-        Returns ``(num_samples, d)``. A ``source="data"`` model needs ``x0``; a conditional one needs ``labels``.
+        Returns ``(num_samples, d)``. A ``source="data"`` model needs ``x0``; a conditional one draws from the class
+        ``labels`` (one per row), or from uniformly drawn classes when None.
         """
         x0 = self._source_rows(num_samples, x0)
+        if self.num_classes is not None and labels is None:
+            labels = torch.randint(0, self.num_classes, (x0.shape[0],), device=x0.device)
         flow = self.flow(solver=solver, num_steps=num_steps, labels=labels)
         x1 = flow.transport(x0)
         self.last_nfe = flow.nfe
@@ -251,12 +254,15 @@ class FlowMatchingModel(nn.Module):
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor, *, labels: Any = None) -> torch.Tensor:
-        r"""Exact :math:`\log p_1(x)` per row, shape ``(n,)``, nats: :math:`\log\mathcal N(x_0; 0, I) -
+        r"""Exact :math:`\log p_1(x)` (conditional: :math:`\log p_1(x \mid y)` for ``labels`` :math:`y`, or ``x``
+        given as a pair ``(x, labels)``) per row, shape ``(n,)``, nats: :math:`\log\mathcal N(x_0; 0, I) -
         \int_0^1 \nabla\!\cdot v_\theta(t, x_t)\,dt` along the ODE solved backwards from :math:`x_1 = x` (one
         adaptive solve of the augmented state with the exact divergence, :class:`pgm_ppl.flows.ContinuousFlow`)."""
         if self.source == "data":
             raise ValueError("log_prob: the model's source law is known only through data (source='data'); "
                              "a density needs source='gaussian'.")
+        if isinstance(x, (tuple, list)):  # (x, labels): the rows of a conditional model, as train's density passes
+            x, labels = x
         reference = _reference(self)
         x = torch.as_tensor(x, dtype=reference.dtype, device=reference.device)
         flow = self.flow(solver=self.log_prob_solver, atol=self.log_prob_tol, rtol=self.log_prob_tol,

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from pgm_ppl.flow_matching import (BrownianBridgePath, FlowMatchingModel, GaussianMarginal, LinearPath, LipmanOTPath,
+                                   ProbabilityPath,
                                    VariancePreservingPath, make_path)
 from pgm_ppl.flows.continuous import ContinuousFlow
 
@@ -132,3 +133,16 @@ def test_marginal_field_vectorised_over_times_matches_scalar_times():
     t = torch.tensor([0.1, 0.3, 0.6, 0.9], dtype=torch.float64)
     rows = torch.stack([marginal(t[i], x[i:i + 1])[0] for i in range(4)])
     torch.testing.assert_close(marginal(t, x), rows)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.3])
+def test_linear_path_fast_draw_equals_the_generic_one(sigma):
+    path, (x0, x1, _) = LinearPath(sigma), _draws(7)
+    t = torch.rand(7, dtype=torch.float64)
+    torch.manual_seed(0)
+    fast = path.sample_and_target(t, x0, x1)
+    torch.manual_seed(0)
+    generic = ProbabilityPath.sample_and_target(path, t, x0, x1)
+    for a, b in zip(fast[:2], generic[:2]):
+        torch.testing.assert_close(a, b)
+    torch.testing.assert_close(fast[1], x1 - x0)
