@@ -76,7 +76,9 @@ def fit_mfa(X: ArrayLike, num_components: int, num_factors: int, *, max_iter: in
         Stopping rule of :func:`pgm_ppl.core.em.run_em`: ``"relative"`` (change of the log-likelihood over its
         magnitude, the default) or ``"absolute"`` (change of the per-observation mean, scikit-learn's mixture rule).
     min_noise_variance
-        Lower bound on every :math:`\\Psi_k` entry (prevents collapse).
+        Lower bound on every :math:`\\Psi_k` entry (prevents collapse), relative to the mean sample variance
+        :math:`\\bar s` of ``X`` (the floor is ``min_noise_variance`` :math:`\\cdot \\bar s`, as in
+        :func:`~pgm_ppl.em.factor_analysis.fit_factor_analysis`), so it means the same in any unit.
     seed
         Seed of the initialisation.
 
@@ -94,13 +96,15 @@ def fit_mfa(X: ArrayLike, num_components: int, num_factors: int, *, max_iter: in
     check_int(num_components, "num_components", minimum=1, maximum=N)
     if not 1 <= num_factors < d:
         raise ValueError(f"num_factors must be between 1 and d - 1 = {d - 1}; got {num_factors}.")
-    gmm = fit_gmm(X, num_components, covariance_type="diag", max_iter=10, seed=seed).params
+    scale = float(X.var(0).mean()) or 1.0    # floors relative to the data, so the fit is the same in any unit
+    gmm = fit_gmm(X, num_components, covariance_type="diag", max_iter=10, seed=seed, reg_covar=1e-6 * scale).params
     rng = np.random.default_rng(seed)
     loadings = 0.1 * np.sqrt(gmm.covariances.mean(1))[:, None, None] * rng.standard_normal(
         (num_components, d, num_factors))
     start = tuple(torch.as_tensor(a) for a in (gmm.weights, gmm.means, loadings, gmm.covariances))
     Xt = torch.as_tensor(X)
-    run = run_em(start, partial(_e_step, X=Xt), partial(_m_step, X=Xt, floor=min_noise_variance),
+    floor = min_noise_variance * scale
+    run = run_em(start, partial(_e_step, X=Xt), partial(_m_step, X=Xt, floor=floor),
                  max_iter=max_iter, tol=tol, tol_rule=tol_rule,
                  num_observations=N)
     w, m, W, psi = (a.numpy().copy() for a in run.params)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import ot
 
-from ._checks import check_int, check_points, check_positive
+from ._checks import check_int, check_points, check_positive, rounding_tolerance
 from .geodesics import DiscreteMeasure, _check_grid_histograms, _deposit, _quantile_average
 
 __all__ = [
@@ -33,18 +33,21 @@ __all__ = [
 def _lambdas(lambdas: Any, K: int) -> np.ndarray:
     if lambdas is None:
         return np.full(K, 1.0 / K)
-    lam = np.asarray(lambdas, dtype=np.float64)
-    if lam.shape != (K,) or np.any(lam < 0) or abs(lam.sum() - 1.0) > 1e-8:
+    raw = np.asarray(lambdas)
+    lam = raw.astype(np.float64)
+    if lam.shape != (K,) or np.any(lam < 0) or not abs(lam.sum() - 1.0) <= rounding_tolerance(raw):
         raise ValueError(f"'lambdas' must be {K} non-negative weights summing to 1; got {lam.tolist()}")
     return lam
 
 
 def _histograms(hists: Any) -> np.ndarray:
-    A = np.asarray(hists, dtype=np.float64)
+    raw = np.asarray(hists)
+    A = raw.astype(np.float64)
     if A.ndim != 2 or A.shape[0] < 1:
         raise ValueError(f"'hists' must have shape (K, n): K histograms on n bins; got {A.shape}")
-    if np.any(A < 0) or not np.allclose(A.sum(axis=1), 1.0, atol=1e-8):
-        raise ValueError("each histogram in 'hists' must be non-negative and sum to 1")
+    if np.any(A < 0) or not (np.abs(A.sum(axis=1) - 1.0) <= rounding_tolerance(raw)).all():
+        raise ValueError("each histogram in 'hists' must be non-negative and sum to 1 (to the rounding level of its "
+                         f"dtype, {rounding_tolerance(raw):.2g}); got sums {A.sum(axis=1).tolist()}")
     return A
 
 

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._checks import rounding_tolerance
+
 __all__ = ["MongeResult", "independent_coupling", "is_coupling", "monge_brute_force", "pushforward"]
 
 _MAX_MAPS = 2_000_000
@@ -104,9 +106,17 @@ def independent_coupling(a: Any, b: Any) -> np.ndarray:
     return np.outer(_weights(a, "a"), _weights(b, "b"))
 
 
-def is_coupling(P: Any, a: Any, b: Any, *, atol: float = 1e-9) -> bool:
-    r"""Membership of :math:`P` in :math:`\Pi(\mu,\nu) = \{P \ge 0: P 1_M = \mu,\ P^\top 1_N = \nu\}`, eq. (5.5)."""
-    P, a, b = np.asarray(P, dtype=np.float64), _weights(a, "a"), _weights(b, "b")
+def is_coupling(P: Any, a: Any, b: Any, *, atol: float | None = None) -> bool:
+    r"""Membership of :math:`P` in :math:`\Pi(\mu,\nu) = \{P \ge 0: P 1_M = \mu,\ P^\top 1_N = \nu\}`, eq. (5.5).
+
+    ``atol`` (default: the rounding level :math:`\sqrt\epsilon` of the least precise dtype among ``P``, ``a``,
+    ``b``, times the mass of ``a``: 1.5e-8 for float64, 3.5e-4 for float32) bounds the marginal errors and the
+    negative entries.
+    """
+    raw = [np.asarray(v) for v in (P, a, b)]
+    P, a, b = raw[0].astype(np.float64), _weights(a, "a"), _weights(b, "b")
+    if atol is None:
+        atol = rounding_tolerance(*raw) * max(float(a.sum()), float(np.finfo(np.float64).tiny))
     if P.shape != (a.size, b.size):
         raise ValueError(f"'P' must have shape {(a.size, b.size)}; got {P.shape}")
     return bool(np.all(P >= -atol) and np.allclose(P.sum(1), a, atol=atol, rtol=0)

@@ -59,3 +59,34 @@ def test_factor_analysis_and_mfa_still_fit_through_the_guarded_solves():
     np.testing.assert_allclose(np.abs(fa.params.loadings[:, 0]), [1.0, 2.0, 1.0], rtol=0.15)
     mfa = fit_mfa(X, 1, 1, max_iter=50)
     assert np.isfinite(mfa.log_likelihood)
+
+
+def test_reg_covar_that_swamps_the_data_is_reported():
+    """Issue 18 item 7: reg_covar = 1e-6 is absolute; on data in units of 1e-8 (variance ~1e-16) every fitted
+    covariance was ~1e-6, the regularisation, with no word. Now a UserWarning names the column and the ratio;
+    data at unit scale, and constant columns (what reg_covar is for), are not warned about."""
+    import warnings
+
+    from pgm_ppl.em import fit_gmm
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 2))
+    with pytest.warns(UserWarning, match=r"fit_gmm: reg_covar=1e-06 is .* times the variance of column 1"):
+        fit_gmm(X * [1.0, 1e-8], 1)
+    with pytest.warns(UserWarning, match=r"fit_bayesian_gmm: reg_covar=1e-06 .* column 0"):
+        fit_bayesian_gmm(X * [1e-8, 1.0], 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fit_gmm(np.column_stack([X, np.full(50, 7.0)]), 1)
+        result = fit_gmm(X * [1.0, 1e-8], 1, reg_covar=0.0)
+    np.testing.assert_allclose(result.params.covariances[0, 1, 1], X[:, 1].var() * 1e-16, rtol=1e-10)
+
+
+def test_mfa_noise_floor_is_relative_to_the_data():
+    """Issue 18 item 7: fit_mfa's min_noise_variance=1e-6 was absolute, so data in units of 1e-4 (variance 1e-8) had
+    every noise variance at the floor 1e-6, 100 times the data's variance; now the floor is 1e-6 x the mean
+    variance and the fit is the unit-scale fit rescaled."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 1)) @ np.array([[1.0, 2.0, -1.0]]) + 0.3 * rng.standard_normal((300, 3))
+    unit, small = fit_mfa(X, 1, 1, max_iter=30), fit_mfa(X * 1e-4, 1, 1, max_iter=30)
+    np.testing.assert_allclose(small.params.noise_variance, unit.params.noise_variance * 1e-8, rtol=1e-5)

@@ -128,3 +128,20 @@ def test_non_finite_points_are_named():
         wasserstein_distance_empirical(np.array([[np.nan], [0.0]]), np.array([[0.0]]))
     with pytest.raises(ValueError, match=r"'y': expected finite points, got inf at row 1, column 0"):
         cost_matrix(np.zeros((2, 1)), np.array([[0.0], [np.inf]]))
+
+
+def test_is_coupling_and_barycenter_weights_at_the_inputs_precision():
+    """Issue 18 item 7: is_coupling's fixed atol=1e-9 called a float32 plan of the float32 marginals no coupling, and
+    the barycentre weight check (1e-8) refused float32 lambdas; both now use the rounding level of the dtype."""
+    from pgm_ppl.ot import independent_coupling, is_coupling
+    from pgm_ppl.ot.barycenters import _lambdas
+
+    a, b = np.full(3, 1 / 3, np.float32), np.full(7, 1 / 7, np.float32)
+    P = np.outer(a, b).astype(np.float32)
+    assert is_coupling(P, a, b)
+    assert not is_coupling(P * np.float32(1.01), a, b)
+    assert is_coupling(independent_coupling([0.5, 0.5], [0.25, 0.75]), [0.5, 0.5], [0.25, 0.75])
+    assert not is_coupling(np.array([[0.5, 1e-7], [0.0, 0.5]]), [0.5, 0.5], [0.5, 0.5])
+    np.testing.assert_allclose(_lambdas(np.full(3, 1 / 3, np.float32), 3), 1 / 3, rtol=1e-6)
+    with pytest.raises(ValueError, match="'lambdas' must be 3 non-negative weights summing to 1"):
+        _lambdas(np.array([0.3, 0.3, 0.3]), 3)
