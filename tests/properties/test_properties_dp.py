@@ -43,3 +43,16 @@ def test_dp_gibbs_is_valid_or_names_the_argument(data, alpha, noise_scale):
     C = result.co_clustering
     assert_finite("co_clustering", C)
     assert ((C >= 0) & (C <= 1)).all() and np.allclose(np.diag(C), 1.0) and np.allclose(C, C.T)
+
+
+def test_discrete_measure_accepts_float32_weights():
+    """Issue 18 item 7: the weight-sum check was a fixed 1e-8, so float32 weights normalised in float32 (sum 1 + 3e-8
+    in float64 here) were refused; now the tolerance is the dtype's rounding level and the weights are renormalised."""
+    import pytest
+
+    from pgm_ppl.dp import discrete_measure
+
+    measure = discrete_measure(np.arange(3.0), np.full(3, 1 / 3, np.float32))
+    assert measure.weights.sum() == 1.0
+    with pytest.raises(ValueError, match=r"weights: expected non-negative values summing to 1 \(within 1.5e-08\)"):
+        discrete_measure(np.arange(2.0), np.array([0.5, 0.5 + 1e-7]))
