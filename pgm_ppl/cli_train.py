@@ -66,6 +66,11 @@ TRAINABLE: dict[str, Trainable] = {
     "vae": Trainable("variational autoencoder of binary images (Bernoulli decoder; digits binarised at 8), "
                      "Pyro ELBO", "train", {"latent_features": 8, "hidden_features": 256, "threshold": 8.0,
                                             "learning_rate": 1e-3}, "pgm_ppl.deep_latent:vae"),
+    "made": Trainable("MADE: masked autoregressive model of binary vectors (exact likelihood)", "train",
+                      {"hidden_features": 256, "num_masks": 1, "learning_rate": 1e-3}, "pgm_ppl.sequence:made"),
+    "transformer": Trainable("GPT-style causal Transformer language model of a text file (--data FILE.txt)", "text",
+                             {"context_length": 64, "embed_dim": 128, "num_heads": 4, "num_layers": 2,
+                              "learning_rate": 1e-3}, "pgm_ppl.sequence:transformer_lm"),
 }
 
 
