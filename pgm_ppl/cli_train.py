@@ -62,6 +62,9 @@ TRAINABLE: dict[str, Trainable] = {
     "cnf": Trainable("continuous normalising flow (FFJORD: neural ODE, exact trace), maximum likelihood", "train",
                      {"hidden_features": 64, "solver": "dopri5", "trace": "exact", "learning_rate": 1e-3},
                      "pgm_ppl.flows:cnf"),
+    "ddpm": Trainable("denoising diffusion (DDPM, simple loss; ancestral samples, exact likelihood by the "
+                      "probability-flow ODE)", "train", {"num_time_steps": 1000, "hidden_features": 128,
+                                                        "learning_rate": 1e-3}, "pgm_ppl.diffusion:ddpm"),
     "gmm": Trainable("Gaussian mixture by EM (full covariances)", "em", {"num_components": 8}),
     "vae": Trainable("variational autoencoder of binary images (Bernoulli decoder; digits binarised at 8), "
                      "Pyro ELBO", "train", {"latent_features": 8, "hidden_features": 256, "threshold": 8.0,
