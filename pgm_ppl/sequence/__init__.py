@@ -1,12 +1,13 @@
 r"""Chapter 7: autoregressive models and Transformers.
 
 k-gram models from counts (:func:`fit_kgram`), neural language models as Pyro programs (:class:`NPLM`,
-:class:`RNNLM`, :class:`TransformerLM`, trained by :func:`pgm_ppl.training.train`), decoding rules
+:class:`RNNLM`, :class:`TransformerLM`, trained by :func:`pgm_ppl.training.train`), a Bayesian output layer fitted by SVI (:class:`BayesianOutputLM`), decoding rules
 (:func:`generate`, :func:`beam_search`, :func:`filter_logits`), evaluation against the entropy rate of a known
 source (:func:`score`, :func:`markov_entropy_rate`, :func:`hmm_entropy_rate`), and NADE/MADE for binary vectors.
 The corpora and the character tokenizer live in :mod:`pgm_ppl.data.text`.
 """
 
+from pgm_ppl.sequence.bayesian import BayesianOutputLM, bayesian_output_lm
 from pgm_ppl.sequence.decoding import BeamSearchResult, beam_search, filter_logits, generate, next_token_probabilities
 from pgm_ppl.sequence.evaluation import LMScore, empirical_entropy, score, token_log_probs
 from pgm_ppl.sequence.kgram import KGram, fit_kgram
@@ -17,6 +18,7 @@ from pgm_ppl.sequence.sources import (EntropyRate, context_law, hmm_entropy_rate
 from pgm_ppl.sequence.transformer import TransformerLM, transformer_lm
 
 __all__ = [
+    "BayesianOutputLM",
     "BeamSearchResult",
     "EntropyRate",
     "KGram",
@@ -27,6 +29,7 @@ __all__ = [
     "NPLM",
     "RNNLM",
     "TransformerLM",
+    "bayesian_output_lm",
     "beam_search",
     "context_law",
     "empirical_entropy",

@@ -152,8 +152,17 @@ class RNNLM(LanguageModel):
         self.output = None if tie_weights else nn.Linear(hidden_features, vocab_size, bias=False)
         self.output_bias = nn.Parameter(torch.zeros(vocab_size))
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of the hidden state :math:`h_t` the output layer reads."""
+        return self.rnn.hidden_size
+
+    def features(self, inputs: torch.Tensor, cache: Any = None) -> tuple[torch.Tensor, Any]:
+        """The top layer's hidden states :math:`h_t`, ``(batch, T, hidden_features)``, and the recurrent state."""
+        return self.rnn(self.embedding(inputs), cache)
+
     def forward(self, inputs: torch.Tensor, cache: Any = None) -> tuple[torch.Tensor, Any]:
-        output, state = self.rnn(self.embedding(inputs), cache)
+        output, state = self.features(inputs, cache)
         weight = self.embedding.weight[:self.vocab_size] if self.output is None else self.output.weight
         return F.linear(output, weight, self.output_bias), state
 

@@ -73,18 +73,25 @@ class TransformerLM(LanguageModel):
     def _embed(self, inputs: torch.Tensor, offset: int) -> torch.Tensor:
         return self.positions(self.embedding(inputs) * self.embed_scale, offset)
 
-    def _head(self, h: torch.Tensor) -> torch.Tensor:
-        weight = self.embedding.weight[:self.vocab_size] if self.output is None else self.output.weight
-        return F.linear(self.final_norm(h), weight, self.output_bias)
+    @property
+    def feature_dim(self) -> int:
+        """Width :math:`D` of the features :math:`z_t` the output layer reads."""
+        return self.embedding.embedding_dim
 
-    def forward(self, inputs: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache | None]:
-        """Next-token logits ``(batch, T, V)`` for input tokens ``(batch, T)`` (BOS first); with a cache, the
-        inputs continue the cached positions and the cache is extended."""
+    def features(self, inputs: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache | None]:
+        """The last block's output :math:`z_t` (after the final LayerNorm of a pre-LN stack), ``(batch, T, D)``."""
         offset = 0 if cache is None else cache.length
         h = self._embed(inputs, offset)
         for layer, block in enumerate(self.blocks):
             h, _ = block(h, causal=True, cache=cache, layer=layer)
-        return self._head(h), cache
+        return self.final_norm(h), cache
+
+    def forward(self, inputs: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache | None]:
+        """Next-token logits ``(batch, T, V)`` for input tokens ``(batch, T)`` (BOS first); with a cache, the
+        inputs continue the cached positions and the cache is extended."""
+        h, cache = self.features(inputs, cache)
+        weight = self.embedding.weight[:self.vocab_size] if self.output is None else self.output.weight
+        return F.linear(h, weight, self.output_bias), cache
 
     def new_cache(self) -> KVCache:
         """An empty key-value cache for :meth:`forward`."""

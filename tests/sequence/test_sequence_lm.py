@@ -118,3 +118,37 @@ def test_engine_trains_on_integer_tokens_and_approaches_the_entropy_floor(traine
     held = fit.log_prob(sliding_windows(test, 17)[:10])
     torch.testing.assert_close(torch.as_tensor(held), lm.log_prob(torch.as_tensor(sliding_windows(test, 17)[:10]))
                                .double(), rtol=1e-5, atol=1e-5)
+
+
+def test_bayesian_output_layer_model_guide_and_predictive():
+    """The Bayesian variant: the ELBO of its model and guide is Pyro's (likelihood scaled by num_data / batch), its
+    posterior predictive sums to one over all sequences, it stays causal, and the engine fits it by SVI."""
+    from pyro.infer import Trace_ELBO
+
+    from pgm_ppl.sequence import bayesian_output_lm
+
+    body = transformer_lm(V, context_length=3, embed_dim=8, num_heads=2, seed=1)
+    lm = bayesian_output_lm(body, num_data=40, prior_scale=2.0, num_particles=8, seed=0).double()
+    x = torch.randint(0, V, (5, 4), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    guide = poutine.trace(lm.guide).get_trace(x)
+    model = poutine.trace(poutine.replay(lm.model, trace=guide)).get_trace(x)
+    W, b = guide.nodes["W"]["value"], guide.nodes["b"]["value"]
+    h, _ = body.double().features(lm._inputs(x))
+    log_lik = torch.distributions.Categorical(logits=h @ W.T + b).log_prob(x).sum()
+    prior = lm._prior()
+    expected = (40 / 5) * log_lik + prior[0].log_prob(W) + prior[1].log_prob(b) - guide.log_prob_sum()
+    torch.testing.assert_close(model.log_prob_sum() - guide.log_prob_sum(), expected)
+    everything = torch.tensor(list(itertools.product(range(V), repeat=4)))
+    assert abs(torch.logsumexp(lm.log_prob(everything), 0).item()) < 1e-10  # a mixture of normalised models
+    base = lm.logits(x)
+    y = x.clone()
+    y[:, 2] = (y[:, 2] + 1) % V
+    torch.testing.assert_close(lm.logits(y)[:, :3], base[:, :3])
+    ids, _ = markov_chain_text(3, 1, 2_000, seed=2)
+    rows = sliding_windows(ids, 4)
+    fresh = bayesian_output_lm(transformer_lm(V, context_length=3, embed_dim=8, num_heads=2, seed=1), len(rows))
+    fit = train(fresh, rows, num_steps=60, batch_size=50, learning_rate=1e-2, num_generated=4, seed=0)
+    assert fit.objective == "negative_elbo" and fit.density.kind == "estimate"
+    assert fit.losses[-1] < fit.losses[0]
+    assert fit.sample(3, seed=0).shape == (3, 4)
