@@ -93,7 +93,7 @@ def test_path_energy_and_npe_of_known_fields():
     rotation = path_statistics(lambda t, x: x @ skew.T, x0, num_steps=1000)
     expected = float(x0.pow(2).sum(-1).mean())  # |v| = |x| and Euler grows |x| by (1 + h^2)^(k/2) only
     assert rotation.path_energy == pytest.approx(expected, rel=1e-3)
-    assert rotation.straightness > 0.1 * expected
+    assert rotation.straightness > 0.05 * expected  # curved: far from a straight line
 
 
 def test_conditional_generation_follows_the_label():
