@@ -252,9 +252,14 @@ def fit_gaussian_classifier(X: ArrayLike, y: ArrayLike, *, shared_covariance: bo
     scatter = np.einsum("nc,cnd,cne->cde", onehot, diff, diff)
     covs = (np.broadcast_to(scatter.sum(0) / X.shape[0], scatter.shape).copy() if shared_covariance
             else scatter / counts[:, None, None])
-    if np.any(np.linalg.eigvalsh(covs)[:, 0] <= 0):
-        raise ValueError("A class covariance is singular (too few points per class for the dimension); "
-                         "use shared_covariance=True or more data.")
+    eig = np.linalg.eigvalsh(covs)
+    # singular to rounding: the smallest eigenvalue within d * eps of the largest (an exact 0 comes out +-1e-17)
+    singular = eig[:, 0] <= X.shape[1] * np.finfo(np.float64).eps * eig[:, -1]
+    if singular.any():
+        c = int(np.argmax(singular))
+        raise ValueError(f"X: the covariance of class {classes[c].tolist()!r} is singular (smallest eigenvalue {eig[c, 0]:.3g} "
+                         f"against a largest of {eig[c, -1]:.3g}: too few points, or collinear columns); use "
+                         "shared_covariance=True, drop a column or add data.")
     return GaussianClassifier(classes, counts / X.shape[0], means, covs, shared_covariance)
 
 

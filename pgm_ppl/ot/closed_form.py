@@ -50,6 +50,7 @@ def ot_cost_1d(x: Any, y: Any, a: Any = None, b: Any = None, *, p: float = 2.0) 
     x, y = as_array(x, "x"), as_array(y, "y")
     if x.ndim != 1 or y.ndim != 1:
         raise ValueError(f"'x' and 'y' must be 1-D atom vectors; got shapes {tuple(x.shape)} and {tuple(y.shape)}")
+    check_points(x, "x"), check_points(y, "y")  # finite atoms (a NaN atom gave a NaN cost)
     p = check_positive(p, "p")
     if p < 1:
         raise ValueError(f"'p' must be >= 1; got {p}")
