@@ -95,6 +95,8 @@ class FlowModel(nn.Module):
     def model(self, batch: Any) -> None:
         """Pyro model: :math:`x_n \\sim p_x(\\cdot \\mid c_n)` independently for each row."""
         x, context = self._split(batch)
+        if context is not None:
+            self._seen_context = context.detach()
         with pyro.plate("data", x.shape[0]):
             pyro.sample("x", self.distribution(context), obs=x)
 
@@ -104,8 +106,18 @@ class FlowModel(nn.Module):
         return self.distribution(context).log_prob(x)
 
     def sample(self, num_samples: int, context: torch.Tensor | None = None) -> torch.Tensor:
-        """``num_samples`` draws :math:`T(u)`, shape ``(num_samples, features)``, from torch's current generator
-        (for a conditional flow, ``context`` has ``num_samples`` rows, one per draw)."""
+        """``num_samples`` draws :math:`T(u)`, shape ``(num_samples, features)``, from torch's current generator.
+
+        For a conditional flow, ``context`` has ``num_samples`` rows, one per draw. Without it, the contexts are
+        drawn (with replacement) from those of the last batch :meth:`model` observed, so the draws follow the
+        fitted marginal :math:`\\int p(x \\mid c)\\, \\hat p(c)\\, dc` (what ``train`` stores as generated samples).
+        """
+        if self.context_features and context is None:
+            seen = getattr(self, "_seen_context", None)
+            if seen is None:
+                raise ValueError(f"context: expected a tensor of shape ({num_samples}, {self.context_features}) "
+                                 "for this conditional flow, got None (and no training batch seen yet).")
+            context = seen[torch.randint(len(seen), (num_samples,), device=seen.device)]
         with torch.no_grad():
             return self.distribution(context).sample((num_samples,))
 
