@@ -17,14 +17,17 @@ are affine in :math:`x` (the logistic form of (1.2)), with separate ones quadrat
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from torch.distributions import biject_to, constraints
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import ConvergenceWarning
 from pgm_ppl.core.linalg import cholesky
 from pgm_ppl.core.optimize import find_mode
 
@@ -176,7 +179,18 @@ def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, fit_intercept: bool =
         logits = Xt @ theta["weights"] + (theta["intercept"] if fit_intercept else 0.0)
         return -torch.nn.functional.binary_cross_entropy_with_logits(logits, yt, reduction="sum")
 
-    return autodiff_mle(log_lik, init)
+    result = autodiff_mle(log_lik, init)
+    with torch.no_grad():
+        theta = {k: torch.as_tensor(v, dtype=Xt.dtype) for k, v in result.params.items()}
+        margins = (2.0 * yt - 1.0) * (Xt @ theta["weights"] + (theta["intercept"] if fit_intercept else 0.0))
+    if bool((margins > 0).all()):
+        # a separating hyperplane exists (every point on its side): sup of the likelihood is 1, never attained
+        warnings.warn("fit_logistic_regression: X separates the classes of y perfectly (every point is classified "
+                      "correctly), so the maximum-likelihood weights are infinite; the returned values only reflect "
+                      "where the optimiser stopped (converged=False). Add data of both classes that overlap, or use "
+                      "a prior (penalised fit).", ConvergenceWarning, stacklevel=user_stacklevel())
+        result = replace(result, converged=False)
+    return result
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,18 @@ def test_ot_cost_1d_names_a_non_finite_atom():
 
     with pytest.raises(ValueError, match=r"'y': expected finite points, got nan at row 0"):
         ot_cost_1d(np.zeros(1), np.array([np.nan, 0.0, 0.0]))
+
+
+def test_logistic_regression_on_separable_data_says_the_mle_is_infinite():
+    """Regression (issue 18): X = 0, 1, 2, 3 with y = 0, 0, 1, 1 returned weights 56, intercept -85, log-likelihood
+    -2e-12 and converged=True, silently: the maximum-likelihood weights are infinite (statsmodels warns of perfect
+    separation). Now a ConvergenceWarning says so and converged is False; overlapping data still converge."""
+    import pytest
+
+    from pgm_ppl.core.convergence import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="separates the classes of y perfectly"):
+        result = fit_logistic_regression(np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1]))
+    assert not result.converged
+    overlapping = fit_logistic_regression(np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 1, 0, 1]))
+    assert overlapping.converged and np.isfinite(overlapping.params["weights"]).all()
