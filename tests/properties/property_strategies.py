@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from pgm_ppl.core.convergence import ConvergenceWarning
 
-SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                            HealthCheck.data_too_large])
 
