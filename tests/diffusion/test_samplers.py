@@ -117,3 +117,30 @@ def test_trained_model_samplers_and_hutchinson_kind():
     x, path = ddim_sample(model, 5, num_time_steps=4, return_trajectory=True, seed=0)
     assert path.shape == (5, 5, 2)
     assert model.log_prob_kind == "exact" and ddpm(10, num_time_steps=5, hidden_features=8).log_prob_kind == "estimate"
+
+
+@pytest.mark.parametrize("make", ["vp", "ve"])
+def test_continuous_sdes_marginals_and_reverse_sampling(make):
+    """VP/VE SDEs (Song et al. 2021b): the closed-form marginal std of p_t(x_t | x_0) equals a forward
+    Euler-Maruyama simulation; the reverse SDE with the exact score of N(m, s^2) data returns N(m, s^2)."""
+    from pgm_ppl.diffusion import VESDE, VPSDE
+
+    sde = VPSDE() if make == "vp" else VESDE(sigma_min=0.01, sigma_max=20.0)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.zeros(N, 1, dtype=torch.float64)
+    times = torch.linspace(0.0, 1.0, 501, dtype=torch.float64)
+    for t, t_next in zip(times[:-1], times[1:]):
+        dt = float(t_next - t)
+        x = x + sde.drift(x, t) * dt + sde.diffusion(t) * math.sqrt(dt) * torch.randn(x.shape, generator=gen,
+                                                                                    dtype=torch.float64)
+    _, std = sde.marginal(torch.tensor(1.0, dtype=torch.float64))
+    if make == "ve":  # from sigma(0) = sigma_min the added variance is sigma(1)^2 - sigma_min^2
+        std = (std ** 2 - sde.sigma_min ** 2).sqrt()
+    assert abs(float(x.std()) - float(std)) < 4 * float(std) / math.sqrt(2 * N)
+
+    def score(z, t):
+        mean_coef, sd = sde.marginal(t)
+        return -(z - mean_coef * M) / (mean_coef ** 2 * S ** 2 + sd ** 2)
+
+    draws = reverse_sde_sample(score, sde, N, 2, num_time_steps=500, dtype=torch.float64, seed=4)
+    _assert_gaussian(draws)  # the VE run stops at sigma(t_min) = 0.01: variance s^2 + 1e-4, within the band
