@@ -24,7 +24,7 @@ Hessian = Callable[[np.ndarray], np.ndarray]
 
 
 class ModeResult(NamedTuple):
-    """A minimiser of :math:`f` and the derivatives there.
+    r"""A minimiser of :math:`f` and the derivatives there.
 
     Attributes
     ----------
