@@ -97,7 +97,8 @@ class BayesianOutputLM(LanguageModel):
         prior_W, prior_b = self._prior()
         W = pyro.sample("W", prior_W)
         b = pyro.sample("b", prior_b)
-        h, _ = self.body.features(self._inputs(self._check(x)))
+        x = self._check(x)
+        h, _ = self.body.features(self._inputs(x))
         with pyro.plate("sequences", self.num_data, subsample=torch.arange(x.shape[0], device=x.device)):
             pyro.sample("x", dist.Categorical(logits=F.linear(h, W, b)).to_event(1), obs=x.long())
 
@@ -109,7 +110,8 @@ class BayesianOutputLM(LanguageModel):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Log posterior predictive per row, ``(batch,)``, by ``num_particles`` draws of :math:`q` (nats)."""
-        h, _ = self.body.features(self._inputs(self._check(x)))
+        x = self._check(x)
+        h, _ = self.body.features(self._inputs(x))
         post_W, post_b = self._posterior()
         W, b = post_W.sample((self.num_particles,)), post_b.sample((self.num_particles,))
         logits = torch.einsum("ntd,svd->sntv", h, W) + b[:, None, None, :]

@@ -74,10 +74,12 @@ class LanguageModel(nn.Module):
         return self(self._inputs(self._check(x)))[0]
 
     def _check(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 2 or x.dtype.is_floating_point:
+        """Token ids as int64; whole-number floats are accepted (callers such as
+        :func:`pgm_ppl.diagnostics.compare_heldout` cast data to float)."""
+        if x.ndim != 2 or (x.dtype.is_floating_point and not torch.equal(x, x.round())):
             raise ValueError(f"x: expected a (batch, length) tensor of integer token ids, got shape "
                              f"{tuple(x.shape)} and dtype {x.dtype}.")
-        return x
+        return x.long()
 
     # --- the Trainable protocol -------------------------------------------------------------------------------
     def model(self, x: torch.Tensor) -> None:
@@ -93,8 +95,9 @@ class LanguageModel(nn.Module):
 
     def token_log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """:math:`\\log p_\\theta(x_t \\mid x_{<t})`, shape ``(batch, L)``, nats."""
+        x = self._check(x)
         log_p = F.log_softmax(self.logits(x), dim=-1)
-        return log_p.gather(-1, x.long().unsqueeze(-1)).squeeze(-1)
+        return log_p.gather(-1, x.unsqueeze(-1)).squeeze(-1)
 
     def sample(self, num_samples: int) -> torch.Tensor:
         """``num_samples`` rows of ``context_length + 1`` tokens drawn ancestrally (torch's current generator)."""
