@@ -293,25 +293,23 @@ def cfm_model(features: int, *, path: str | ProbabilityPath = "linear", coupling
                              source=source, num_classes=num_classes, solver=solver, num_steps=num_steps)
 
 
-def _factory(path: str, coupling: str, default_sigma: float) -> Callable[..., FlowMatchingModel]:
+def _factory(name: str, doc: str, path: str, coupling: str, default_sigma: float) -> Callable[..., FlowMatchingModel]:
     def factory(features: int, *, sigma: float = default_sigma, seed: int = 0, **options: Any) -> FlowMatchingModel:
         return cfm_model(features, path=path, coupling=coupling, sigma=sigma, seed=seed, **options)
 
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = doc + " Other options as :func:`cfm_model`."
     return factory
 
 
-ot_cfm = _factory("linear", "exact_ot", 0.1)
-ot_cfm.__name__ = ot_cfm.__qualname__ = "ot_cfm"
-ot_cfm.__doc__ = """OT-CFM (Tong et al. 2024): linear path with ``sigma`` (0.1), exact minibatch OT coupling."""
-i_cfm = _factory("linear", "independent", 0.1)
-i_cfm.__name__ = i_cfm.__qualname__ = "i_cfm"
-i_cfm.__doc__ = """I-CFM (Tong et al. 2024): linear path with ``sigma`` (0.1), independent coupling."""
-rectified_flow = _factory("linear", "independent", 0.0)
-rectified_flow.__name__ = rectified_flow.__qualname__ = "rectified_flow"
-rectified_flow.__doc__ = """Rectified flow (Liu et al. 2023), course (8.22)-(8.24): linear path, ``sigma = 0``."""
-fm_lipman = _factory("lipman", "independent", 0.1)
-fm_lipman.__name__ = fm_lipman.__qualname__ = "fm_lipman"
-fm_lipman.__doc__ = """Flow matching with Lipman et al.'s OT path, ``sigma`` = :math:`\\sigma_{\\min}` (0.1), (8.20)."""
+ot_cfm = _factory("ot_cfm", "OT-CFM (Tong et al. 2024): linear path with ``sigma`` (0.1), exact minibatch OT coupling.",
+                  "linear", "exact_ot", 0.1)
+i_cfm = _factory("i_cfm", "I-CFM (Tong et al. 2024): linear path with ``sigma`` (0.1), independent coupling.",
+                 "linear", "independent", 0.1)
+rectified_flow = _factory("rectified_flow", "Rectified flow (Liu et al. 2023), course eqs. (8.22)-(8.24): linear "
+                          "path with ``sigma = 0``, independent coupling.", "linear", "independent", 0.0)
+fm_lipman = _factory("fm_lipman", "Flow matching with Lipman et al.'s OT path, ``sigma`` = sigma_min (0.1), "
+                     "course eqs. (8.20)-(8.21).", "lipman", "independent", 0.1)
 
 
 def sb_cfm(features: int, *, sigma: float = 1.0, seed: int = 0, **options: Any) -> FlowMatchingModel:

@@ -143,7 +143,18 @@ class ProbabilityPath:
         return f"{type(self).__name__}({fields})"
 
 
-class LinearPath(ProbabilityPath):
+class _ConstantNoisePath(ProbabilityPath):
+    """A path whose noise level :math:`\\gamma_t = \\sigma` is constant (deterministic when ``sigma = 0``)."""
+
+    def __init__(self, sigma: float = 0.0) -> None:
+        self.sigma = check_positive(sigma, "sigma", allow_zero=True)
+
+    @property
+    def stochastic(self) -> bool:
+        return self.sigma > 0
+
+
+class LinearPath(_ConstantNoisePath):
     r"""The independent-coupling linear interpolant of rectified flow and I-CFM, course eqs. (8.22)-(8.24).
 
     .. math::
@@ -155,13 +166,6 @@ class LinearPath(ProbabilityPath):
     """
 
     name = "linear"
-
-    def __init__(self, sigma: float = 0.0) -> None:
-        self.sigma = check_positive(sigma, "sigma", allow_zero=True)
-
-    @property
-    def stochastic(self) -> bool:
-        return self.sigma > 0
 
     def coefficients(self, t):
         return 1 - t, t, self.sigma * torch.ones_like(t)
@@ -247,7 +251,7 @@ class BrownianBridgePath(ProbabilityPath):
         return -torch.ones_like(t), torch.ones_like(t), self.sigma * (1 - 2 * t) / (2 * torch.sqrt(t * (1 - t)))
 
 
-class VariancePreservingPath(ProbabilityPath):
+class VariancePreservingPath(_ConstantNoisePath):
     r"""The trigonometric variance-preserving interpolant (Albergo & Vanden-Eijnden 2023).
 
     .. math::
@@ -259,13 +263,6 @@ class VariancePreservingPath(ProbabilityPath):
     """
 
     name = "variance_preserving"
-
-    def __init__(self, sigma: float = 0.0) -> None:
-        self.sigma = check_positive(sigma, "sigma", allow_zero=True)
-
-    @property
-    def stochastic(self) -> bool:
-        return self.sigma > 0
 
     def coefficients(self, t):
         return torch.cos(0.5 * math.pi * t), torch.sin(0.5 * math.pi * t), self.sigma * torch.ones_like(t)
