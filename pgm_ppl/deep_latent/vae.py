@@ -104,7 +104,7 @@ class VAE(nn.Module):
         x, context = self._split(batch)
         if self.threshold is not None:
             x = (x > self.threshold).to(x.dtype)
-        elif self.likelihood == "bernoulli" and torch.any((x != 0) & (x != 1)):
+        elif self.likelihood == "bernoulli" and not torch.jit.is_tracing() and torch.any((x != 0) & (x != 1)):
             raise ValueError("x: expected pixels equal to 0 or 1 for the Bernoulli decoder, got other values; "
                              "binarise the data (pgm_ppl.data.images.load_binarized_digits) or build the VAE "
                              "with threshold=8.0 for raw digits (0-16).")
