@@ -71,6 +71,7 @@ class FlowModel(nn.Module):
         parts = list(transform) if isinstance(transform, Sequence) else [transform]
         self.transforms = nn.ModuleList([t for t in parts if isinstance(t, nn.Module)])
         self._parts = parts
+        self._seen_context: torch.Tensor | None = None  # the last observed batch's contexts (see sample)
         self.register_buffer("loc", torch.zeros(self.features))
         self.register_buffer("scale", torch.ones(self.features))
 
@@ -113,7 +114,7 @@ class FlowModel(nn.Module):
         fitted marginal :math:`\\int p(x \\mid c)\\, \\hat p(c)\\, dc` (what ``train`` stores as generated samples).
         """
         if self.context_features and context is None:
-            seen = getattr(self, "_seen_context", None)
+            seen = self._seen_context
             if seen is None:
                 raise ValueError(f"context: expected a tensor of shape ({num_samples}, {self.context_features}) "
                                  "for this conditional flow, got None (and no training batch seen yet).")
