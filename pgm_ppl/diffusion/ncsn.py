@@ -48,7 +48,7 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, num_levels: int) -> tor
 
     Examples
     --------
-    >>> geometric_sigmas(1.0, 0.01, 3).tolist()
+    >>> [round(s, 12) for s in geometric_sigmas(1.0, 0.01, 3).tolist()]
     [1.0, 0.1, 0.01]
     """
     sigma_max = check_positive(sigma_max, "sigma_max")
