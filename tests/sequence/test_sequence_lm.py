@@ -115,6 +115,9 @@ def test_engine_trains_on_integer_tokens_and_approaches_the_entropy_floor(traine
     assert result.perplexity == pytest.approx(np.exp(result.nll))
     draws = fit.sample(5, seed=0)
     assert draws.shape == (5, 17) and np.issubdtype(draws.dtype, np.integer)
+    idata = fit.to_inference_data()  # the one converter: loss trace, generated token rows, observed rows
+    assert idata.posterior_predictive["x"].shape[-2:] == (20, 17)
+    assert np.issubdtype(idata.observed_data["x"].dtype, np.integer)
     held = fit.log_prob(sliding_windows(test, 17)[:10])
     torch.testing.assert_close(torch.as_tensor(held), lm.log_prob(torch.as_tensor(sliding_windows(test, 17)[:10]))
                                .double(), rtol=1e-5, atol=1e-5)
