@@ -5,7 +5,8 @@ subpackages: ``models``, ``data``, ``diagnostics``, ``inference``, and the cours
 ``information`` (chapter 1), ``em`` (chapter 2), ``cavi`` (chapter 3), ``gp`` and ``dp`` (chapter 4),
 ``graphical`` (message passing, HMMs, Kalman) and ``ot`` (chapter 5); the deep half's shared pieces ``core`` (the
 result type and contract every engine follows), ``nn`` (network blocks) and ``training`` (the one training engine),
-and ``flows`` (chapter 8). Names are imported on first use, so that
+and the deep chapters ``deep_latent`` (6: VAEs, GANs), ``sequence`` (7: autoregressive models, Transformers),
+``flows`` and ``flow_matching`` (8), ``diffusion`` (9). Names are imported on first use, so that
 ``import pgm_ppl`` (and the ``pgm-ppl`` command) starts without loading JAX and PyTorch.
 """
 
@@ -20,8 +21,9 @@ _EXPORTS = {
     "load_data": "pgm_ppl.data",
     "diagnose": "pgm_ppl.diagnostics", "to_inference_data": "pgm_ppl.diagnostics",
 }
-_SUBPACKAGES = ("backend", "cavi", "core", "data", "diagnostics", "dp", "em", "flows", "gp", "graphical", "inference",
-                "information", "models", "nn", "ot", "training")
+_SUBPACKAGES = ("backend", "cavi", "clustering", "core", "data", "deep_latent", "diagnostics", "diffusion", "dp", "em",
+                "flow_matching", "flows", "gp", "graphical", "inference", "information", "models", "nn", "ot",
+                "sequence", "training")
 
 __all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
 
