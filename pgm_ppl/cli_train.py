@@ -65,6 +65,11 @@ TRAINABLE: dict[str, Trainable] = {
     "ddpm": Trainable("denoising diffusion (DDPM, simple loss; ancestral samples, exact likelihood by the "
                       "probability-flow ODE)", "train", {"num_time_steps": 1000, "hidden_features": 128,
                                                         "learning_rate": 1e-3}, "pgm_ppl.diffusion:ddpm"),
+    "ot_cfm": Trainable("OT conditional flow matching (exact minibatch OT coupling; regression loss, exact "
+                        "likelihood by the ODE)", "train", {"sigma": 0.1, "learning_rate": 1e-3},
+                        "pgm_ppl.flow_matching:ot_cfm"),
+    "i_cfm": Trainable("independent-coupling conditional flow matching (regression loss, exact likelihood by the "
+                       "ODE)", "train", {"sigma": 0.1, "learning_rate": 1e-3}, "pgm_ppl.flow_matching:i_cfm"),
     "gmm": Trainable("Gaussian mixture by EM (full covariances)", "em", {"num_components": 8}),
     "vae": Trainable("variational autoencoder of binary images (Bernoulli decoder; digits binarised at 8), "
                      "Pyro ELBO", "train", {"latent_features": 8, "hidden_features": 256, "threshold": 8.0,
