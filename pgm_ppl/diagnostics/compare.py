@@ -114,7 +114,8 @@ def compare_heldout(results: Mapping[str, Fit | Density], data: Any, *, scale: s
         raise ValueError("results: expected a non-empty dict of model name to Fit or Density, "
                          f"got {type(results).__name__} {results!r:.80}.")
     densities = {str(name): _density_of(str(name), result) for name, result in results.items()}
-    data = data if isinstance(data, (dict, tuple)) else check_data(data, "data", ndim=None)
+    # dtype=None: integer rows (token ids, binary pixels) reach each model as the integers they are
+    data = data if isinstance(data, (dict, tuple)) else check_data(data, "data", ndim=None, dtype=None)
     elpd_i = {name: scale_value * _pointwise(name, result, densities[name], data)
               for name, result in results.items()}
     _check_same_rows(elpd_i)
