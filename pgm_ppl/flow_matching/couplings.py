@@ -11,7 +11,8 @@ The CFM loss (8.15) holds for any coupling of the two ends. A coupling here has
   (Birkhoff-von Neumann), so the pairs are read off the permutation returned by
   :func:`pgm_ppl.ot.minibatch_ot_coupling`: every source row and every target row is used exactly once, without the
   resampling with replacement of torchcfm's ``OTPlanSampler``.
-* :class:`SinkhornCoupling` -- the entropic plan :math:`P^\varepsilon` of :func:`pgm_ppl.ot.sinkhorn_log`; each
+* :class:`SinkhornCoupling` -- the entropic plan :math:`P^\varepsilon` of :func:`pgm_ppl.ot.sinkhorn` (or
+  :func:`pgm_ppl.ot.sinkhorn_log` when :math:`e^{-C/\varepsilon}` would underflow); each
   source row :math:`i` keeps its place and draws its partner :math:`j \sim P^\varepsilon_{i\cdot}/a_i` (so the
   source marginal is exact). With ``reg`` :math:`= 2\sigma^2` and :class:`~pgm_ppl.flow_matching.BrownianBridgePath`
   (:math:`\sigma`) this is Schrödinger-bridge CFM (Tong et al. 2024, Prop. 3.4).
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from pgm_ppl.core.validation import check_positive
-from pgm_ppl.ot import cost_matrix, minibatch_ot_coupling, sinkhorn_log
+from pgm_ppl.ot import cost_matrix, minibatch_ot_coupling, sinkhorn, sinkhorn_log
 
 __all__ = ["Coupling", "ExactOTCoupling", "IndependentCoupling", "SinkhornCoupling", "make_coupling"]
 
@@ -80,7 +81,7 @@ class ExactOTCoupling(Coupling):
 
 
 class SinkhornCoupling(Coupling):
-    r"""Entropic OT coupling with regularisation ``reg`` :math:`= \varepsilon` (log-domain Sinkhorn, course (5.11)).
+    r"""Entropic OT coupling with regularisation ``reg`` :math:`= \varepsilon` (Sinkhorn, course (5.11)-(5.12)).
 
     Each source row draws one target partner from its row of the plan (torch's current generator); as
     ``reg`` :math:`\to 0` this tends to :class:`ExactOTCoupling`, as ``reg`` :math:`\to \infty` to the independent
@@ -98,9 +99,10 @@ class SinkhornCoupling(Coupling):
         n = x0.shape[0]
         flat0 = x0.detach().reshape(n, -1).cpu().double().numpy()
         flat1 = x1.detach().reshape(n, -1).cpu().double().numpy()
-        a = np.full(n, 1.0 / n)
-        result = sinkhorn_log(a, a, cost_matrix(flat0, flat1), self.reg, max_iter=self.max_iter, tol=1e-6)
-        return np.asarray(result.plan)
+        a, C = np.full(n, 1.0 / n), cost_matrix(flat0, flat1)
+        # scaling form while the kernel exp(-C/reg) stays above float64's underflow (e^-700), log domain beyond
+        solve = sinkhorn if float(C.max()) < 500.0 * self.reg else sinkhorn_log
+        return np.asarray(solve(a, a, C, self.reg, max_iter=self.max_iter, tol=1e-6).plan)
 
     def pair(self, x0, x1):
         _check_batches(x0, x1)
