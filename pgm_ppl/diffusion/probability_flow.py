@@ -10,26 +10,33 @@ marginals at integer :math:`\tau` are (9.12)); its probability-flow ODE (Song et
 
 (the notes' :math:`v^\star = f - \tfrac12 g^2 \nabla\log p_t`, with the score :math:`-\varepsilon/\sqrt{1-\bar\alpha}`)
 has the same marginals. Its right-hand side is singular at :math:`\tau = 0` (:math:`1-\bar\alpha \to 0`), so we
-solve it in the variables of DDIM's ODE (Song, Meng & Ermon 2021a, eq. (14)):
+solve it with DDIM's time variable :math:`\bar\sigma = \sqrt{(1-\bar\alpha)/\bar\alpha}` (Song, Meng & Ermon 2021a,
+eq. (14), where :math:`d\bar x/d\bar\sigma = \varepsilon_\theta` for :math:`\bar x = x/\sqrt{\bar\alpha}`), keeping
+:math:`x` itself as the state: with :math:`\bar\alpha = 1/(1+\bar\sigma^2)`,
 
 .. math::
-    \bar x = x / \sqrt{\bar\alpha}, \qquad \bar\sigma = \sqrt{(1-\bar\alpha)/\bar\alpha}, \qquad
-    \frac{d\bar x}{d\bar\sigma} = \varepsilon_\theta\bigl(\sqrt{\bar\alpha}\,\bar x, \tau(\bar\sigma)\bigr),
+    \frac{dx}{d\bar\sigma} = \sqrt{\bar\alpha}\,\Bigl(\varepsilon_\theta\bigl(x, \tau(\bar\sigma)\bigr)
+        - \sqrt{1-\bar\alpha}\,x\Bigr) = \bar\alpha\, v_\theta,
 
-the same ODE after a change of time and a time-dependent scaling of the state (substitute and differentiate), with
-a smooth right-hand side. At :math:`\bar\sigma = 0`, :math:`\bar x = x_0`; at :math:`\bar\sigma_T`,
-:math:`\bar x = x_T / \sqrt{\bar\alpha_T}` with :math:`x_T \sim \mathcal N(0, I)`, so the base of the flow is
-:math:`\mathcal N(0, \bar\alpha_T^{-1} I)`. The flow is :class:`pgm_ppl.flows.continuous.ContinuousFlowModel` from
-:math:`t_0 = \bar\sigma_T` to :math:`t_1 = 0`: ``log_prob`` integrates the divergence along the solve (exact, or
-Hutchinson's estimate in high dimension) and is the exact log-density of the model that draws :math:`x_T` and
-follows the ODE.
+the same ODE after a change of time (substitute and differentiate), smooth down to :math:`\bar\sigma = 0`, and
+close to zero where the data are pure noise (:math:`\varepsilon \approx \sqrt{1-\bar\alpha}\,x`), which keeps
+Hutchinson's trace estimate of low variance (in :math:`\bar x` the log-determinant would carry
+:math:`d\log\bar\sigma_T` of probe noise). The solver's clock is :math:`u = \log(1 + \bar\sigma)`
+(:math:`dx/du = (1+\bar\sigma)\,dx/d\bar\sigma`): like :math:`\bar\sigma` near the data, logarithmic in the long
+noise tail (:math:`\bar\sigma_T` is ~160 for the linear schedule, ~2e4 for the cosine one), so an adaptive solver
+starting in the tail, where the field is nearly zero, cannot step over the short stretch where it acts. The base
+of the flow is the model's :math:`p(x_T) = \mathcal N(0, I)` at :math:`t_0 = \log(1+\bar\sigma_T)`; the data
+are at :math:`t_1 = 0`. The flow is
+:class:`pgm_ppl.flows.continuous.ContinuousFlowModel`: ``log_prob`` integrates the divergence along the solve
+(exact, or Hutchinson's estimate in high dimension) and is the exact log-density of the model that draws
+:math:`x_T` and follows the ODE.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-import pyro.distributions as dist
 import torch
 from torch import nn
 
@@ -39,7 +46,8 @@ __all__ = ["probability_flow", "probability_flow_log_prob", "probability_flow_sa
 
 
 class _DDIMField(nn.Module):
-    r"""The field :math:`d\bar x/d\bar\sigma = \varepsilon_\theta(\sqrt{\bar\alpha}\bar x, \tau(\bar\sigma))`."""
+    r"""The field :math:`dx/du = (1+\bar\sigma)\sqrt{\bar\alpha}(\varepsilon_\theta(x, \tau(\bar\sigma))
+    - \sqrt{1-\bar\alpha}\,x)` at :math:`u = \log(1+\bar\sigma)`."""
 
     def __init__(self, denoiser: nn.Module, y: torch.Tensor | None, guidance_weight: float | None) -> None:
         super().__init__()
@@ -47,20 +55,23 @@ class _DDIMField(nn.Module):
         self.y = y
         self.guidance_weight = guidance_weight
 
-    def forward(self, sigma_bar: torch.Tensor, x_bar: torch.Tensor) -> torch.Tensor:
-        log_alpha_bar = -torch.log1p(sigma_bar.to(torch.float64) ** 2)
+    def forward(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        sigma_bar = torch.expm1(u.to(torch.float64))
+        log_alpha_bar = -torch.log1p(sigma_bar ** 2)
         tau = self.denoiser.schedule.time_of_log_alpha_bar(log_alpha_bar)
-        scale = torch.exp(0.5 * log_alpha_bar).to(x_bar.dtype)
-        t = tau.to(x_bar.dtype).expand(x_bar.shape[0])
+        alpha_bar = torch.exp(log_alpha_bar)
+        t = tau.to(x.dtype).expand(x.shape[0])
         y = self.y
-        if y is not None and y.shape[0] != x_bar.shape[0]:
-            raise ValueError(f"y: expected {x_bar.shape[0]} labels, got {y.shape[0]}.")
-        return self.denoiser.epsilon(scale * x_bar, t, y, self.guidance_weight)
+        if y is not None and y.shape[0] != x.shape[0]:
+            raise ValueError(f"y: expected {x.shape[0]} labels, got {y.shape[0]}.")
+        eps = self.denoiser.epsilon(x, t, y, self.guidance_weight)
+        return ((1 + sigma_bar) * alpha_bar.sqrt()).to(x.dtype) * (eps - (1 - alpha_bar).sqrt().to(x.dtype) * x)
 
 
 def probability_flow(denoiser: nn.Module, *, y: torch.Tensor | None = None, guidance_weight: float | None = None,
                      solver: str = "dopri5", num_steps: int = 100, atol: float | None = None,
-                     rtol: float | None = None, trace: str | None = None) -> ContinuousFlowModel:
+                     rtol: float | None = None, trace: str | None = None, probe: str = "rademacher"
+                     ) -> ContinuousFlowModel:
     r"""The probability-flow ODE of ``denoiser`` (a :class:`~pgm_ppl.diffusion.DDPM`, or any module with a
     ``schedule`` and ``epsilon(x, t, y, guidance_weight)``) as a continuous-flow model (module docstring).
 
@@ -71,34 +82,30 @@ def probability_flow(denoiser: nn.Module, *, y: torch.Tensor | None = None, guid
     solver, num_steps, atol, rtol
         The ODE solver (:class:`~pgm_ppl.flows.continuous.ContinuousFlow`); tolerances default to the model's
         ``ode_tol`` (or 1e-5).
-    trace
-        ``"exact"`` or ``"hutchinson"``; default: the model's choice (exact up to 8 features).
+    trace, probe
+        ``"exact"`` or ``"hutchinson"``; default: the model's choice (exact up to 8 features). Hutchinson's probe,
+        ``"rademacher"`` (exact whenever the field's Jacobian is diagonal) or ``"gaussian"``.
 
     Returns
     -------
     ContinuousFlowModel
         With ``log_prob(x)`` (nats per row), ``sample(n)``, and ``flow`` (``flow.trajectory``, ``flow.nfe``);
-        ``t0`` = :math:`\bar\sigma_T`, ``t1`` = 0.
+        ``t0`` = :math:`\log(1+\bar\sigma_T)`, ``t1`` = 0.
     """
     schedule = denoiser.schedule
     alpha_bar_T = float(schedule.alpha_bars[-1])
     sigma_bar_T = ((1.0 - alpha_bar_T) / alpha_bar_T) ** 0.5
     tol = float(getattr(denoiser, "ode_tol", 1e-5))
-    features = getattr(getattr(denoiser, "network", None), "features", None)
+    features = getattr(getattr(denoiser, "network", None), "features", None)  # base: N(0, I), the model's p(x_T)
     if trace is None:
         use_hutchinson = getattr(denoiser, "_use_hutchinson", None)
         trace = "hutchinson" if use_hutchinson is not None and use_hutchinson() else "exact"
     if features is None:
         raise ValueError("denoiser: expected a network with a 'features' attribute (the data dimension).")
-    base_scale = alpha_bar_T ** -0.5
-
-    def base(dtype: torch.dtype, device: Any) -> dist.Distribution:
-        zeros = torch.zeros(features, dtype=dtype, device=device)
-        return dist.Normal(zeros, torch.full_like(zeros, base_scale)).to_event(1)
-
-    return ContinuousFlowModel(_DDIMField(denoiser, y, guidance_weight), features=features, base=base,
-                               t0=sigma_bar_T, t1=0.0, solver=solver, num_steps=num_steps,
-                               atol=tol if atol is None else atol, rtol=tol if rtol is None else rtol, trace=trace)
+    return ContinuousFlowModel(_DDIMField(denoiser, y, guidance_weight), features=features,
+                               t0=math.log1p(sigma_bar_T), t1=0.0, solver=solver, num_steps=num_steps,
+                               atol=tol if atol is None else atol, rtol=tol if rtol is None else rtol, trace=trace,
+                               probe=probe)
 
 
 def probability_flow_log_prob(denoiser: nn.Module, x: torch.Tensor, **options: Any) -> torch.Tensor:
