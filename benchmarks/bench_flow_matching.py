@@ -17,8 +17,9 @@ Goals (issue 15): OT-CFM at most 0.5x torchcfm's time at W2 no worse; I-CFM at m
 same exact assignment with POT's network simplex (``ot.emd``), which dominates a step; ours reads the permutation
 (``pgm_ppl.ot.minibatch_ot_coupling``), torchcfm resamples n pairs with replacement from the plan.
 
-Configurations: the default is 1 seed, batch 256, 5,000 steps, 10,000 test points (exact W2 at 10,000 points costs
-about a minute per solve on one core); ``--full`` is the paper's protocol (batch 512, 20,000 steps ~ 1,000 epochs of
+Configurations: the default is 1 seed, batch 256, 5,000 steps, 10,000 test points (an exact W2 at 10,000 points is
+20-60 s of network simplex on one core, 31 of them per seed: the default run takes about half an hour; a short
+look is ``--steps 2000 --num-test 3000``, ~10 minutes); ``--full`` is the paper's protocol (batch 512, 20,000 steps ~ 1,000 epochs of
 10,000 rows, 5 seeds). Paper targets (mean W2 over 5 seeds, 1,000 test points) are printed beside our numbers.
 
 torchcfm is used when importable (``pip install --no-deps torchcfm``: its core needs only torch, numpy and POT);
