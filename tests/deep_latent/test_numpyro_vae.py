@@ -16,7 +16,7 @@ torch.set_num_threads(1)
 def test_numpyro_and_pyro_vae_share_the_elbo(likelihood):
     X = load_binarized_digits()[0][:20]
     module = vae(64, latent_features=4, hidden_features=(32,), likelihood=likelihood, seed=3)
-    P = 1000
+    P = 400
     with torch.no_grad():
         torch.manual_seed(0)
         xt = torch.as_tensor(X, dtype=torch.float32)
@@ -26,7 +26,7 @@ def test_numpyro_and_pyro_vae_share_the_elbo(likelihood):
     for analytic in (True, False):
         value = numpyro_elbo(module, X, num_particles=P, analytic_kl=analytic, seed=1)
         assert abs(value - torch_elbo) < 5 * math.sqrt(2) * se, (analytic, value, torch_elbo, se)
-    assert se < (0.5 if likelihood == "bernoulli" else 2.0)  # resolves a nat or two on a 20-row ELBO
+    assert se < (0.8 if likelihood == "bernoulli" else 3.0)  # resolves a nat or two on a 20-row ELBO of ~ -400
 
 
 def test_numpyro_vae_refuses_conv_and_conditional():

@@ -1,6 +1,7 @@
 """VAEs as Pyro model-guide pairs (course §6.4): ELBOs, KL, gradients, IWAE, PPCA optimum, collapse, digits."""
 
 import math
+import warnings
 
 import numpy as np
 import pyro
@@ -161,9 +162,12 @@ def test_linear_vae_optimum_is_ppca():
 @pytest.fixture(scope="module")
 def digits_vae():
     X_train, X_test, y_train, y_test = load_binarized_digits()
-    fit = train(vae(64, latent_features=8, hidden_features=(256,), seed=0), X_train,
-                loss=pyro.infer.TraceMeanField_ELBO(), num_steps=2000, batch_size=128, validation_data=X_test,
-                num_generated=64, seed=0)
+    # JitTrace_ELBO on weights registered as Pyro params: the fastest route (benchmarks/bench_deep_latent.py)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        fit = train(vae(64, latent_features=8, hidden_features=(256,), register_with_pyro=True, seed=0), X_train,
+                    loss=pyro.infer.JitTrace_ELBO(), num_steps=2000, batch_size=128, validation_data=X_test,
+                    num_generated=64, seed=0)
     return fit, X_train, X_test
 
 
@@ -172,6 +176,7 @@ def test_digits_vae_iwae5000_beats_the_bernoulli_mixture(digits_vae):
 
     fit, X_train, X_test = digits_vae
     assert fit.density.kind == "lower_bound" and fit.objective == "negative_elbo"
+    assert len(pyro.get_param_store().keys()) == 0  # registration stayed inside the engine's scoped store
     elbo = fit.log_likelihood["x"].ravel()
     view = with_importance_samples(fit.model, 5000)
     assert view.log_prob_kind == "estimate" and fit.model.log_prob_kind == "lower_bound"
