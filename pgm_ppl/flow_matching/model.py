@@ -201,7 +201,7 @@ class FlowMatchingModel(nn.Module):
     # --- the trained field as a continuous flow -------------------------------------------------------------------
 
     def flow(self, *, solver: str | None = None, num_steps: int | None = None, atol: float | None = None,
-             rtol: float | None = None, labels: Any = None, num_rows: int | None = None) -> Any:
+             rtol: float | None = None, labels: Any = None) -> ContinuousFlow:
         """The field as a :class:`pgm_ppl.flows.ContinuousFlow` from :math:`t = 0` (source) to :math:`t = 1` (data),
         with this model's solver settings unless given (bound to the one-hot ``labels`` for a conditional model)."""
         flow = ContinuousFlow(self.field, features=self._features(), t0=0.0, t1=1.0,
