@@ -260,7 +260,7 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def interpolate(self, x0: torch.Tensor, x1: torch.Tensor, num_points: int = 8) -> torch.Tensor:
-        """Decoder means along the straight line between the encoder means of ``x0`` and ``x1``, shape (num_points, D)."""
+        """Decoder means on the segment between the encoder means of ``x0`` and ``x1``, shape (num_points, D)."""
         (z0, _), (z1, _) = self.encode(x0.reshape(1, -1)), self.encode(x1.reshape(1, -1))
         t = torch.linspace(0, 1, check_int(num_points, "num_points", minimum=2), dtype=z0.dtype)[:, None]
         return self.mean((1 - t) * z0 + t * z1)
