@@ -8,6 +8,7 @@ import pytest
 import torch
 from scipy.linalg import expm
 
+from pgm_ppl.diagnostics import compare_heldout, to_inference_data
 from pgm_ppl.flows import ContinuousFlow, ContinuousFlowModel, linear_gaussian_path
 from pgm_ppl.flows import cnf
 from pgm_ppl.training import train
@@ -145,6 +146,13 @@ def test_the_cnf_factory_trains_through_the_engine():
     X = np.random.default_rng(3).normal(size=(256, 2)) * [1.0, 0.3] + [0.5, 0.0]
     model = cnf(2, hidden_features=16, solver="rk4", num_steps=4, seed=0)
     fit = train(model, X, num_steps=30, batch_size=128, learning_rate=1e-2, seed=0, num_generated=16,
-                progress_bar=False)
+                validation_data=X[:64], validate_every=30, progress_bar=False)
     assert np.mean(fit.losses[-5:]) < np.mean(fit.losses[:5])
     assert fit.posterior_predictive["x"].shape[-2:] == (16, 2)
+    # into ArviZ and the held-out table with its exact log-likelihood (the model's own log_prob, summed)
+    assert to_inference_data(fit).log_likelihood["x"].shape == (1, 1, 64)
+    table = compare_heldout({"cnf": fit}, X[:64])
+    assert table.loc["cnf", "kind"] == "exact"
+    with torch.no_grad():
+        exact = float(model.log_prob(torch.as_tensor(X[:64], dtype=torch.float32)).sum())
+    np.testing.assert_allclose(table.loc["cnf", "elpd"], exact, rtol=1e-5)
