@@ -10,7 +10,7 @@ probability-flow ODE (dopri5, tolerance 1e-4): time, network evaluations (NFE) a
 beside the W2 floor of two independent data samples (``pgm_ppl.diagnostics.sample_metrics``), the flow-matching
 table's protocol. The swiss roll is scikit-learn's (noise 0.05) projected on its (x, z) plane and divided by 5.
 
-Run: .venv/bin/python benchmarks/bench_diffusion.py [--train-steps 3000] [--quick]
+Run: .venv/bin/python benchmarks/bench_diffusion.py [--train-steps 6000] [--quick]
 (``--quick``: a few seconds of configuration, 300 training steps and 2,000 points, for a smoke run.)
 """
 
@@ -108,7 +108,7 @@ def bench_sampling(train_steps: int, num_points: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--train-steps", type=int, default=3000)
+    parser.add_argument("--train-steps", type=int, default=6000)
     parser.add_argument("--num-points", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
