@@ -164,3 +164,33 @@ def test_probability_flow_hutchinson_likelihood_is_unbiased_in_ten_dimensions():
     reference = float(torch.distributions.Normal(mean, scale).log_prob(point).sum())
     assert float(estimates.std()) > 0.01  # a genuine estimate
     assert abs(float(estimates.mean()) - reference) < 4 * float(estimates.std()) / math.sqrt(200) + 1e-3
+
+
+@pytest.mark.parametrize("prediction", ["x0", "v", "score"])
+def test_other_parameterisations_give_the_same_model(prediction):
+    """A network predicting x0, v or the score (the exact epsilon converted) defines the same DDPM: DDIM from the same
+    noise and the bound (same random draws) agree with the epsilon model's."""
+    from pgm_ppl.diffusion import DDPM, GaussianEpsilon, convert_prediction
+
+    schedule = cosine_schedule(50).double()
+    eps_net = GaussianEpsilon(M, S, schedule)
+
+    class Converted(torch.nn.Module):
+        features = 2
+
+        def forward(self, x, t):
+            a = torch.exp(schedule.continuous_log_alpha_bar(t))[:, None]
+            return convert_prediction(eps_net(x, t), source="epsilon", target=prediction, x_t=x, alpha_bar=a)
+
+    reference = DDPM(eps_net, schedule).double()
+    other = DDPM(Converted(), schedule, prediction=prediction).double()
+    x_T = torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ddim_sample(other, 50, num_time_steps=10, x_T=x_T),
+                               ddim_sample(reference, 50, num_time_steps=10, x_T=x_T))
+    x0 = M + S * x_T
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        a = reference.elbo(x0)
+        torch.manual_seed(1)
+        b = other.elbo(x0)
+    torch.testing.assert_close(a, b)
