@@ -144,6 +144,8 @@ def wasserstein_distance_empirical(x: Any, y: Any, a: Any = None, b: Any = None,
 
     Definition 5.3 / Remark 5.9: :math:`W_p = (\min_{P\in\Pi(a,b)} \sum_{ij}\|x_i-y_j\|^p P_{ij})^{1/p}`,
     solved exactly by the network simplex (:func:`pgm_ppl.ot.exact_ot`). Differentiable with torch inputs.
+    The pivot limit grows with the problem (``max(100_000, n m / 10)``): POT's fixed default of 100,000 stops
+    two 10,000-point samples early, 18% above the optimum.
 
     Returns
     -------
@@ -153,7 +155,8 @@ def wasserstein_distance_empirical(x: Any, y: Any, a: Any = None, b: Any = None,
     p = check_positive(p, "p")
     a = check_weights(a, x.shape[0], "a", x)
     b = check_weights(b, y.shape[0], "b", y)
-    return exact_ot(a, b, cost_matrix(x, y, p)).cost ** (1.0 / p)
+    max_iter = max(100_000, x.shape[0] * y.shape[0] // 10)
+    return exact_ot(a, b, cost_matrix(x, y, p), max_iter=max_iter).cost ** (1.0 / p)
 
 
 def sliced_wasserstein_distance(x: Any, y: Any, *, num_projections: int = 200, p: float = 2.0, seed: int = 0) -> Any:
