@@ -16,6 +16,7 @@ from numpyro.infer import HMC, MCMC, NUTS, SVI, Predictive, Trace_ELBO, TraceEnu
 from tqdm import tqdm
 
 from pgm_ppl.backend import to_numpy
+from pgm_ppl.core.interrupt import interruptible
 from pgm_ppl.inference.errors import ModelRunError, NonFiniteLossError, model_run_message, non_finite_message
 from pgm_ppl.inference.guides import GUIDES, hide_enumerated
 from pgm_ppl.inference.sites import ModelStructure, describe_trace
@@ -77,13 +78,15 @@ def run_svi(model: Callable, guide: str | Callable, args: tuple, kwargs: dict, *
     state = svi.init(init_key, *args, **kwargs)
     update = jax.jit(lambda s: svi.update(s, *args, **kwargs))
     losses = np.empty(num_steps)
-    for step in tqdm(range(num_steps), desc="SVI", disable=not progress_bar, mininterval=0.5):
-        new_state, value = update(state)
-        losses[step] = float(value)
-        if not np.isfinite(losses[step]):
-            site = _non_finite_site(model, guide, svi.get_params(state), args, kwargs, seed)
-            raise NonFiniteLossError(non_finite_message(step + 1, losses[step], site))
-        state = new_state
+    with interruptible() as check_interrupt:  # a Ctrl-C swallowed by a GC callback still stops it
+        for step in tqdm(range(num_steps), desc="SVI", disable=not progress_bar, mininterval=0.5):
+            check_interrupt()
+            new_state, value = update(state)
+            losses[step] = float(value)
+            if not np.isfinite(losses[step]):
+                site = _non_finite_site(model, guide, svi.get_params(state), args, kwargs, seed)
+                raise NonFiniteLossError(non_finite_message(step + 1, losses[step], site))
+            state = new_state
     params = svi.get_params(state)
     draws = 1 if guide_name == "auto_delta" else num_samples
     sites = structure.names("latent", "deterministic")

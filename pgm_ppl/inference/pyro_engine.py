@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from pgm_ppl.backend import to_numpy
 from pgm_ppl.backend.seeding import seeded
+from pgm_ppl.core.interrupt import interruptible
 from pgm_ppl.core.seeding import spawn_seeds
 from pgm_ppl.inference.errors import ModelRunError, NonFiniteLossError, model_run_message, non_finite_message
 from pgm_ppl.inference.guides import GUIDES, hide_enumerated
@@ -121,17 +122,19 @@ def run_svi(model: Callable, guide: str | Callable, args: tuple, kwargs: dict, *
         elbo = elbo_class(max_plate_nesting=structure.max_plate_nesting)
         svi = SVI(model, guide, pyro.optim.Adam({"lr": learning_rate}), elbo)
         losses = np.empty(num_steps)
-        for step in tqdm(range(num_steps), desc="SVI", disable=not progress_bar, mininterval=0.5):
-            try:
-                losses[step] = svi.step(*args, **kwargs)
-            except ValueError as error:  # Pyro's argument validation meets a parameter gone non-finite
-                site = non_finite_site(model, guide, args, kwargs)
-                if site is None:
-                    raise
-                raise NonFiniteLossError(non_finite_message(step + 1, float("nan"), site)) from error
-            if not np.isfinite(losses[step]):
-                site = non_finite_site(model, guide, args, kwargs)
-                raise NonFiniteLossError(non_finite_message(step + 1, losses[step], site))
+        with interruptible() as check_interrupt:  # a Ctrl-C swallowed by a GC callback still stops it
+            for step in tqdm(range(num_steps), desc="SVI", disable=not progress_bar, mininterval=0.5):
+                check_interrupt()
+                try:
+                    losses[step] = svi.step(*args, **kwargs)
+                except ValueError as error:  # Pyro's argument validation meets a parameter gone non-finite
+                    site = non_finite_site(model, guide, args, kwargs)
+                    if site is None:
+                        raise
+                    raise NonFiniteLossError(non_finite_message(step + 1, float("nan"), site)) from error
+                if not np.isfinite(losses[step]):
+                    site = non_finite_site(model, guide, args, kwargs)
+                    raise NonFiniteLossError(non_finite_message(step + 1, losses[step], site))
         if guide_name == "auto_laplace":
             guide = guide.laplace_approximation(*args, **kwargs)
         draws = 1 if guide_name == "auto_delta" else num_samples
