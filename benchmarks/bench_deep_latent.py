@@ -31,7 +31,7 @@ import pyro
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Timing, report, time_call  # noqa: E402
+from harness import Timing, plain_batches, report, time_call  # noqa: E402
 
 from pgm_ppl.data.images import load_binarized_digits  # noqa: E402
 from pgm_ppl.deep_latent import vae, with_importance_samples  # noqa: E402
@@ -56,13 +56,9 @@ def plain_loop(module, data, num_steps, batch_size=128, seed=0):
     """The reference: a hand-written loop on the same network, the ELBO with torch.distributions."""
     D = torch.distributions
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)
-    order, position = torch.randperm(len(data), generator=generator), 0
+    batches = plain_batches(data, batch_size, seed)
     for _ in range(num_steps):
-        if position + batch_size > len(data):
-            order, position = torch.randperm(len(data), generator=generator), 0
-        x = data[order[position:position + batch_size]]
-        position += batch_size
+        x = next(batches)
         optimizer.zero_grad(set_to_none=True)
         loc, raw = module.encoder(x).chunk(2, -1)
         q = D.Independent(D.Normal(loc, torch.nn.functional.softplus(raw) + 1e-4), 1)

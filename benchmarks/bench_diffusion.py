@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Timing, report, time_call  # noqa: E402
+from harness import Timing, plain_batches, report, time_call  # noqa: E402
 
 from pgm_ppl.data import load_data  # noqa: E402
 from pgm_ppl.diagnostics import sample_metrics  # noqa: E402
@@ -49,13 +49,9 @@ def plain_loop(num_steps: int, data: torch.Tensor, batch_size: int = 256, seed: 
     model = ddpm(2, num_time_steps=1000, hidden_features=128, seed=0)
     net, alpha_bars = model.network, model.schedule.alpha_bars.float()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)
-    losses, order, position = [], torch.randperm(len(data), generator=generator), 0
+    losses, batches = [], plain_batches(data, batch_size, seed)
     for _ in range(num_steps):
-        if position + batch_size > len(data):
-            order, position = torch.randperm(len(data), generator=generator), 0
-        x0 = data[order[position:position + batch_size]]
-        position += batch_size
+        x0 = next(batches)
         t = torch.randint(1, 1001, (batch_size,))
         noise = torch.randn_like(x0)
         a = alpha_bars[t][:, None]

@@ -21,7 +21,7 @@ import torch
 import zuko
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Timing, report, time_call  # noqa: E402
+from harness import Timing, plain_batches, report, time_call  # noqa: E402
 
 from pgm_ppl.flows import ContinuousFlowModel, maf, nsf  # noqa: E402
 from pgm_ppl.training import train  # noqa: E402
@@ -47,13 +47,9 @@ def per_step(name: str, run, repeat: int = 3) -> Timing:
 def zuko_loop(flow: zuko.lazy.Flow, data: torch.Tensor, num_steps: int, seed: int = 0) -> list[float]:
     """zuko's README loop, with seeded mini-batches drawn without replacement per epoch."""
     optimizer = torch.optim.Adam(flow.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)
-    losses, order, position = [], torch.randperm(len(data), generator=generator), 0
+    losses, batches = [], plain_batches(data, BATCH, seed)
     for _ in range(num_steps):
-        if position + BATCH > len(data):
-            order, position = torch.randperm(len(data), generator=generator), 0
-        x = data[order[position:position + BATCH]]
-        position += BATCH
+        x = next(batches)
         loss = -flow().log_prob(x).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Timing, report, time_call  # noqa: E402
+from harness import Timing, plain_batches, report, time_call  # noqa: E402
 
 from pgm_ppl.data.text import sliding_windows, stdlib_corpus  # noqa: E402
 from pgm_ppl.sequence import generate, made, transformer_lm  # noqa: E402
@@ -42,13 +42,9 @@ def per_step(name: str, run, repeat: int) -> Timing:
 def plain_loop(module, rows, num_steps, seed=0):
     """The reference: the loop a user would write for the same model and loss (summed NLL, Adam)."""
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)
-    order, position, losses = torch.randperm(len(rows), generator=generator), 0, []
+    losses, batches = [], plain_batches(rows, BATCH, seed)
     for _ in range(num_steps):
-        if position + BATCH > len(rows):
-            order, position = torch.randperm(len(rows), generator=generator), 0
-        x = rows[order[position:position + BATCH]]
-        position += BATCH
+        x = next(batches)
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(module.logits(x).flatten(0, 1), x.flatten(), reduction="sum")
         loss.backward()

@@ -26,7 +26,7 @@ from pyro.nn import PyroModule
 from sklearn.datasets import load_digits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Timing, report, time_call  # noqa: E402
+from harness import Timing, plain_batches, report, time_call  # noqa: E402
 
 from pgm_ppl.training import train  # noqa: E402
 
@@ -43,13 +43,9 @@ def per_step(name: str, run, repeat: int = 3) -> Timing:
 def plain_loop(module, data, loss_fn, num_steps, batch_size, seed=0):
     """The reference: the loop every chapter would otherwise write."""
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)
-    losses, order, position = [], torch.randperm(len(data), generator=generator), 0
+    losses, batches = [], plain_batches(data, batch_size, seed)
     for _ in range(num_steps):
-        if position + batch_size > len(data):
-            order, position = torch.randperm(len(data), generator=generator), 0
-        batch = data[order[position:position + batch_size]]
-        position += batch_size
+        batch = next(batches)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(module, batch)
         loss.backward()

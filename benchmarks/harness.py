@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,18 @@ def report(ours: Timing, reference: Timing, *, goal: str = "") -> float:
     print(f"{reference.name}: {reference.median:.4g} s (best {reference.best:.4g})")
     print(f"speed-up {reference.name} / {ours.name} = {ratio:.3g}x" + (f"   [goal: {goal}]" if goal else ""))
     return ratio
+
+
+def plain_batches(data: Any, batch_size: int, seed: int = 0) -> Iterator[Any]:
+    """Endless mini-batches as a plain PyTorch loop draws them, for the reference side of a benchmark.
+
+    Each epoch is a fresh ``torch.randperm`` from one seeded generator, cut into batches of ``batch_size`` rows;
+    the incomplete last batch is dropped (as the training engine does), so both sides see equal-size batches.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(len(data), generator=generator)
+        for start in range(0, len(data) - batch_size + 1, batch_size):
+            yield data[order[start:start + batch_size]]
