@@ -15,19 +15,17 @@ constants (:func:`sklearn_lower_bound_offset`).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from scipy.special import digamma, gammaln, logsumexp
 
-from pgm_ppl.core._stack import user_stacklevel
 from pgm_ppl.core.conjugate import (empirical_covariance_prior, expected_log_gaussian, log_wishart_normaliser,
                                     normal_wishart_update)
 from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 from pgm_ppl.core.linalg import cholesky, log_det_from_cholesky
-from pgm_ppl.core.validation import check_data, check_int
+from pgm_ppl.core.validation import check_data, check_int, warn_if_reg_covar_dominates
 from pgm_ppl.clustering import kmeans
 
 
@@ -119,20 +117,6 @@ def local_step(X: np.ndarray, state: BGMMState) -> tuple[np.ndarray, np.ndarray]
 _log_wishart_norm = log_wishart_normaliser
 
 
-def _warn_if_reg_covar_dominates(X: np.ndarray, reg_covar: float, caller: str) -> None:
-    """Warn when ``reg_covar`` (an absolute amount, scikit-learn's convention) is 1% or more of a varying column's
-    variance: the fitted covariances then describe the regularisation, not the data (data in units of 1e-8).
-    Constant columns are what ``reg_covar`` is for and are not warned about."""
-    variances = X.var(0)
-    swamped = (variances > 0) & (variances < 100.0 * reg_covar)
-    if swamped.any():
-        j = int(np.argmax(swamped))
-        warnings.warn(f"{caller}: reg_covar={reg_covar:g} is {reg_covar / variances[j]:.2g} times the variance of "
-                      f"column {j} of X ({variances[j]:.3g}), so the fitted covariances describe the regularisation "
-                      "more than the data; rescale X (for example to unit variance) or lower reg_covar.",
-                      UserWarning, stacklevel=user_stacklevel())
-
-
 def _log_det_prior_covariance(prior: NormalWishartPrior) -> float:
     """:math:`\\log|W_0^{-1}|` by the guarded Cholesky (``slogdet`` of a non-PD matrix returns a sign and goes on)."""
     return float(log_det_from_cholesky(cholesky(prior.covariance, name="prior.covariance",
@@ -201,7 +185,7 @@ def fit_bayesian_gmm(X: np.ndarray, num_components: int, *, prior: NormalWishart
     X = check_data(X, "X", min_rows=2)
     rule = check_tol_rule(tol_rule)
     N, K = X.shape[0], check_int(num_components, "num_components", minimum=1, maximum=X.shape[0])
-    _warn_if_reg_covar_dominates(X, reg_covar, "fit_bayesian_gmm")
+    warn_if_reg_covar_dominates(X, reg_covar, "fit_bayesian_gmm")
     prior = prior or NormalWishartPrior.default(X, K)
     if init_resp is None:
         init_resp = np.eye(K)[kmeans(X, K, seed=seed).labels]

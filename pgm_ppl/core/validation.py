@@ -12,10 +12,13 @@ ValueError: X: expected finite values, got nan at row 0, column 1 (1 non-finite 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from pgm_ppl.core._stack import user_stacklevel
 
 __all__ = ["as_numpy", "check_choice", "check_data", "check_int", "check_positive", "check_probability"]
 
@@ -119,3 +122,18 @@ def check_probability(value: Any, name: str, *, open_interval: bool = False) -> 
         interval = "(0, 1)" if open_interval else "[0, 1]"
         raise ValueError(f"{name}: expected a number in {interval}, got {value!r}.")
     return number
+
+
+def warn_if_reg_covar_dominates(X: np.ndarray, reg_covar: float, caller: str) -> None:
+    """Warn when ``reg_covar`` (an absolute amount, scikit-learn's convention) is 1% or more of a varying column's
+    variance: the fitted covariances then describe the regularisation, not the data (data in units of 1e-8).
+    Constant columns are what ``reg_covar`` is for and are not warned about. Used by every Gaussian mixture
+    fitter that adds ``reg_covar`` to its covariances (``caller`` names it in the message)."""
+    variances = X.var(0)
+    swamped = (variances > 0) & (variances < 100.0 * reg_covar)
+    if swamped.any():
+        j = int(np.argmax(swamped))
+        warnings.warn(f"{caller}: reg_covar={reg_covar:g} is {reg_covar / variances[j]:.2g} times the variance of "
+                      f"column {j} of X ({variances[j]:.3g}), so the fitted covariances describe the regularisation "
+                      "more than the data; rescale X (for example to unit variance) or lower reg_covar.",
+                      UserWarning, stacklevel=user_stacklevel())

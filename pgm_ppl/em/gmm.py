@@ -17,7 +17,6 @@ log-space with log-sum-exp, with Cholesky factors of the precisions. The degener
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from functools import partial
 
@@ -26,9 +25,8 @@ import torch
 from numpy.typing import ArrayLike
 
 from pgm_ppl.em import _gaussian as G
-from pgm_ppl.core._stack import user_stacklevel
 from pgm_ppl.core.linalg import cholesky
-from pgm_ppl.core.validation import check_choice, check_data, check_int
+from pgm_ppl.core.validation import check_choice, check_data, check_int, warn_if_reg_covar_dominates
 from pgm_ppl.core.em import EStep, run_em
 from pgm_ppl.clustering import distinct_clusters, kmeans, kmeans_plusplus, squared_distances
 
@@ -270,7 +268,7 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
         raise ValueError(f"reg_covar and covariance_floor must be >= 0; got {reg_covar} and {covariance_floor}.")
     alpha = _check_weight_prior(weight_prior, num_components)
     _check_covariance_prior(covariance_prior, covariance_type, d)
-    _warn_if_reg_covar_dominates(X, reg_covar, "fit_gmm")
+    warn_if_reg_covar_dominates(X, reg_covar, "fit_gmm")
     if isinstance(init, GMMParams):
         if init.means.shape != (num_components, d) or init.covariance_type != covariance_type:
             raise ValueError(f"init parameters must have {num_components} components in dimension {d} and "
@@ -305,20 +303,6 @@ def fit_gmm(X: ArrayLike, num_components: int, *, covariance_type: str = "full",
                      best.log_likelihood_trace, best.elbo_trace, best.converged, best.num_iterations,
                      _params_from_state(best_start, covariance_type, shift), np.asarray(finals),
                      best.stop_reason, best.rule)
-
-
-def _warn_if_reg_covar_dominates(X: np.ndarray, reg_covar: float, caller: str) -> None:
-    """Warn when ``reg_covar`` (an absolute amount, scikit-learn's convention) is 1% or more of a varying column's
-    variance: the fitted covariances then describe the regularisation, not the data (data in units of 1e-8).
-    Constant columns are what ``reg_covar`` is for and are not warned about."""
-    variances = X.var(0)
-    swamped = (variances > 0) & (variances < 100.0 * reg_covar)
-    if swamped.any():
-        j = int(np.argmax(swamped))
-        warnings.warn(f"{caller}: reg_covar={reg_covar:g} is {reg_covar / variances[j]:.2g} times the variance of "
-                      f"column {j} of X ({variances[j]:.3g}), so the fitted covariances describe the regularisation "
-                      "more than the data; rescale X (for example to unit variance) or lower reg_covar.",
-                      UserWarning, stacklevel=user_stacklevel())
 
 
 def _data_for(X: ArrayLike, params: GMMParams) -> np.ndarray:
