@@ -196,7 +196,6 @@ class ContinuousFlow(TransformModule):
         bound._inv = None
         bound.dynamics = copy.copy(self.dynamics)
         bound.dynamics.context = context
-        bound._cached_x_y = (None, None)
         bound._log_det_cache = None
         return bound
 
@@ -204,10 +203,8 @@ class ContinuousFlow(TransformModule):
 
     # --- solves ---------------------------------------------------------------------------------------------------
 
-    def _odeint(self, func: nn.Module, state: Any, t_start: float, t_end: float,
-                times: torch.Tensor | None = None) -> Any:
-        reference = state[0] if isinstance(state, tuple) else state
-        t = torch.tensor([t_start, t_end], dtype=reference.dtype, device=reference.device) if times is None else times
+    def _odeint(self, func: nn.Module, state: Any, t: torch.Tensor) -> Any:
+        """Solve ``func`` from ``state`` at ``t[0]``, returning the states at every time of ``t``."""
         options: dict[str, Any] = {}
         if self.solver in FIXED_STEP_SOLVERS:
             # num_steps equal steps over the span, with the observation times on the grid (torchdiffeq
@@ -246,7 +243,7 @@ class ContinuousFlow(TransformModule):
         # The adjoint pass differentiates the augmented field itself, so it always keeps the divergence's graph.
         augmented = _Augmented(self.dynamics, probe, create_graph=self.adjoint or torch.is_grad_enabled())
         initial = (x, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))
-        xs, deltas = self._odeint(augmented, initial, t_start, t_end)
+        xs, deltas = self._odeint(augmented, initial, _span(x, t_start, t_end))
         return xs[-1], deltas[-1]
 
     def transport(self, x: torch.Tensor, t_start: float | None = None, t_end: float | None = None) -> torch.Tensor:
@@ -255,7 +252,7 @@ class ContinuousFlow(TransformModule):
         x = self._check_points(x)
         t_start = self.t0 if t_start is None else float(t_start)
         t_end = self.t1 if t_end is None else float(t_end)
-        return self._odeint(self.dynamics, x, t_start, t_end)[-1]
+        return self._odeint(self.dynamics, x, _span(x, t_start, t_end))[-1]
 
     def trajectory(self, x: torch.Tensor, times: torch.Tensor | list[float]) -> torch.Tensor:
         """The states at each of ``times`` (monotone, starting where ``x`` is), shape (len(times), n, d).
@@ -269,7 +266,7 @@ class ContinuousFlow(TransformModule):
         steps = times.diff()
         if not (bool((steps > 0).all()) or bool((steps < 0).all())):
             raise ValueError("times: expected strictly monotone times, got a sequence that is not.")
-        return self._odeint(self.dynamics, x, float(times[0]), float(times[-1]), times=times)
+        return self._odeint(self.dynamics, x, times)
 
     # --- the Transform interface ---------------------------------------------------------------------------------
 
@@ -298,6 +295,11 @@ class ContinuousFlow(TransformModule):
         if x.ndim != 2 or x.shape[-1] != self.features:
             raise ValueError(f"x: expected shape (n, {self.features}), got {tuple(x.shape)}.")
         return x
+
+
+def _span(x: torch.Tensor, t_start: float, t_end: float) -> torch.Tensor:
+    """The times ``(t_start, t_end)`` as a tensor of ``x``'s dtype and device."""
+    return torch.tensor([t_start, t_end], dtype=x.dtype, device=x.device)
 
 
 class ContinuousFlowModel(nn.Module):
