@@ -8,9 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
-import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -22,6 +20,7 @@ import torch
 
 from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core import (Fit, check_choice, check_data, check_int, check_positive, check_probability, stream)
+from pgm_ppl.core.interrupt import DeferredInterrupt
 from pgm_ppl.training import checkpoint
 from pgm_ppl.training.batches import ArrayBatches, DataExhausted, make_batches, num_rows, row_shape, split_rows
 from pgm_ppl.training.density import (ModuleDensity, _has_model_and_guide, _shape_of, convert_rows,
@@ -197,7 +196,7 @@ class _Run:
 
         hooks = [optimizer.register_step_pre_hook(started) for optimizer in self.state.optimizers]
         rng: torch.Tensor | None = None  # the generator state before the running step; None between steps
-        deferred = _DeferredInterrupt()
+        deferred = DeferredInterrupt()
         try:
             with deferred:
                 while self.state.step < self.num_steps:
@@ -288,48 +287,6 @@ class _Run:
         if self.stop_reason == "early_stopping":
             self.num_steps = payload["step"]
         self.state = replace(s, step=payload["step"], draws=payload["draws"])
-
-
-class _DeferredInterrupt:
-    """Hold a SIGINT until the running step completes (installed in the main thread only, then restored).
-
-    ``deliver(save)`` between steps: if a SIGINT came, checkpoint with ``save`` and hand the signal to the
-    handler that was installed before (Python's default raises KeyboardInterrupt). A second SIGINT while the
-    first waits raises KeyboardInterrupt at once.
-    """
-
-    def __init__(self) -> None:
-        self.requested = self.saved = False
-        self.previous: Any = None
-
-    def __enter__(self) -> _DeferredInterrupt:
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(signal.SIGINT)
-            if previous is not None and previous is not signal.SIG_IGN:  # None: a handler not set from Python
-                self.previous = previous
-                signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def deliver(self, save: Callable[[], None]) -> None:
-        if not self.requested:
-            return
-        self.requested = False
-        save()
-        self.saved = True
-        if callable(self.previous):
-            self.previous(signal.SIGINT, None)
-        else:  # SIG_DFL
-            raise KeyboardInterrupt
-        self.saved = False  # the previous handler chose to carry on
 
 
 def validation_loss(state: TrainState, validation: torch.Tensor, seed: int) -> float:
