@@ -22,7 +22,9 @@ from pgm_ppl.core.validation import check_choice, check_int
 __all__ = ["ACTIVATIONS", "MLP", "make_activation", "mlp_num_parameters"]
 
 #: The activations of Fig. 6.1 by name, each the ``torch.nn`` module class that computes it (default arguments:
-#: leaky ReLU slope 0.01, ELU :math:`\alpha = 1`, exact (erf) GELU, softplus with :math:`\beta = 1`).
+#: leaky ReLU slope 0.01, ELU :math:`\alpha = 1`, exact (erf) GELU, softplus with :math:`\beta = 1`; SELU has the
+#: fixed :math:`\lambda \approx 1.0507`, :math:`\alpha \approx 1.6733` of Klambauer et al. 2017, the activation
+#: of Tong et al.'s flow-matching networks).
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "sigmoid": nn.Sigmoid,
@@ -32,6 +34,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "elu": nn.ELU,
     "gelu": nn.GELU,
     "silu": nn.SiLU,
+    "selu": nn.SELU,
 }
 
 
@@ -42,7 +45,7 @@ def make_activation(name: str, argument: str = "activation") -> nn.Module:
     ----------
     name
         One of the keys of :data:`ACTIVATIONS`: ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"softplus"``,
-        ``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"silu"``.
+        ``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"silu"``, ``"selu"``.
     argument
         The name of the user's argument, used in the error message.
 

@@ -33,8 +33,9 @@ def _stax_activation(name: str, argument: str) -> tuple[Callable, Callable]:
     if name == "gelu":  # torch's nn.GELU is the exact (erf) form; jax.nn.gelu defaults to the tanh approximation
         return stax.elementwise(jax.nn.gelu, approximate=False)
     functions = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "softplus": jax.nn.softplus,
-                 "leaky_relu": jax.nn.leaky_relu, "elu": jax.nn.elu, "silu": jax.nn.silu}
-    return stax.elementwise(functions[name])  # defaults match torch's: leaky slope 0.01, ELU alpha 1
+                 "leaky_relu": jax.nn.leaky_relu, "elu": jax.nn.elu, "silu": jax.nn.silu,
+                 "selu": jax.nn.selu}  # defaults match torch's: leaky slope 0.01, ELU alpha 1, SELU's constants
+    return stax.elementwise(functions[name])
 
 
 def stax_mlp(in_features: int, out_features: int, hidden_features: Sequence[int] | int = (64, 64),

@@ -11,7 +11,8 @@ from torch import nn
 
 from pgm_ppl.nn import ACTIVATIONS, MLP, make_activation, mlp_num_parameters
 
-NAMES_MESSAGE = "'relu', 'sigmoid', 'tanh', 'softplus', 'leaky_relu', 'elu', 'gelu', 'silu'"
+NAMES_MESSAGE = "'relu', 'sigmoid', 'tanh', 'softplus', 'leaky_relu', 'elu', 'gelu', 'silu', 'selu'"
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946  # Klambauer et al. 2017
 
 # Each name's reference function (Fig. 6.1), with torch's documented defaults written out.
 REFERENCES = {
@@ -23,12 +24,14 @@ REFERENCES = {
     "elu": lambda x: torch.where(x > 0, x, torch.expm1(x)),
     "gelu": lambda x: 0.5 * x * (1 + torch.erf(x / 2**0.5)),
     "silu": lambda x: x * torch.sigmoid(x),
+    "selu": lambda x: SELU_SCALE * torch.where(x > 0, x, SELU_ALPHA * torch.expm1(x)),
 }
 X = torch.linspace(-4.0, 4.0, 41, dtype=torch.float64)
 
 
 def test_activation_names_are_the_notes():
-    assert tuple(ACTIVATIONS) == ("relu", "sigmoid", "tanh", "softplus", "leaky_relu", "elu", "gelu", "silu")
+    assert tuple(ACTIVATIONS) == ("relu", "sigmoid", "tanh", "softplus", "leaky_relu", "elu", "gelu", "silu",
+                                  "selu")
 
 
 @pytest.mark.parametrize("name", list(REFERENCES))

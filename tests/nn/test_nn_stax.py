@@ -82,7 +82,7 @@ def test_layer_lists_align():
 
 
 def test_errors():
-    names = "'relu', 'sigmoid', 'tanh', 'softplus', 'leaky_relu', 'elu', 'gelu', 'silu'"
+    names = "'relu', 'sigmoid', 'tanh', 'softplus', 'leaky_relu', 'elu', 'gelu', 'silu', 'selu'"
     with pytest.raises(ValueError, match=re.escape(f"activation: expected one of {names}, got 'relux'.")):
         stax_mlp(2, 1, activation="relux")
     init_fn, _ = stax_mlp(2, 1, hidden_features=(3,))
