@@ -12,7 +12,7 @@ definite or the quadratic model is poor).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
@@ -23,7 +23,8 @@ ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 Hessian = Callable[[np.ndarray], np.ndarray]
 
 
-class ModeResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ModeResult:
     r"""A minimiser of :math:`f` and the derivatives there.
 
     Attributes

@@ -23,7 +23,7 @@ loopy BP converge where the undamped iteration oscillates.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,7 +37,8 @@ __all__ = ["BeliefPropagationResult", "belief_propagation"]
 _KINDS = ("sum", "max")
 
 
-class BeliefPropagationResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class BeliefPropagationResult:
     """Result of :func:`belief_propagation`.
 
     Attributes

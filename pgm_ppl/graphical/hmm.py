@@ -424,7 +424,8 @@ class GaussianHMM(_MarkovChainMixin):
         return replace(self, means=means, variances=variances, **self._chain_m_step(fb))
 
 
-class BaumWelchResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class BaumWelchResult:
     """Result of :func:`baum_welch`.
 
     Attributes
@@ -434,14 +435,8 @@ class BaumWelchResult(NamedTuple):
     log_likelihood
         :math:`\\sum_n\\log p(x^{(n)})` at the start and after each M-step, length ``num_iterations + 1``; the
         last entry is the fitted model's.
-    converged
-        Whether the stopping rule fired before ``max_iter``.
-    num_iterations
-        Number of M-steps taken.
-    stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`).
-    rule
-        The tolerance rule that was checked, ``"relative"`` or ``"absolute"`` (``tol_rule``).
+    converged, num_iterations, stop_reason, rule
+        How the EM loop stopped: the fields of :class:`pgm_ppl.core.em.EMResult` (the loop this runs on).
     """
 
     model: CategoricalHMM | GaussianHMM

@@ -232,7 +232,8 @@ def rts_smoother(model: LinearGaussianSSM, x: np.ndarray) -> SmootherResult:
     return SmootherResult(means, covs, lag, f.log_likelihood)
 
 
-class KalmanEMResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class KalmanEMResult:
     """Result of :func:`kalman_em`.
 
     Attributes
@@ -242,14 +243,8 @@ class KalmanEMResult(NamedTuple):
     log_likelihood
         :math:`\\log p(x_{1:T})` at the start and after each M-step, length ``num_iterations + 1``; the last entry
         is the fitted model's.
-    converged
-        Whether the stopping rule fired before ``max_iter``.
-    num_iterations
-        Number of M-steps taken.
-    stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`).
-    rule
-        The tolerance rule that was checked, ``"relative"`` or ``"absolute"`` (``tol_rule``).
+    converged, num_iterations, stop_reason, rule
+        How the EM loop stopped: the fields of :class:`pgm_ppl.core.em.EMResult` (the loop this runs on).
     """
 
     model: LinearGaussianSSM

@@ -15,7 +15,7 @@ junction tree once per distinct pattern of observed values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,7 +83,8 @@ def maximum_likelihood(structure: BayesianNetwork, data: Mapping[str, np.ndarray
     return BayesianNetwork(structure.parents, cpts, structure.state_names)
 
 
-class BayesNetEMResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class BayesNetEMResult:
     """Result of :func:`expectation_maximization`.
 
     Attributes
@@ -93,14 +94,8 @@ class BayesNetEMResult(NamedTuple):
     log_likelihood
         Observed-data :math:`\\log p(x_{\\mathrm{obs}})` at the start and after each M-step, length
         ``num_iterations + 1``; the last entry is the fitted network's.
-    converged
-        Whether the stopping rule fired before ``max_iter``.
-    num_iterations
-        Number of M-steps taken.
-    stop_reason
-        ``"tol"`` or ``"max_iter"`` (the rule of :func:`pgm_ppl.core.em.run_em`).
-    rule
-        The tolerance rule that was checked, ``"relative"`` or ``"absolute"`` (``tol_rule``).
+    converged, num_iterations, stop_reason, rule
+        How the EM loop stopped: the fields of :class:`pgm_ppl.core.em.EMResult` (the loop this runs on).
     """
 
     network: BayesianNetwork

@@ -173,7 +173,8 @@ def potts_grid(height: int, width: int, num_states: int, coupling: float, *,
     return PairwiseMRF(theta, edges, pairwise.copy(), names)
 
 
-class MeanFieldResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class MeanFieldResult:
     """Result of :func:`mean_field`: factors ``q`` (shape ``(n, K)``), final ELBO, ELBO per sweep, whether and why it
     stopped (``stop_reason`` ``"tol"`` or ``"max_iter"``) and the tolerance ``rule`` checked."""
 

@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection
-from dataclasses import replace
-from typing import NamedTuple
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyro
@@ -210,7 +209,8 @@ def gauss_markov_guide(init_loc: torch.Tensor, init_scale: float = 0.1) -> Calla
     return guide
 
 
-class VariationalSmootherResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class VariationalSmootherResult:
     """Result of :func:`variational_smoother`.
 
     Attributes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
@@ -123,7 +124,8 @@ def laplace(model: Callable, data: Any = None, *, num_samples: int = 1000, seed:
                params={"mode": approx.mode, "cov": approx.cov, "log_evidence": np.asarray(approx.log_evidence)})
 
 
-class NewtonResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class NewtonResult:
     """MAP weight ``mode``, Laplace ``variance`` :math:`-1/\\ell''(\\hat w)`, the Newton ``trace``, whether the
     stopping rule fired, what stopped Newton (``stop_reason`` ``"tol"`` or ``"max_iter"``) and the ``rule``."""
 
