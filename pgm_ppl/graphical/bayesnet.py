@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from decimal import Decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,10 @@ class BayesianNetwork:
         ``{variable: (parent, ...)}`` for every variable; roots map to ``()``.
     cpts
         ``{variable: array}`` with shape ``(card(pa_1), ..., card(pa_k), card(variable))``; each slice along
-        the last axis is a probability vector (rows off by up to 1e-6, as in rounded BIF files, are
-        renormalised).
+        the last axis is a probability vector. A row's sum may miss 1 by rounding at the table's precision
+        (:math:`\\sqrt\\epsilon` of its dtype: 1.5e-8 for float64 and for lists of floats, 3.5e-4 for float32);
+        rows are divided by their sums. (:func:`read_bif` renormalises rows rounded to the digits printed in
+        the file before they get here.)
     state_names
         Optional ``{variable: (state, ...)}``; defaults to ``("0", "1", ...)``.
 
@@ -58,7 +61,7 @@ class BayesianNetwork:
             raise ValueError(f"parents and cpts must name the same variables; only in parents: "
                              f"{sorted(set(parents) - set(self.cpts))}, only in cpts: "
                              f"{sorted(set(self.cpts) - set(parents))}.")
-        cpts = {v: np.asarray(self.cpts[v], dtype=np.float64) for v in parents}
+        cpts = {v: _check_rows(f"cpts[{v!r}]", self.cpts[v]) for v in parents}
         cards = {v: t.shape[-1] if t.ndim else 0 for v, t in cpts.items()}
         for v, table in cpts.items():
             for p in parents[v]:
@@ -68,8 +71,6 @@ class BayesianNetwork:
             if table.shape != expected:
                 raise ValueError(f"CPT of {v!r}: shape {table.shape}, expected {expected} "
                                  f"(parents {parents[v]} then the child).")
-            if (table < 0).any() or not np.allclose(table.sum(-1), 1.0, atol=1e-6):
-                raise ValueError(f"CPT of {v!r}: rows must be probability vectors (non-negative, sum 1).")
         cpts = {v: t / t.sum(-1, keepdims=True) for v, t in cpts.items()}
         names = dict(self.state_names or {})
         for v in parents:
@@ -157,6 +158,35 @@ def _topological_order(parents: Mapping[str, tuple[str, ...]]) -> tuple[str, ...
     return tuple(order)
 
 
+def _check_rows(name: str, table: object, tol: float | np.ndarray | None = None) -> np.ndarray:
+    """``table`` as float64 after checking that its rows (last axis) are probability vectors.
+
+    A row's sum may miss 1 by ``tol``: by default :math:`\\sqrt\\epsilon` of the input's dtype (float64's for
+    integers and Python floats), the rounding level of a table computed at that precision.
+    """
+    table = np.asarray(table)
+    if tol is None:
+        dtype = table.dtype if np.issubdtype(table.dtype, np.floating) else np.float64
+        tol = float(np.sqrt(np.finfo(dtype).eps))
+    table = table.astype(np.float64)
+    if table.ndim == 0 or table.shape[-1] == 0:
+        raise ValueError(f"{name}: expected a table whose last axis holds the child's states, got shape "
+                         f"{table.shape}.")
+    if not np.isfinite(table).all():
+        raise ValueError(f"{name}: expected finite probabilities, got {int((~np.isfinite(table)).sum())} NaN or "
+                         "infinite entries.")
+    off, tol = np.abs(table.sum(-1) - 1.0), np.broadcast_to(tol, table.shape[:-1])
+    negative = (table < 0).any(-1)
+    if negative.any() or (off > tol).any():
+        bad = negative | (off > tol)
+        row = np.unravel_index(np.argmax(np.where(bad, off - tol, -np.inf)), bad.shape)
+        where = f" (parent states {tuple(int(i) for i in row)})" if row else ""
+        got = "negative entries" if negative[row] else f"a row sum off by {float(off[row]):.3g}"
+        raise ValueError(f"{name}: expected rows that are probability vectors (non-negative, summing to 1 within "
+                         f"{float(tol[row]):.2g}), got {got}{where}.")
+    return table
+
+
 _VARIABLE = re.compile(r"variable\s+([^\s{]+)\s*\{[^}]*?type\s+discrete\s*\[\s*(\d+)\s*\]\s*\{([^}]*)\}",
                        re.DOTALL)
 _PROBABILITY = re.compile(r"probability\s*\(\s*([^)|]+?)\s*(?:\|\s*([^)]*))?\)\s*\{(.*?)\}", re.DOTALL)
@@ -168,10 +198,15 @@ def read_bif(path: str | Path) -> BayesianNetwork:
     Conditional tables must list one labelled row per parent configuration, ``(s_1, ..., s_k) p_1, ...;``
     (the form used by the bnlearn networks shipped with pgmpy); root tables use ``table p_1, ...;``.
 
+    Probabilities are printed to a few digits, so a row's sum may miss 1 (alarm's ``0.3333333`` three times
+    sums to 0.9999999): a row is accepted when it misses 1 by at most the rounding of its printed digits
+    (half a unit in the last digit of each entry) and is then divided by its sum.
+
     Raises
     ------
     ValueError
-        If the file names an undeclared variable or state, or a table has the wrong length.
+        If the file names an undeclared variable or state, a table has the wrong length, or a row is not a
+        probability vector within the rounding of its digits.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -198,15 +233,17 @@ def _parse_table(fname: str, child: str, pa: Sequence[str], body: str,
                  states: Mapping[str, tuple[str, ...]]) -> np.ndarray:
     card = len(states[child])
     table = np.full(tuple(len(states[p]) for p in pa) + (card,), np.nan)
+    rounding = np.zeros(table.shape[:-1])
     for entry in filter(None, (e.strip() for e in body.split(";"))):
         if entry.startswith("table"):
-            values = np.array([float(x) for x in entry[5:].replace(",", " ").split()])
+            tokens = entry[5:].replace(",", " ").split()
+            values = np.array([float(x) for x in tokens])
             if pa:
                 raise ValueError(f"{fname}: conditional table of {child!r} uses the unlabelled 'table' form; "
                                  "only labelled rows '(state, ...) p, ...;' are supported for conditionals.")
             if values.size != card:
                 raise ValueError(f"{fname}: table of {child!r} has {values.size} values, expected {card}.")
-            table[...] = values
+            table[...], rounding[...] = values, _printed_rounding(tokens)
             continue
         label, _, values = entry[1:].partition(")")
         row = []
@@ -214,11 +251,23 @@ def _parse_table(fname: str, child: str, pa: Sequence[str], body: str,
             if s not in states[p]:
                 raise ValueError(f"{fname}: CPT of {child!r} names unknown state {s!r} of parent {p!r}.")
             row.append(states[p].index(s))
-        probs = [float(x) for x in values.replace(",", " ").split()]
+        tokens = values.replace(",", " ").split()
+        probs = [float(x) for x in tokens]
         if len(probs) != card or len(row) != len(pa):
             raise ValueError(f"{fname}: CPT of {child!r}, row ({label}): expected {len(pa)} parent states "
                              f"and {card} probabilities.")
-        table[tuple(row)] = probs
+        table[tuple(row)], rounding[tuple(row)] = probs, _printed_rounding(tokens)
     if np.isnan(table).any():
         raise ValueError(f"{fname}: CPT of {child!r} misses some parent configurations.")
-    return table
+    table = _check_rows(f"{fname}: CPT of {child!r}", table, rounding + card * np.finfo(np.float64).eps)
+    return table / table.sum(-1, keepdims=True)
+
+
+def _printed_rounding(tokens: Sequence[str]) -> float:
+    """Largest error of the sum of decimal numbers printed as ``tokens``: half a unit in each one's last digit."""
+    total = 0.0
+    for token in tokens:
+        exponent = Decimal(token).as_tuple().exponent
+        if isinstance(exponent, int):  # 'n'/'F' for NaN/inf: refused as non-finite by _check_rows
+            total += 0.5 * 10.0 ** exponent
+    return total

@@ -201,3 +201,35 @@ def test_junction_tree_marginals_by_state_name():
     assert set(cal.named_marginals()) == set(bn.variables) and cal.named_marginals()["xray"]["yes"] == 1.0
     grid = ising_grid(2, 2, coupling=0.5, field=0.1).to_factor_graph()  # states without names: keyed by index
     assert list(JunctionTree(grid).calibrate().named_marginal(grid.variables[0])) == [0, 1]
+
+
+def test_cpt_rows_are_checked_at_the_input_precision():
+    """Issue 18 item 7: CPT rows were accepted when within an absolute 1e-6 of 1, whatever their dtype. Now the
+    tolerance is sqrt(eps) of the table's dtype (1.5e-8 for float64 and Python floats, 3.5e-4 for float32), as for
+    the HMM's rows, and accepted rows are divided by their sums."""
+    with pytest.raises(ValueError, match=r"cpts\['a'\]: expected rows that are probability vectors .* off by 1e-07"):
+        BayesianNetwork({"a": ()}, {"a": [0.3333333] * 3})
+    with pytest.raises(ValueError, match=r"cpts\['a'\]: expected finite probabilities"):
+        BayesianNetwork({"a": ()}, {"a": [np.nan, 1.0]})
+    with pytest.raises(ValueError, match=r"cpts\['b'\]: .* got negative entries \(parent states \(0,\)\)"):
+        BayesianNetwork({"a": (), "b": ("a",)}, {"a": [0.5, 0.5], "b": [[1.5, -0.5], [0.5, 0.5]]})
+    third = np.array([1 / 3, 2 / 3], np.float32)   # sums to 1 + 3e-8 in float64: float32 rounding, accepted
+    bn = BayesianNetwork({"a": ()}, {"a": third})
+    assert bn.cpts["a"].dtype == np.float64 and abs(bn.cpts["a"].sum() - 1.0) <= 2.3e-16
+
+
+def test_bif_rows_rounded_to_their_printed_digits_are_renormalised(tmp_path):
+    """alarm.bif prints 0.3333333 three times (sum 1 - 1e-7): a row may miss 1 by half a unit in the last printed
+    digit of each entry (here 3 x 5e-8), no more; the row is then divided by its sum."""
+    text = ("network x { }\nvariable a { type discrete [ 3 ] { p, q, r }; }\n"
+            "variable b { type discrete [ 2 ] { no, yes }; }\n"
+            "probability ( a ) { table 0.3333333, 0.3333333, 0.3333333; }\n"
+            "probability ( b | a ) { (p) 0.25, 0.75; (q) 0.5, 0.5; (r) %s; }\n")
+    good = tmp_path / "good.bif"
+    good.write_text(text % "0.1, 0.9")
+    bn = read_bif(good)
+    np.testing.assert_allclose(bn.cpts["a"], [1 / 3] * 3, rtol=2.3e-16)
+    bad = tmp_path / "bad.bif"
+    bad.write_text(text % "0.1002, 0.9000")   # off by 2e-4; the printed digits allow 2 x 5e-5
+    with pytest.raises(ValueError, match=r"bad.bif: CPT of 'b': expected rows .* within 0.0001\b.*off by 0.0002 \(parent states \(2,\)\)"):
+        read_bif(bad)
