@@ -41,12 +41,15 @@ class NormalWishartPrior:
     covariance: np.ndarray
 
     @classmethod
-    def default(cls, X: np.ndarray, num_components: int) -> NormalWishartPrior:
+    def default(cls, X: np.ndarray, num_components: int, *, reg_covar: float = 0.0) -> NormalWishartPrior:
         """scikit-learn's defaults: :math:`\\alpha_0 = 1/K`, :math:`m_0 = \\bar x`, :math:`\\beta_0 = 1`,
-        :math:`\\nu_0 = d`, :math:`W_0^{-1}` the empirical covariance of ``X``
+        :math:`\\nu_0 = d`, :math:`W_0^{-1}` the empirical covariance of ``X`` plus :math:`\\nu_0` ``reg_covar``
         (:func:`~pgm_ppl.core.conjugate.empirical_covariance_prior`: floored at rounding level, so a constant
-        column keeps the bound finite)."""
-        return cls(1.0 / num_components, X.mean(0), 1.0, float(X.shape[1]), empirical_covariance_prior(X))
+        column keeps the bound finite, and carrying the ridge that :func:`fit_bayesian_gmm` adds per observation,
+        so the bound never falls on constant data). :func:`fit_bayesian_gmm` passes its own ``reg_covar``."""
+        d = float(X.shape[1])
+        return cls(1.0 / num_components, X.mean(0), 1.0, d,
+                   empirical_covariance_prior(X, dof=d, reg_covar=reg_covar))
 
 
 class BGMMState(NamedTuple):
@@ -61,7 +64,8 @@ class BGMMState(NamedTuple):
     nu: np.ndarray
 
 
-class BGMMResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class BGMMResult:
     """Final factors, responsibilities :math:`r_{nk}` (E-step of the last iteration) and the ELBO after
     every iteration (non-decreasing; the full bound, so scikit-learn's ``lower_bound_`` is
     ``elbo[-1] - sklearn_lower_bound_offset(N, prior, K)``). ``pgm_ppl.diagnostics.to_inference_data(result, X)``
@@ -186,7 +190,7 @@ def fit_bayesian_gmm(X: np.ndarray, num_components: int, *, prior: NormalWishart
     rule = check_tol_rule(tol_rule)
     N, K = X.shape[0], check_int(num_components, "num_components", minimum=1, maximum=X.shape[0])
     warn_if_reg_covar_dominates(X, reg_covar, "fit_bayesian_gmm")
-    prior = prior or NormalWishartPrior.default(X, K)
+    prior = prior or NormalWishartPrior.default(X, K, reg_covar=reg_covar)
     if init_resp is None:
         init_resp = np.eye(K)[kmeans(X, K, seed=seed).labels]
     init_resp = np.asarray(init_resp, dtype=np.float64)

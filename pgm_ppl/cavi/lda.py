@@ -10,12 +10,20 @@ Mean field :math:`q(\\beta_k) = \\mathrm{Dir}(\\lambda_k)`, :math:`q(\\theta_d) 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
+from pgm_ppl.core.convergence import TOL_RULES, check_tol_rule, has_converged, warn_not_converged
+from pgm_ppl.core.validation import check_choice, check_data, check_int, check_positive
+
+# guards 0/0 in phi's normaliser sum_k exp(E log theta_dk + E log beta_kv) when it underflows. The normaliser is
+# dimensionless and at most 1 (a sum of sub-normalised probabilities), so an absolute guard does not depend on the
+# data's scale; 1e-100 keeps count / normaliser finite for any count below 1e208 (the smallest normal float would
+# overflow it to inf, and inf * 0 = NaN).
+_TINY = 1e-100
 
 
 class LDACorpus(NamedTuple):
@@ -44,11 +52,14 @@ def dirichlet_expectation(concentration: np.ndarray) -> np.ndarray:
     return digamma(concentration) - digamma(concentration.sum(-1, keepdims=True))
 
 
-class LDAResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class LDAResult:
     """Topic factors ``lam`` :math:`\\lambda` (K, V), document factors ``gamma`` :math:`\\gamma` (D, K), the
     ELBO after every iteration (non-decreasing) and the priors used. ``pgm_ppl.diagnostics.to_inference_data(
     result, counts)`` gives draws of ``beta`` and ``theta`` from the factors; ``stop_reason``
-    (``"tol"`` or ``"max_iter"``) and ``rule`` (the ``tol_rule`` checked) say what stopped it."""
+    (``"tol"`` or ``"max_iter"``) and ``rule`` (the ``tol_rule`` checked) say what stopped it, and
+    ``local_converged`` / ``local_rule`` whether the document updates of the last iteration met ``local_tol``
+    under ``local_tol_rule`` (rather than stopping at ``local_max_iter``)."""
 
     lam: np.ndarray
     gamma: np.ndarray
@@ -58,6 +69,8 @@ class LDAResult(NamedTuple):
     converged: bool
     stop_reason: str = "max_iter"
     rule: str = "relative"
+    local_converged: bool = True
+    local_rule: str = "absolute"
 
     @property
     def topics(self) -> np.ndarray:
@@ -70,29 +83,33 @@ class LDAResult(NamedTuple):
 
 
 def local_step(counts: np.ndarray, gamma: np.ndarray, exp_e_log_beta: np.ndarray, alpha: float, *,
-               max_iter: int = 100, tol: float = 1e-3) -> np.ndarray:
-    """Iterate the document updates, all documents at once, until the mean change of :math:`\\gamma` is
-    below ``tol``:
+               max_iter: int = 100, tol: float = 1e-3, tol_rule: str = "absolute") -> tuple[np.ndarray, bool]:
+    """Iterate the document updates, all documents at once,
 
     .. math::
         \\phi_{dvk} \\propto \\exp(\\mathbb E[\\log\\theta_{dk}] + \\mathbb E[\\log\\beta_{kv}]), \\qquad
-        \\gamma_{dk} = \\alpha + \\sum_v n_{dv}\\phi_{dvk}.
+        \\gamma_{dk} = \\alpha + \\sum_v n_{dv}\\phi_{dvk},
+
+    until the mean absolute change of :math:`\\gamma` is below ``tol`` (``tol_rule="absolute"``, scikit-learn's
+    ``mean_change_tol``) or below ``tol`` times the mean of :math:`\\gamma` (``"relative"``). Returns the new
+    :math:`\\gamma` (D, K) and whether the rule fired within ``max_iter`` sweeps.
     """
     for _ in range(max_iter):
         exp_theta = np.exp(dirichlet_expectation(gamma))
-        norm = exp_theta @ exp_e_log_beta + 1e-100
+        norm = exp_theta @ exp_e_log_beta + _TINY
         new = alpha + exp_theta * ((counts / norm) @ exp_e_log_beta.T)
         change = np.abs(new - gamma).mean()
+        scale = 1.0 if tol_rule == "absolute" else np.abs(gamma).mean()
         gamma = new
-        if change < tol:
-            break
-    return gamma
+        if change < tol * scale:
+            return gamma, True
+    return gamma, False
 
 
 def global_step(counts: np.ndarray, gamma: np.ndarray, exp_e_log_beta: np.ndarray, eta: float) -> np.ndarray:
     """:math:`\\lambda_{kv} = \\eta + \\sum_d n_{dv}\\phi_{dvk}` with :math:`\\phi` from the current factors."""
     exp_theta = np.exp(dirichlet_expectation(gamma))
-    norm = exp_theta @ exp_e_log_beta + 1e-100
+    norm = exp_theta @ exp_e_log_beta + _TINY
     return eta + exp_e_log_beta * (exp_theta.T @ (counts / norm))
 
 
@@ -126,7 +143,7 @@ def _dirichlet_kl(conc: np.ndarray, prior: float, e_log: np.ndarray) -> np.ndarr
 
 def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, eta: float | None = None,
             max_iter: int = 100, tol: float = 1e-6, tol_rule: str = "relative", local_max_iter: int = 100,
-            local_tol: float = 1e-3, seed: int = 0) -> LDAResult:
+            local_tol: float = 1e-3, local_tol_rule: str = "absolute", seed: int = 0) -> LDAResult:
     """Batch mean-field CAVI for LDA (course §3.4.3, eqs. (3.15)-(3.17)).
 
     Each iteration runs the document (local) updates to convergence, then the topic (global) update;
@@ -138,35 +155,61 @@ def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, 
     Parameters
     ----------
     counts
-        Word counts :math:`n_{dv}`, shape (D, V), non-negative.
+        Word counts :math:`n_{dv}`, shape (D, V), non-negative and finite (empty documents are allowed).
     num_topics
         K.
     alpha, eta
         Symmetric Dirichlet priors of the document proportions and the topics; default 1/K each
         (scikit-learn's default).
+    max_iter, tol, tol_rule
+        Cap and stopping rule of the outer loop on the ELBO.
+    local_max_iter, local_tol, local_tol_rule
+        Cap and stopping rule of the document updates: the mean change of :math:`\\gamma` below ``local_tol``
+        (``"absolute"``, scikit-learn's ``mean_change_tol``) or below ``local_tol`` times the mean of
+        :math:`\\gamma` (``"relative"``).
     seed
         Seed of the initialisation.
+
+    Returns
+    -------
+    LDAResult
+        With ``rule`` and ``local_rule`` the rules checked; a
+        :class:`~pgm_ppl.core.convergence.ConvergenceWarning` says when ``max_iter`` ran out first, or when the
+        last iteration's document updates stopped at ``local_max_iter`` (its topics then rest on unconverged
+        :math:`\\gamma`).
+
+    Raises
+    ------
+    ValueError
+        For counts that are not a non-negative finite (D, V) matrix, a non-positive ``num_topics``, ``alpha``,
+        ``eta``, cap or tolerance, or an unknown rule (each message names the argument).
     """
-    rule = check_tol_rule(tol_rule)
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 2 or np.any(counts < 0) or not np.all(np.isfinite(counts)):
-        raise ValueError(f"counts must be a non-negative finite (D, V) matrix, got shape {counts.shape}.")
-    if not isinstance(num_topics, (int, np.integer)) or num_topics < 1:
-        raise ValueError(f"num_topics must be a positive integer, got {num_topics!r}.")
-    alpha = 1.0 / num_topics if alpha is None else alpha
-    eta = 1.0 / num_topics if eta is None else eta
+    rule, local_rule = check_tol_rule(tol_rule), check_choice(local_tol_rule, "local_tol_rule", TOL_RULES)
+    counts = check_data(counts, "counts")
+    if np.any(counts < 0):
+        row, column = (int(i) for i in np.argwhere(counts < 0)[0])
+        raise ValueError(f"counts: expected non-negative word counts, got {counts[row, column]} at row {row}, "
+                         f"column {column}.")
+    num_topics = check_int(num_topics, "num_topics")
+    alpha = 1.0 / num_topics if alpha is None else check_positive(alpha, "alpha")
+    eta = 1.0 / num_topics if eta is None else check_positive(eta, "eta")
+    max_iter, local_max_iter = check_int(max_iter, "max_iter"), check_int(local_max_iter, "local_max_iter")
+    tol = check_positive(tol, "tol", allow_zero=True)
+    local_tol = check_positive(local_tol, "local_tol", allow_zero=True)
     rng = np.random.default_rng(seed)
     lam = rng.gamma(100.0, 0.01, size=(num_topics, counts.shape[1]))
     gamma = rng.gamma(100.0, 0.01, size=(counts.shape[0], num_topics))
-    trace, converged = [], False
+    trace, converged, local_converged = [], False, True
     for _ in range(max_iter):
         exp_beta = np.exp(dirichlet_expectation(lam))
-        warm = local_step(counts, gamma, exp_beta, alpha, max_iter=local_max_iter, tol=local_tol)
-        fresh = local_step(counts, rng.gamma(100.0, 0.01, size=gamma.shape), exp_beta, alpha,
-                           max_iter=local_max_iter, tol=local_tol)
+        warm, warm_ok = local_step(counts, gamma, exp_beta, alpha, max_iter=local_max_iter, tol=local_tol,
+                                   tol_rule=local_rule)
+        fresh, fresh_ok = local_step(counts, rng.gamma(100.0, 0.01, size=gamma.shape), exp_beta, alpha,
+                                     max_iter=local_max_iter, tol=local_tol, tol_rule=local_rule)
         e_log_beta = np.log(exp_beta)
         better = _document_terms(counts, fresh, e_log_beta, alpha) > _document_terms(counts, warm, e_log_beta, alpha)
         gamma = np.where(better[:, None], fresh, warm)
+        local_converged = bool(fresh_ok if better.all() else warm_ok if not better.any() else warm_ok and fresh_ok)
         lam = global_step(counts, gamma, exp_beta, eta)
         trace.append(lda_elbo(counts, gamma, lam, alpha, eta))
         if len(trace) > 1 and has_converged(trace[-2], trace[-1], tol, rule):
@@ -174,4 +217,8 @@ def fit_lda(counts: np.ndarray, num_topics: int, *, alpha: float | None = None, 
             break
     if not converged and tol > 0:
         warn_not_converged("fit_lda (CAVI)", max_iter, hint="raise max_iter or loosen tol, and check the ELBO trace.")
-    return LDAResult(lam, gamma, np.array(trace), alpha, eta, converged, "tol" if converged else "max_iter", rule)
+    if not local_converged and local_tol > 0:
+        warn_not_converged("fit_lda's document updates (last iteration)", local_max_iter,
+                           hint="raise local_max_iter or loosen local_tol.")
+    return LDAResult(lam, gamma, np.array(trace), alpha, eta, converged, "tol" if converged else "max_iter", rule,
+                     local_converged, local_rule)

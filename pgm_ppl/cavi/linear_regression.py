@@ -13,7 +13,7 @@ With ``noise_precision`` fixed, :math:`q(w)` is the exact posterior (course Exam
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import digamma, gammaln
@@ -23,7 +23,8 @@ from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_con
 from pgm_ppl.core.validation import check_data
 
 
-class BLRResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class BLRResult:
     """:math:`q(w) = \\mathcal N(m, S)`, :math:`q(\\tau) = \\mathrm{Gamma}(a, b)` (rate b), the ELBO trace,
     whether the stopping rule fired, and the fixed ``noise_precision`` (None when :math:`\\tau` was learned;
     then ``a`` is infinite). ``pgm_ppl.diagnostics.to_inference_data(result, (X, y))`` gives draws of ``w``

@@ -12,14 +12,15 @@ so the fixed point is :math:`m = \\mu` and :math:`s_i^2 = 1/(\\Sigma^{-1})_{ii} 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
 from pgm_ppl.core.linalg import cholesky, gaussian_kl
 
 
-class MeanFieldGaussian(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class MeanFieldGaussian:
     """Factor means ``mean`` (d,), factor ``variances`` (d,) and :math:`\\mathrm{KL}(q\\|p)` after every
     CAVI sweep (``kl``, non-increasing)."""
 

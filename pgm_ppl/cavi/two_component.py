@@ -9,7 +9,7 @@ of :func:`fit_mixture_means`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
@@ -25,7 +25,8 @@ def mixture_responsibilities(x: np.ndarray, weights: np.ndarray, means: np.ndarr
     return np.exp(log_rho - logsumexp(log_rho, axis=1, keepdims=True))
 
 
-class MixtureMeansResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class MixtureMeansResult:
     """:math:`q(\\mu_k) = \\mathcal N(m_k, s_k^2)`, responsibilities ``phi`` (N, K), ELBO per iteration,
     whether the stopping rule fired, and the fixed mixture ``weights`` and ``variance`` the fit used.
     ``pgm_ppl.diagnostics.to_inference_data(result, x)`` gives draws of ``mu`` and the pointwise

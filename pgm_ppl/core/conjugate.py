@@ -7,7 +7,8 @@ r"""Closed-form conjugate updates that several engines share, written once.
   the expected Gaussian log-density of mean-field mixtures (Bishop §10.2, eqs. (10.60)-(10.64)), shared by the
   CAVI Bayesian mixture (``cavi.bayesian_gmm``) and the truncated DP mixture (``dp.cavi``).
 - :func:`empirical_covariance_prior`: scikit-learn's default Wishart scale :math:`W_0^{-1}` (the sample
-  covariance), floored so that a constant column still gives a proper prior and a finite bound.
+  covariance), floored at rounding level so that a constant column still gives a proper prior and a finite bound,
+  plus the ``reg_covar`` ridge of the prior's pseudo-observations, so that the bound never falls on constant data.
 
 All factorisations go through :func:`pgm_ppl.core.linalg.cholesky`.
 """
@@ -62,20 +63,46 @@ def gaussian_linear_posterior(Phi: np.ndarray, y: np.ndarray, prior_cov: np.ndar
     return GaussianLinearPosterior(mean, cov, float(-0.5 * (quad + log_det_C + n * np.log(2 * np.pi))))
 
 
-def empirical_covariance_prior(X: np.ndarray) -> np.ndarray:
-    r"""scikit-learn's default :math:`W_0^{-1}`, the sample covariance of ``X`` (N >= 2), floored.
+def empirical_covariance_prior(X: np.ndarray, *, dof: float | None = None, reg_covar: float = 0.0) -> np.ndarray:
+    r"""scikit-learn's default :math:`W_0^{-1}`, the sample covariance of ``X`` (N >= 2), made proper and
+    consistent with the ``reg_covar`` ridge of the updates.
 
-    A constant (or collinear) column makes the sample covariance singular, and with it the Wishart prior
-    improper and the ELBO :math:`-\infty`. The floor :math:`d\,\epsilon\,\bar s` on the diagonal
-    (:math:`\bar s` the mean sample variance, :math:`\epsilon` float64's machine epsilon) is at rounding level
-    relative to the data's scale, so a full-rank covariance is unchanged to ~1e-15 while a singular one
-    becomes proper.
+    .. math::
+        W_0^{-1} = \widehat\Sigma + (\nu_0\,\varepsilon + d\,\epsilon\,s)\,I,
+
+    with :math:`\nu_0` = ``dof`` (default d, scikit-learn's), :math:`\varepsilon` = ``reg_covar``,
+    :math:`\epsilon` float64's machine epsilon and :math:`s` the data's scale: the mean sample variance, or the
+    mean squared value when every column is constant, or 1 when the data are all zero.
+
+    - The rounding-level term :math:`d\epsilon s` keeps a singular :math:`\widehat\Sigma` (a constant or
+      collinear column) from making the Wishart prior improper and the ELBO :math:`-\infty`; a full-rank
+      covariance is unchanged to ~1e-15 relative.
+    - The ridge :math:`\nu_0\varepsilon`: the updates add :math:`N_k\varepsilon I` to each component's scatter
+      (:func:`normal_wishart_update`, as scikit-learn's ``reg_covar``), i.e. :math:`\varepsilon` per observation;
+      the prior's :math:`\nu_0` pseudo-observations get the same. Then in a direction where the data do not vary,
+      :math:`W_k^{-1} = \nu_k\varepsilon` for every component, so the ridge shifts every component's
+      responsibilities equally and CAVI stays a coordinate ascent of the bound. Without it (scikit-learn's prior,
+      floored at rounding level) the ridge is the only scale there, the bound falls from one iteration to the
+      next on all-constant data, and the loop stops on a falling bound as "converged" (issue 18). For a
+      direction with variance :math:`\sigma^2` it changes the prior by :math:`\nu_0\varepsilon/\sigma^2`
+      relative, the order of the ridge's own effect on the scatter.
+
+    Raises
+    ------
+    ValueError
+        For a negative ``reg_covar`` or a non-positive ``dof``.
     """
+    if not (np.isfinite(reg_covar) and reg_covar >= 0):
+        raise ValueError(f"reg_covar: expected a finite number >= 0, got {reg_covar!r}.")
     cov = np.atleast_2d(np.cov(X.T))
     d = cov.shape[0]
+    dof = float(d) if dof is None else dof
+    if not (np.isfinite(dof) and dof > 0):
+        raise ValueError(f"dof: expected a finite number > 0, got {dof!r}.")
     scale = float(np.mean(np.diag(cov)))
-    floor = d * np.finfo(np.float64).eps * (scale if scale > 0 else 1.0)
-    return cov + floor * np.eye(d)
+    if not scale > 0:
+        scale = float(np.mean(X * X)) or 1.0
+    return cov + (dof * reg_covar + d * np.finfo(np.float64).eps * scale) * np.eye(d)
 
 
 class NormalWishartFactors(NamedTuple):

@@ -8,13 +8,19 @@ Convention: ``reg`` :math:`=\varepsilon = 1/\lambda` of the notes (see :mod:`pgm
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import ot
 import ot.batch
 
+from pgm_ppl.core._stack import user_stacklevel
+from pgm_ppl.core.convergence import check_tol_rule
+
 from ._checks import as_array, backend, check_int, check_positive
+from .discrete import OTConvergenceWarning
 
 __all__ = ["BatchedTransportResult", "batched_cost_matrix", "sinkhorn_batched"]
 
@@ -34,6 +40,10 @@ class BatchedTransportResult:
         Iterations run (shared by the batch).
     marginal_error : array (B,)
         Final violation :math:`\\|P_b 1 - a_b\\|_1 + \\|P_b^\\top 1 - b_b\\|_1` per problem.
+    converged : bool
+        Whether every problem met the stopping rule on its returned plan.
+    stop_reason, rule : str
+        ``"tol"`` or ``"max_iter"``, and the ``tol_rule`` checked.
     """
 
     plan: Any
@@ -42,6 +52,9 @@ class BatchedTransportResult:
     g: Any
     num_iterations: int
     marginal_error: Any
+    converged: bool = True
+    stop_reason: str = "tol"
+    rule: str = "absolute"
 
 
 def batched_cost_matrix(x: Any, y: Any) -> Any:
@@ -53,7 +66,7 @@ def batched_cost_matrix(x: Any, y: Any) -> Any:
 
 
 def sinkhorn_batched(
-    a: Any, b: Any, C: Any, reg: float, *, max_iter: int = 1000, tol: float = 1e-9
+    a: Any, b: Any, C: Any, reg: float, *, max_iter: int = 1000, tol: float = 1e-9, tol_rule: str = "absolute"
 ) -> BatchedTransportResult:
     r"""Log-domain Sinkhorn on a batch of problems :math:`(a_b, b_b, C_b)_{b=1}^B` at once.
 
@@ -67,13 +80,22 @@ def sinkhorn_batched(
     a, b : weights (B, n), (B, m), each row summing to one; ``None`` for uniform
     C : costs (B, n, m)
     reg : :math:`\varepsilon > 0`
-    max_iter, tol : iteration limit and tolerance on the marginals
+    max_iter : iteration limit
+    tol, tol_rule : stop when every problem's row-marginal violation :math:`\|P_b 1 - a_b\|_2` is below ``tol``
+        (``tol_rule="absolute"``, POT's ``tol``) or below ``tol`` :math:`\|a_b\|_2` (``"relative"``; POT checks
+        the largest violation of the batch against one threshold, so it is given ``tol`` :math:`\min_b\|a_b\|_2`).
+        As in POT, the check runs every 10 iterations. ``converged`` is the rule checked on the returned plans.
 
     Returns
     -------
     BatchedTransportResult
         With torch inputs every field is a tensor and ``cost`` is differentiable in ``C`` (and in the
         points that produced it).
+
+    Warns
+    -----
+    OTConvergenceWarning
+        When some problem misses the rule after ``max_iter`` iterations.
     """
     C = as_array(C, "C")
     if C.ndim != 3:
@@ -86,10 +108,22 @@ def sinkhorn_batched(
         raise ValueError(f"'a' and 'b' must have shapes {(B, n)} and {(B, m)}; got {tuple(a.shape)} and {tuple(b.shape)}")
     reg = check_positive(reg, "reg")
     max_iter, tol = check_int(max_iter, "max_iter"), check_positive(tol, "tol")
-    res = ot.batch.solve_batch(C, reg, a, b, max_iter=max_iter, tol=tol, method="log_sinkhorn", grad="autodiff")
+    rule = check_tol_rule(tol_rule)
+    a0, b0 = nx.detach(a), nx.detach(b)
+    scale = np.ones(B) if rule == "absolute" else np.linalg.norm(np.asarray(nx.to_numpy(a0), np.float64), axis=1)
+    res = ot.batch.solve_batch(C, reg, a, b, max_iter=max_iter, tol=tol * float(scale.min()), method="log_sinkhorn",
+                               grad="autodiff")
     log_u, log_v = res.potentials
     plan = res.plan
     P = nx.detach(plan)
-    a0, b0 = nx.detach(a), nx.detach(b)
-    err = nx.sum(nx.abs(nx.sum(P, axis=2) - a0), axis=1) + nx.sum(nx.abs(nx.sum(P, axis=1) - b0), axis=1)
-    return BatchedTransportResult(plan, res.value_linear, reg * log_u, reg * log_v, int(res.log["n_iter"]) + 1, err)
+    row = nx.sum(P, axis=2) - a0
+    err = nx.sum(nx.abs(row), axis=1) + nx.sum(nx.abs(nx.sum(P, axis=1) - b0), axis=1)
+    violation = np.sqrt((np.asarray(nx.to_numpy(row), np.float64) ** 2).sum(1))
+    converged = bool(np.all(violation < tol * scale))
+    num_iterations = int(res.log["n_iter"]) + 1
+    if not converged:
+        warnings.warn(f"sinkhorn_batched did not reach its tolerance in {num_iterations} iterations (reg={reg:g}, "
+                      f"largest violation {violation.max():.3g}, tol={tol:g}, {rule}); raise 'max_iter' or 'reg'",
+                      OTConvergenceWarning, stacklevel=user_stacklevel() - 1)
+    return BatchedTransportResult(plan, res.value_linear, reg * log_u, reg * log_v, num_iterations, err, converged,
+                                  "tol" if converged else "max_iter", rule)

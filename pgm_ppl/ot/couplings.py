@@ -7,7 +7,8 @@ Remark 5.1 and Exercise 5.1), that maps can be non-unique (Exercise 5.2), and th
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,8 @@ __all__ = ["MongeResult", "independent_coupling", "is_coupling", "monge_brute_fo
 _MAX_MAPS = 2_000_000
 
 
-class MongeResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class MongeResult:
     """Best discrete Monge map, if one exists.
 
     Attributes
@@ -64,7 +66,7 @@ def pushforward(a: Any, assignment: Any, num_targets: int) -> np.ndarray:
     return np.bincount(t, weights=a, minlength=num_targets)
 
 
-def monge_brute_force(a: Any, b: Any, C: Any, *, atol: float = 1e-12) -> MongeResult:
+def monge_brute_force(a: Any, b: Any, C: Any, *, atol: float | None = None) -> MongeResult:
     r"""Solve the discrete Monge problem :math:`\min_{T_\#\mu=\nu}\sum_i \mu_i c(x_i, T(x_i))` by enumeration.
 
     All :math:`M^N` maps are checked at once (vectorised), so this is for the notes' small examples
@@ -75,15 +77,19 @@ def monge_brute_force(a: Any, b: Any, C: Any, *, atol: float = 1e-12) -> MongeRe
     ----------
     a, b : weights (N,), (M,)
     C : cost (N, M)
-    atol : tolerance of the push-forward equality
+    atol : tolerance of the push-forward equality; default: the rounding level :math:`\sqrt\epsilon` of the
+        least precise dtype among ``a``, ``b`` times the mass of ``a`` (as :func:`is_coupling`)
 
     Returns
     -------
     MongeResult
     """
+    raw = [np.asarray(a), np.asarray(b)]
     a, b = _weights(a, "a"), _weights(b, "b")
     C = np.asarray(C, dtype=np.float64)
     N, M = a.size, b.size
+    if atol is None:
+        atol = rounding_tolerance(*raw) * max(float(a.sum()), float(np.finfo(np.float64).tiny))
     if C.shape != (N, M):
         raise ValueError(f"cost 'C' must have shape {(N, M)}; got {C.shape}")
     if M**N > _MAX_MAPS:
@@ -97,7 +103,9 @@ def monge_brute_force(a: Any, b: Any, C: Any, *, atol: float = 1e-12) -> MongeRe
         return MongeResult(None, float("inf"), 0)
     costs = np.where(feasible, (a * C[np.arange(N), maps]).sum(axis=1), np.inf)
     best = costs.min()
-    num_optimal = int(np.sum(np.isclose(costs, best, rtol=0, atol=1e-12)))
+    # ties up to the rounding of a sum of N terms a_i C_ij: N eps sum_i a_i max_j |C_ij| bounds its error
+    tie = N * np.finfo(np.float64).eps * float(a @ np.abs(C).max(axis=1))
+    num_optimal = int(np.sum(np.abs(costs - best) <= tie))
     return MongeResult(maps[np.argmin(costs)], float(best), num_optimal)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from pgm_ppl.core.measures import DiscreteMeasure
 
-from ._checks import as_array, check_points
+from ._checks import as_array, check_points, rounding_tolerance
 from .maps import gaussian_ot_map
 
 __all__ = [
@@ -30,14 +30,17 @@ def _check_t(t: float) -> float:
     return float(t)
 
 
-def _check_grid_histograms(grid: Any, hists: np.ndarray) -> np.ndarray:
+def _check_grid_histograms(grid: Any, hists: np.ndarray, tolerance: float | None = None) -> np.ndarray:
+    """Check the grid and the histograms' sums (to ``tolerance``: by default the rounding level of their dtype)."""
+    tolerance = rounding_tolerance(hists) if tolerance is None else tolerance
     grid = np.asarray(grid, dtype=np.float64)
     if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
         raise ValueError(f"'grid' must be a strictly increasing 1-D array; got shape {grid.shape}")
     if hists.shape[-1] != grid.size:
         raise ValueError(f"histograms must have {grid.size} bins to match 'grid'; got {hists.shape[-1]}")
-    if np.any(hists < 0) or not np.allclose(hists.sum(axis=-1), 1.0, atol=1e-8):
-        raise ValueError("histograms must be non-negative and each sum to 1")
+    if np.any(hists < 0) or not (np.abs(hists.sum(axis=-1) - 1.0) <= tolerance).all():
+        raise ValueError(f"histograms must be non-negative and each sum to 1 (to {tolerance:.2g}, the rounding level "
+                         f"of their dtype); got sums {np.asarray(hists.sum(axis=-1)).tolist()}")
     return grid
 
 
@@ -87,8 +90,9 @@ def displacement_interpolation_1d(grid: Any, a: Any, b: Any, t: float) -> np.nda
     numpy array (n,): histogram of :math:`\mu_t` on ``grid``.
     """
     t = _check_t(t)
-    hists = np.stack([np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)])
-    grid = _check_grid_histograms(grid, hists)
+    raw = [np.asarray(a), np.asarray(b)]
+    hists = np.stack([np.asarray(v, dtype=np.float64) for v in raw])
+    grid = _check_grid_histograms(grid, hists, rounding_tolerance(*raw))
     measure = _quantile_average(grid, hists, np.array([1.0 - t, t]))
     return _deposit(grid, measure.points[:, 0], measure.weights)
 
@@ -102,7 +106,7 @@ def mixture_interpolation(a: Any, b: Any, t: float) -> Any:
     return (1.0 - t) * a + t * b
 
 
-def mccann_interpolation(x: Any, y: Any, plan: Any, t: float, *, threshold: float = 1e-12) -> DiscreteMeasure:
+def mccann_interpolation(x: Any, y: Any, plan: Any, t: float, *, threshold: float | None = None) -> DiscreteMeasure:
     r"""McCann interpolation of discrete measures through an optimal plan.
 
     .. math::
@@ -116,17 +120,33 @@ def mccann_interpolation(x: Any, y: Any, plan: Any, t: float, *, threshold: floa
     x, y : atoms (n, d), (m, d)
     plan : (n, m) optimal plan
     t : time in [0, 1]
-    threshold : plan entries at or below it are dropped
+    threshold : plan entries at or below it are dropped; default: the plan's mass times the machine epsilon of
+        its dtype (entries that small are rounding noise, e.g. a Sinkhorn plan's underflowing tails; dropping
+        them all changes the mass by at most :math:`nm\epsilon` relative)
 
     Returns
     -------
     DiscreteMeasure
+        Its weights are the kept plan entries (they sum to the plan's mass).
+
+    Raises
+    ------
+    ValueError
+        For a plan of the wrong shape, with negative or non-finite entries, or a negative ``threshold``.
     """
     t = _check_t(t)
     x, y = np.asarray(check_points(x, "x"), float), np.asarray(check_points(y, "y"), float)
-    plan = np.asarray(plan, dtype=np.float64)
+    raw = np.asarray(plan.detach().cpu() if hasattr(plan, "detach") else plan)
+    plan = raw.astype(np.float64)
     if plan.shape != (x.shape[0], y.shape[0]):
         raise ValueError(f"'plan' must have shape {(x.shape[0], y.shape[0])}; got {plan.shape}")
+    if not np.isfinite(plan).all() or np.any(plan < 0):
+        raise ValueError("'plan' must be finite and non-negative (a transport plan)")
+    eps = np.finfo(raw.dtype).eps if np.issubdtype(raw.dtype, np.floating) else np.finfo(np.float64).eps
+    if threshold is None:
+        threshold = float(eps * plan.sum())
+    elif not (isinstance(threshold, (int, float, np.floating)) and 0 <= threshold < np.inf):
+        raise ValueError(f"'threshold' must be a finite number >= 0; got {threshold!r}")
     i, j = np.nonzero(plan > threshold)
     return DiscreteMeasure((1.0 - t) * x[i] + t * y[j], plan[i, j])
 
