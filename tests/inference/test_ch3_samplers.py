@@ -44,12 +44,23 @@ def test_rwm_nuts_svi_gibbs_agree_on_conjugate_posterior(blr):
     options = dict(model_kwargs={"noise_scale": NOISE}, num_prior_samples=0, predictive=False, progress_bar=False)
     nuts = fit(linear_regression, (X, y), num_samples=400, num_warmup=200, num_chains=2, seed=3, **options)
     _within_mc_error(np.concatenate([nuts.posterior["w"], nuts.posterior["b"][..., None]], axis=-1), mean)
-    svi = fit(linear_regression, (X, y), method="svi", backend="numpyro", guide="auto_mvn", num_steps=1500,
-              learning_rate=0.02, num_samples=2000, seed=4, **options)
+    lr, num_draws = 0.0015, 2000
+    svi = fit(linear_regression, (X, y), method="svi", backend="numpyro", guide="auto_mvn", num_steps=5000,
+              learning_rate=lr, num_samples=num_draws, seed=4, **options)
     svi_mean = np.concatenate([svi.posterior["w"], svi.posterior["b"][..., None]], axis=-1).mean((0, 1))
-    sd = np.sqrt(np.diag(cov))
-    # Adam at a fixed rate jitters around the optimum: allow a fraction of a posterior sd
-    assert np.all(np.abs(svi_mean - mean) < 0.4 * sd)
+    # The full-rank guide's optimum is the exact posterior; Adam at a fixed rate lr jitters around it. Near the
+    # optimum the one-particle gradient in coordinate i is H_ii (loc_i - m_i) + noise of sd 1/c_i (H the posterior
+    # precision, c_i = H_ii^-1/2 the conditional sd); Adam divides by that sd, so loc_i is an AR(1) with
+    # coefficient 1 - a, a = lr / c_i, noise lr: stationary variance lr c_i / (2 - a) (an upper bound: Adam's
+    # second moment also remembers the larger early gradients, which shrinks the step). The mean of num_draws
+    # guide draws adds var_i / num_draws. Allow 4 of the combined sd (two-sided normal: 6e-5 per coordinate).
+    # lr = 0.0015 puts that at 0.39 posterior sd (at lr = 0.02 the jitter alone is 0.37 sd: a fixed 0.4 sd was
+    # 1.1 of it). NumPyro starts the guide's loc uniformly in (-2, 2): reaching the optimum at <= lr a step takes
+    # up to 2000 steps, and Adam slows down near it (its second moment remembers the early gradients); at 3000
+    # steps one coordinate was still a posterior sd away, at 5000 all are within 0.12 sd (seeds 4-6).
+    c = 1 / np.sqrt(np.diag(np.linalg.inv(cov)))
+    error_sd = np.sqrt(lr * c / (2 - lr / c) + np.diag(cov) / num_draws)
+    np.testing.assert_array_less(np.abs(svi_mean - mean), 4 * error_sd)
 
 
 def test_metropolis_hastings_needs_the_hastings_correction():
@@ -62,13 +73,19 @@ def test_metropolis_hastings_needs_the_hastings_correction():
     _within_mc_error(result.posterior["z"], np.array([3.0]))
     naive = metropolis_hastings(log_target, np.ones(1), propose, num_samples=4000, num_warmup=500, num_chains=8,
                                 seed=0)
-    assert naive.posterior["z"].mean() < 3.0 - 0.5  # uncorrected, the chain targets p(z)/z: Gamma(2, 1), mean 2
+    # uncorrected, the chain keeps p(z) q(z|z') / q(z'|z) = p(z) / z invariant: Gamma(2, 1), mean 2 (not 3)
+    _within_mc_error(naive.posterior["z"], np.array([2.0]))
 
 
 def test_rwm_adapts_to_target_acceptance_and_converts_to_arviz():
     result = random_walk_metropolis(mixture_log_density(), np.zeros(2), step_size=0.1, num_samples=1000,
                                     num_warmup=2000, num_chains=16, target_accept=0.3, seed=0)
-    assert abs(result.sample_stats["acceptance_rate"].mean() - 0.3) < 0.05
+    # Each chain adapts its own step size (Robbins-Monro, then frozen), so the 16 chains' mean acceptance rates are
+    # independent draws that carry both the adaptation's error and the Monte Carlo error: their standard error
+    # bounds the mean's. 5 of it (Student t, 15 dof: 2e-4 two-sided) is about 0.025 here, the old fixed 0.05's half
+    per_chain = np.asarray(result.sample_stats["acceptance_rate"]).mean(axis=1)
+    standard_error = per_chain.std(ddof=1) / np.sqrt(len(per_chain))
+    assert abs(per_chain.mean() - 0.3) < 5 * standard_error, (per_chain.mean(), standard_error)
     assert np.all(result.sample_stats["step_size"] == result.sample_stats["step_size"][:, :1])  # frozen
     idata = result.to_inference_data()
     summary = az.summary(idata)
@@ -122,4 +139,7 @@ def test_hierarchical_gmm_gibbs_matches_conjugate_means():
     exact_mu = np.array([x[labels == k, 0].sum() for k in range(2)]) / precision
     _within_mc_error(sampled.posterior["mu"][..., 0], exact_mu)
     _within_mc_error(sampled.posterior["pi"], (1 + counts) / (2 + len(x)))
+    # the point nearest the boundary lies 1.8 from 0, so given the means near -4 and 4 its wrong label has
+    # conditional probability e^(-8 x 1.8) ~ 4e-7: a single flip among the 4000 draws is a 2e-3 event, and 0.01 (40
+    # flips of one point) is reached only by a sampler that ignores the likelihood
     assert np.all(np.abs(sampled.posterior["z"].mean((0, 1)) - labels) < 0.01)
