@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgm_ppl.core.em import EStep, run_em
+from pgm_ppl.core.validation import check_positive
 
 from .bayesnet import BayesianNetwork
 from .junction_tree import JunctionTree
@@ -68,8 +69,7 @@ def maximum_likelihood(structure: BayesianNetwork, data: Mapping[str, np.ndarray
     pseudo_count
         :math:`\\alpha\\ge0`; rows never seen in the data become uniform when :math:`\\alpha=0`.
     """
-    if pseudo_count < 0:
-        raise ValueError(f"pseudo_count must be non-negative, got {pseudo_count}.")
+    pseudo_count = check_positive(pseudo_count, "pseudo_count", allow_zero=True)
     variables, cards = structure.variables, structure.cardinalities
     rows = _data_matrix(variables, cards, data, allow_missing=False)
     column = {v: j for j, v in enumerate(variables)}
@@ -123,19 +123,33 @@ def expectation_maximization(network: BayesianNetwork, data: Mapping[str, np.nda
         :func:`pgm_ppl.core.em.run_em`, the one EM loop this runs on.
     pseudo_count
         Dirichlet smoothing of the expected counts; with 0 the log-likelihood never decreases.
+
+    Raises
+    ------
+    ValueError
+        If a data column is missing, has another length or holds a state outside ``[-1, K - 1]``, if
+        ``pseudo_count`` is negative, or if a row's observed values have probability zero under the network EM
+        starts from (its log-likelihood would be -inf); the message names ``data`` and the row.
     """
+    pseudo_count = check_positive(pseudo_count, "pseudo_count", allow_zero=True)
     variables, cards = network.variables, network.cardinalities
     rows = _data_matrix(variables, cards, data, allow_missing=True)
-    patterns, weights = np.unique(rows, axis=0, return_counts=True)
+    patterns, first_row, weights = np.unique(rows, axis=0, return_index=True, return_counts=True)
 
     def e_step(current: BayesianNetwork) -> EStep:
         """Expected family counts by the junction tree, once per distinct pattern of observed values."""
         tree = JunctionTree(current.to_factor_graph())
         counts = {v: np.zeros(current.cpts[v].shape) for v in variables}
         log_lik = 0.0
-        for pattern, weight in zip(patterns, weights):
+        for pattern, row, weight in zip(patterns, first_row, weights):
             evidence = {v: int(s) for v, s in zip(variables, pattern) if s >= 0}
-            cal = tree.calibrate(evidence)
+            try:
+                cal = tree.calibrate(evidence)
+            except ValueError:
+                raise ValueError(f"data: expected observed values of positive probability under the network, got "
+                                 f"row {row} {evidence} of probability zero (log-likelihood -inf); start EM from "
+                                 "CPTs that give every observed pattern positive probability (smooth their zeros)."
+                                 ) from None
             log_lik += weight * cal.log_value
             for v in variables:
                 counts[v] += weight * cal.clique_marginal(current.parents[v] + (v,))

@@ -46,13 +46,19 @@ class PairwiseMRF:
     Parameters
     ----------
     unary
-        :math:`\\theta_i(k)`, shape ``(n, K)``.
+        :math:`\\theta_i(k)`, shape ``(n, K)``; ``-inf`` marks an impossible state.
     edges
         Integer pairs :math:`(i,j)`, shape ``(E, 2)``.
     pairwise
-        :math:`\\theta_{ij}(k,l)`, shape ``(E, K, K)`` (first axis: state of ``edges[e, 0]``).
+        :math:`\\theta_{ij}(k,l)`, shape ``(E, K, K)`` (first axis: state of ``edges[e, 0]``); ``-inf`` marks an
+        impossible pair of states (a hard constraint).
     names
         Variable names (default ``x0, x1, ...``).
+
+    Raises
+    ------
+    ValueError
+        If a shape is wrong, an edge is a loop or names an unknown site, or a log-potential is NaN or ``+inf``.
     """
 
     unary: np.ndarray
@@ -71,6 +77,12 @@ class PairwiseMRF:
             raise ValueError(f"pairwise must have shape (E, K, K) = {(len(edges), k, k)}, got {pairwise.shape}.")
         if len(edges) and (edges.min() < 0 or edges.max() >= n or (edges[:, 0] == edges[:, 1]).any()):
             raise ValueError(f"edges must join two different sites in [0, {n - 1}].")
+        for name, value in (("unary", unary), ("pairwise", pairwise)):
+            bad = np.isnan(value) | np.isposinf(value)
+            if bad.any():
+                raise ValueError(f"{name}: expected finite log-potentials or -inf (impossible), got "
+                                 f"{int(bad.sum())} NaN or +inf entries, the first at index "
+                                 f"{tuple(int(i) for i in np.argwhere(bad)[0])}.")
         names = tuple(self.names) if self.names is not None else tuple(f"x{i}" for i in range(n))
         if len(names) != n:
             raise ValueError(f"names has {len(names)} entries for {n} sites.")
@@ -188,9 +200,10 @@ class MeanFieldResult:
 
 
 def _mean_field_elbo(mrf: PairwiseMRF, q: np.ndarray) -> float:
-    """:math:`\\mathbb E_q[\\log\\tilde p] + H(q)`, a lower bound on :math:`\\log Z`."""
+    """:math:`\\mathbb E_q[\\log\\tilde p] + H(q)`, a lower bound on :math:`\\log Z` (an impossible state with
+    :math:`q_i(k) = 0` adds nothing: :math:`0\\cdot(-\\infty) = 0`)."""
     i, j = mrf.edges[:, 0], mrf.edges[:, 1]
-    energy = np.sum(q * mrf.unary) + np.einsum("ek,ekl,el->", q[i], mrf.pairwise, q[j])
+    energy = np.sum(q * np.where(q > 0, mrf.unary, 0.0)) + np.einsum("ek,ekl,el->", q[i], mrf.pairwise, q[j])
     entropy = -np.sum(np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0))
     return float(energy + entropy)
 
@@ -209,16 +222,37 @@ def mean_field(mrf: PairwiseMRF, *, max_iter: int = 500, tol: float = 1e-10, tol
     init
         Initial factors, shape ``(n, K)``; by default the unary softmax with a small random tilt drawn from
         ``seed`` (the tilt breaks the symmetry of a zero-field Ising model).
+
+    Raises
+    ------
+    ValueError
+        If ``init`` has the wrong shape, negative or non-finite entries or a zero row; if every state of a site has
+        unary log-potential ``-inf`` (every configuration is impossible, :math:`\\log Z = -\\infty`); or if a
+        pairwise log-potential is ``-inf``: a hard constraint makes :math:`\\mathbb E_q[\\log\\tilde p] = -\\infty`
+        for every factorised :math:`q` that gives both states of a forbidden pair positive mass, the uniform
+        start included, so coordinate ascent has nothing to climb (use :func:`belief_propagation` or the
+        junction tree, or a large finite penalty).
     """
     rule = check_tol_rule(tol_rule)
     n, k = mrf.num_sites, mrf.num_states
+    if np.isneginf(mrf.pairwise).any():
+        e = int(np.argwhere(np.isneginf(mrf.pairwise))[0][0])
+        raise ValueError(f"pairwise: expected finite log-potentials for mean field, got -inf (a hard constraint) on "
+                         f"the edge ({mrf.names[mrf.edges[e, 0]]}, {mrf.names[mrf.edges[e, 1]]}); use "
+                         "belief_propagation or the junction tree, or a large finite penalty.")
+    dead = np.flatnonzero(np.isneginf(mrf.unary).all(1))
+    if dead.size:
+        raise ValueError(f"unary: expected a possible state at every site, got -inf for every state of "
+                         f"{mrf.names[dead[0]]!r}: every configuration has probability zero (log Z = -inf).")
     if init is None:
         rng = np.random.default_rng(seed)
         q = softmax(mrf.unary + 0.5 * rng.standard_normal((n, k)), axis=1)
     else:
         q = np.asarray(init, dtype=np.float64)
-        if q.shape != (n, k) or (q < 0).any():
-            raise ValueError(f"init must be non-negative with shape {(n, k)}, got {q.shape}.")
+        if q.shape != (n, k) or not np.isfinite(q).all() or (q < 0).any() or (q.sum(1) <= 0).any():
+            raise ValueError(f"init: expected non-negative finite rows with positive sums, shape {(n, k)}, got "
+                             f"shape {q.shape}" + ("" if q.shape != (n, k) else " with a negative, non-finite or "
+                                                   "all-zero row") + ".")
         q = q / q.sum(1, keepdims=True)
     plan = [(sites, *mrf._incidence(sites)) for sites in mrf.colouring()]
     i, j = mrf.edges[:, 0], mrf.edges[:, 1]

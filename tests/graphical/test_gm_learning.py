@@ -79,3 +79,15 @@ def test_validation(asia):
         maximum_likelihood(bn, bad)
     with pytest.raises(ValueError, match="no column"):
         maximum_likelihood(bn, {"smoke": data["smoke"]})
+
+
+def test_em_names_the_data_row_of_probability_zero():
+    """Issue 18: a row whose observed values the starting CPTs rule out raised the junction tree's 'evidence has
+    probability zero' from inside EM, naming neither the data nor the row."""
+    bn = BayesianNetwork({"a": (), "b": ("a",), "c": ("b",)},
+                         {"a": [0.3, 0.7], "b": [[1.0, 0.0], [0.0, 1.0]], "c": [[0.9, 0.1], [0.0, 1.0]]})
+    data = {"a": np.array([0, 1, 0]), "b": np.array([-1, -1, -1]), "c": np.array([0, 0, -1])}
+    with pytest.raises(ValueError, match=r"data: .* row 1 \{'a': 1, 'c': 0\} of probability zero"):
+        expectation_maximization(bn, data)
+    with pytest.raises(ValueError, match="pseudo_count: expected a finite number >= 0"):
+        expectation_maximization(bn, data, pseudo_count=-1.0)

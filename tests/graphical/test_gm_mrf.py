@@ -110,3 +110,25 @@ def test_gibbs_marginals_cover_states_never_drawn():
     mrf = PairwiseMRF(np.array([[0.0, -50.0]]), np.zeros((0, 2)), np.zeros((0, 2, 2)))
     res = gibbs_sample(mrf, 50, num_chains=2, seed=0)
     np.testing.assert_array_equal(res.marginals(), [[1.0, 0.0]])
+
+
+def test_mean_field_with_impossible_states_and_hard_constraints():
+    """Issue 18: a unary log-potential of -inf (an impossible state) made the ELBO NaN (0 x -inf), and NaN
+    potentials were accepted. Now q puts no mass on the impossible state and the ELBO equals log Z (exact here: the
+    sites are independent once x0 is fixed); NaN/+inf, a site with no possible state and a hard pairwise
+    constraint (ELBO -inf for every full-support q) are refused by name."""
+    mrf = PairwiseMRF(np.array([[0.0, -np.inf], [0.3, 0.1]]), [[0, 1]], np.array([[[0.5, 0.0], [0.0, 0.5]]]))
+    res = mean_field(mrf)
+    states = np.array(list(itertools.product(range(2), repeat=2)))
+    log_z = np.logaddexp.reduce(mrf.log_potential(states))
+    assert res.q[0, 1] == 0.0 and np.isfinite(res.elbo_history).all()
+    np.testing.assert_allclose(res.elbo, log_z, rtol=1e-14)
+    with pytest.raises(ValueError, match=r"unary: expected finite log-potentials or -inf .* index \(0, 1\)"):
+        PairwiseMRF(np.array([[0.0, np.nan]]), np.zeros((0, 2)), np.zeros((0, 2, 2)))
+    with pytest.raises(ValueError, match="unary: expected a possible state at every site, got -inf for every state"):
+        mean_field(PairwiseMRF(np.array([[-np.inf, -np.inf]]), np.zeros((0, 2)), np.zeros((0, 2, 2))))
+    hard = PairwiseMRF(np.zeros((2, 2)), [[0, 1]], np.array([[[0.0, -np.inf], [-np.inf, 0.0]]]))
+    with pytest.raises(ValueError, match=r"pairwise: .* hard constraint\) on the edge \(x0, x1\)"):
+        mean_field(hard)
+    with pytest.raises(ValueError, match="init: expected non-negative finite rows"):
+        mean_field(mrf, init=np.array([[0.0, 0.0], [0.5, 0.5]]))
