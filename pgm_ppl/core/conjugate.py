@@ -7,8 +7,9 @@ r"""Closed-form conjugate updates that several engines share, written once.
   the expected Gaussian log-density of mean-field mixtures (Bishop §10.2, eqs. (10.60)-(10.64)), shared by the
   CAVI Bayesian mixture (``cavi.bayesian_gmm``) and the truncated DP mixture (``dp.cavi``).
 - :func:`empirical_covariance_prior`: scikit-learn's default Wishart scale :math:`W_0^{-1}` (the sample
-  covariance), floored at rounding level so that a constant column still gives a proper prior and a finite bound,
-  plus the ``reg_covar`` ridge of the prior's pseudo-observations, so that the bound never falls on constant data.
+  covariance), its directions without variance floored at the data's scale so that a constant column still gives a
+  proper prior and a finite bound, plus the ``reg_covar`` ridge of the prior's pseudo-observations, so that the bound
+  never falls on constant data.
 
 All factorisations go through :func:`pgm_ppl.core.linalg.cholesky`.
 """
@@ -64,28 +65,31 @@ def gaussian_linear_posterior(Phi: np.ndarray, y: np.ndarray, prior_cov: np.ndar
 
 
 def empirical_covariance_prior(X: np.ndarray, *, dof: float | None = None, reg_covar: float = 0.0) -> np.ndarray:
-    r"""scikit-learn's default :math:`W_0^{-1}`, the sample covariance of ``X`` (N >= 2), made proper and
-    consistent with the ``reg_covar`` ridge of the updates.
+    r"""scikit-learn's default :math:`W_0^{-1}`, the sample covariance :math:`\widehat\Sigma` of ``X`` (N >= 2),
+    made proper at the data's scale and consistent with the ``reg_covar`` ridge of the updates:
 
     .. math::
-        W_0^{-1} = \widehat\Sigma + (\nu_0\,\varepsilon + d\,\epsilon\,s)\,I,
+        W_0^{-1} = \widehat\Sigma + \sum_i \max(0,\ f - \lambda_i)\, v_i v_i^\top + \nu_0\,\varepsilon\, I,
 
-    with :math:`\nu_0` = ``dof`` (default d, scikit-learn's), :math:`\varepsilon` = ``reg_covar``,
-    :math:`\epsilon` float64's machine epsilon and :math:`s` the data's scale: the mean sample variance, or the
-    mean squared value when every column is constant, or 1 when the data are all zero.
+    with :math:`(\lambda_i, v_i)` the eigenpairs of :math:`\widehat\Sigma`, :math:`\nu_0` = ``dof`` (default d,
+    scikit-learn's) and :math:`\varepsilon` = ``reg_covar``.
 
-    - The rounding-level term :math:`d\epsilon s` keeps a singular :math:`\widehat\Sigma` (a constant or
-      collinear column) from making the Wishart prior improper and the ELBO :math:`-\infty`; a full-rank
-      covariance is unchanged to ~1e-15 relative.
+    - The floor :math:`f = \sqrt\epsilon\,\lambda_{\max}` (:math:`\epsilon` float64's machine epsilon) lifts only
+      the directions in which the data do not vary (a constant or collinear column): there the sample covariance is
+      singular, the Wishart prior improper and the ELBO :math:`-\infty`, and a floor at the scatter's rounding
+      level (:math:`\sim N\epsilon\lambda_{\max}`) would leave the factors' Cholesky factors dominated by
+      rounding (covariances with negative eigenvalues, an oscillating bound). A covariance whose eigenvalues are all
+      above :math:`f` is returned unchanged. All-constant data have no spread: then
+      :math:`f = d\,\epsilon\, s` with :math:`s` the mean squared value (1 for all-zero data).
     - The ridge :math:`\nu_0\varepsilon`: the updates add :math:`N_k\varepsilon I` to each component's scatter
       (:func:`normal_wishart_update`, as scikit-learn's ``reg_covar``), i.e. :math:`\varepsilon` per observation;
-      the prior's :math:`\nu_0` pseudo-observations get the same. Then in a direction where the data do not vary,
-      :math:`W_k^{-1} = \nu_k\varepsilon` for every component, so the ridge shifts every component's
-      responsibilities equally and CAVI stays a coordinate ascent of the bound. Without it (scikit-learn's prior,
-      floored at rounding level) the ridge is the only scale there, the bound falls from one iteration to the
-      next on all-constant data, and the loop stops on a falling bound as "converged" (issue 18). For a
-      direction with variance :math:`\sigma^2` it changes the prior by :math:`\nu_0\varepsilon/\sigma^2`
-      relative, the order of the ridge's own effect on the scatter.
+      the prior's :math:`\nu_0` pseudo-observations get the same. Then where the data do not vary,
+      :math:`W_k^{-1} \approx \nu_k\varepsilon` for every component, the ridge shifts every component's
+      responsibilities equally, and CAVI stays a coordinate ascent of the bound. Without it (scikit-learn's prior)
+      the ridge is the only scale there, the bound falls from one iteration to the next on all-constant data, and
+      the loop stopped on a falling bound as "converged" (issue 18). For a direction with variance
+      :math:`\sigma^2` it changes the prior by :math:`\nu_0\varepsilon/\sigma^2` relative, the order of the
+      ridge's own effect on the scatter.
 
     Raises
     ------
@@ -99,10 +103,15 @@ def empirical_covariance_prior(X: np.ndarray, *, dof: float | None = None, reg_c
     dof = float(d) if dof is None else dof
     if not (np.isfinite(dof) and dof > 0):
         raise ValueError(f"dof: expected a finite number > 0, got {dof!r}.")
-    scale = float(np.mean(np.diag(cov)))
-    if not scale > 0:
-        scale = float(np.mean(X * X)) or 1.0
-    return cov + (dof * reg_covar + d * np.finfo(np.float64).eps * scale) * np.eye(d)
+    eigenvalues, vectors = np.linalg.eigh(cov)
+    top = float(eigenvalues[-1])
+    floor = np.sqrt(np.finfo(np.float64).eps) * top if top > 0 else d * np.finfo(np.float64).eps * (
+        float(np.mean(X * X)) or 1.0)
+    deficit = np.maximum(floor - eigenvalues, 0.0)
+    if deficit.any():
+        cov = cov + (vectors * deficit) @ vectors.T
+        cov = 0.5 * (cov + cov.T)
+    return cov + dof * reg_covar * np.eye(d)
 
 
 class NormalWishartFactors(NamedTuple):
