@@ -21,8 +21,9 @@ compiled ``jax.lax.scan`` on NumPyro, a loop on PyTorch. Pyro's ``DiscreteHMM`` 
 in pairwise rounds instead (depth :math:`\log_2 T`, made for GPUs), which costs :math:`K` times more
 arithmetic; on CPU the recursion is faster (``benchmarks/bench_graphical.py``). The functions take the
 backend's ``ops`` module (:mod:`pgm_ppl.backend.ops_torch` or :mod:`pgm_ppl.backend.ops_jax`) as their first
-argument; :data:`numpy_ops` is the small numpy namespace that :mod:`pgm_ppl.graphical.hmm` passes, so the
-classical HMM (forward-backward, Baum-Welch) runs this same recursion.
+argument; :data:`numpy_ops` is the small numpy namespace that :func:`forward_backward` (the smoother of the
+classical HMM in :mod:`pgm_ppl.graphical.hmm`: forward-backward, Baum-Welch) passes, so it runs this same
+recursion before its backward pass (``benchmarks/bench_hmm.py``).
 
 Hidden-state paths are drawn here too, once for every array library (:func:`sample_states`): the caller draws
 the uniforms with its own generator and the inverse-CDF step :math:`z_t = \#\{l : u_t > F(l \mid z_{t-1})\}`
@@ -42,9 +43,9 @@ import numpy as np
 import scipy.special
 
 from pgm_ppl.backend.arrays import Array
-from pgm_ppl.backend.scan import python_scan
 
-__all__ = ["check_shapes", "log_normalise", "forward", "log_likelihood", "sample_states", "numpy_ops"]
+__all__ = ["check_shapes", "log_normalise", "forward", "log_likelihood", "forward_backward", "sample_states",
+           "numpy_ops"]
 
 #: The array namespace the functions take: the module :mod:`pgm_ppl.backend.ops_torch` or
 #: :mod:`pgm_ppl.backend.ops_jax`, or the namespace :data:`numpy_ops`.
@@ -52,7 +53,19 @@ Ops: TypeAlias = ModuleType | SimpleNamespace
 
 
 def _numpy_scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any) -> tuple[Any, Any]:
-    return python_scan(f, init, xs, np.stack)
+    """``python_scan`` writing each step's output straight into one preallocated array (no list to stack)."""
+    steps = len(xs[0]) if isinstance(xs, tuple) else len(xs)
+    carry, out, single = init, None, False
+    for t, x in enumerate(zip(*xs) if isinstance(xs, tuple) else xs):
+        carry, y = f(carry, x)
+        if y is None:
+            continue
+        if out is None:
+            single = not isinstance(y, tuple)
+            out = tuple(np.empty((steps,) + np.shape(v), dtype=np.result_type(v)) for v in ((y,) if single else y))
+        for buffer, v in zip(out, (y,) if single else y):
+            buffer[t] = v
+    return carry, (out[0] if single else out) if out is not None else None
 
 
 def _numpy_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> np.ndarray:
@@ -126,32 +139,114 @@ def forward(ops: Ops, log_initial: Array, log_transition: Array, log_emission: A
         :math:`\hat\alpha` of shape ``(..., K)`` and :math:`\log p(x_{1:T})` of shape ``(...)``; with ``keep_all``,
         shapes ``(T, ..., K)`` and ``(T, ...)`` holding every :math:`t`.
     """
-    transition = ops.exp(log_transition)
-    batched = len(log_transition.shape) > 2
     # the shift is clipped so that a step that is -inf in every state gives b = 0 (then c = 0), not nan
     shift = ops.clip(ops.max(log_emission, axis=-1, keepdims=True), -1e30, None)
-    emission = ops.exp(log_emission - shift)
+    return _filter(ops, log_initial, ops.exp(log_transition), ops.exp(log_emission - shift), shift, keep_all)
 
-    def normalise(alpha, log_p, shift_t):
-        c = ops.sum(alpha, axis=-1, keepdims=True)
-        alpha = alpha / ops.where(c > 0, c, 1.0)
-        return alpha, log_p + ops.log(c)[..., 0] + shift_t[..., 0]
+
+def _filter(ops: Ops, log_initial: Array, transition: Array, emission: Array, shift: Array,
+            keep_all: bool, keep_normalisers: bool = False) -> tuple[Array, ...]:
+    r"""The recursion of :func:`forward` on the shifted emissions :math:`\hat b_t = b_t e^{-s_t}` ``(..., T, K)``
+    and the shifts :math:`s_t` ``(..., T, 1)``. With ``keep_normalisers`` (and ``keep_all``) it also returns
+    every normaliser :math:`c_t`, ``(T, ..., 1)``, which :func:`forward_backward`'s backward pass divides by."""
+    batched = len(transition.shape) > 2
 
     def step(carry, inputs):
-        alpha, log_p = carry
+        # the carry holds the prediction p(z_t | x_{1:t-1}) (pi at t = 1), so every step, the first included,
+        # is the same update and the scan yields all T steps with nothing to stitch on afterwards
+        predicted, _, log_p = carry
         emission_t, shift_t = inputs
+        alpha = predicted * emission_t
+        c = ops.sum(alpha, axis=-1, keepdims=True)
+        alpha = alpha / ops.where(c > 0, c, 1.0)
+        log_p = log_p + ops.log(c)[..., 0] + shift_t[..., 0]
         predicted = (ops.matmul(ops.expand_dims(alpha, -2), transition)[..., 0, :] if batched
                      else ops.matmul(alpha, transition))
-        new = normalise(predicted * emission_t, log_p, shift_t)
-        return new, (new if keep_all else None)
+        kept = ((alpha, log_p, c) if keep_normalisers else (alpha, log_p)) if keep_all else None
+        return (predicted, alpha, log_p), kept
 
-    first = normalise(ops.exp(log_initial) * emission[..., 0, :], 0.0, shift[..., 0, :])
-    last, rest = ops.scan(step, first, (ops.moveaxis(emission[..., 1:, :], -2, 0),
-                                        ops.moveaxis(shift[..., 1:, :], -2, 0)))
-    if not keep_all:
-        return last
-    return tuple(ops.expand_dims(f, 0) if r is None else ops.concatenate([ops.expand_dims(f, 0), r], axis=0)
-                 for f, r in zip(first, rest if rest is not None else (None, None)))
+    # the initial carry has the full batch shape (that of one emission step); the middle entry is a placeholder
+    zero = 0.0 * shift[..., 0, :]
+    initial = ops.exp(log_initial) + zero
+    (_, last_alpha, last_log_p), every = ops.scan(
+        step, (initial, initial, zero[..., 0]), (ops.moveaxis(emission, -2, 0), ops.moveaxis(shift, -2, 0)))
+    return every if keep_all else (last_alpha, last_log_p)
+
+
+#: :func:`forward_backward` runs unshifted where every normaliser :math:`c_t` of a sequence lies in this range.
+_UNSHIFTED_RANGE = (float(np.exp(-100.0)), float(np.exp(100.0)))
+
+
+def forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
+                     log_emission: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Smoothed marginals :math:`\gamma_t = p(z_t\mid x_{1:T})` of many sequences, on numpy arrays.
+
+    The forward pass is :func:`forward`'s recursion (:math:`\hat\alpha_t`, the normalisers :math:`c_t` and
+    :math:`\log p(x_{1:t})`); the backward pass (Rabiner 1989, eqs. 91-92; course Ch. 2) reuses the same scaled
+    emissions :math:`\hat b_t` (computed once) and divides by the forward pass's :math:`c_t`:
+
+    .. math::
+
+        w_t = \frac{\hat b_t\odot\hat\beta_t}{c_t},\qquad \hat\beta_{t-1} = A w_t,\qquad
+        \gamma_{t-1} = \hat\alpha_{t-1}\odot\hat\beta_{t-1},\qquad
+        \xi_t(k, l) = \hat\alpha_{t-1}(k)\,A_{kl}\,w_t(l),
+
+    with :math:`\hat\beta_T = \mathbf 1` and :math:`\gamma_T = \hat\alpha_T`; :math:`\xi_t(k, l) =
+    p(z_{t-1}=k, z_t=l\mid x_{1:T})`, the E-step statistic of Baum-Welch. Since
+    :math:`\hat\alpha_t^\top\hat\beta_t = 1` at every step, :math:`c_t` is exactly the normaliser
+    :math:`\hat\alpha_{t-1}^\top A(\hat b_t\odot\hat\beta_t)` of :math:`\gamma_{t-1}`, and no sum over states is
+    recomputed. The shift :math:`s_t` only guards against under- and overflow (:math:`\gamma`, :math:`\xi` and
+    :math:`\log p` do not depend on it), so the recursion first runs with :math:`s_t = 0` (one ``exp``, no maximum
+    over states) and reruns with :math:`s_t = \max_l\log b_t(l)` only the sequences with a normaliser outside
+    :math:`[e^{-100}, e^{100}]`. The backward pass is numpy only: on the gradient backends the smoothed marginals
+    are the gradient of :math:`\log p(x_{1:T})` with respect to the log emissions.
+
+    Parameters
+    ----------
+    log_initial
+        :math:`\log\pi`, shape ``(K,)``, normalised.
+    log_transition
+        :math:`\log A`, shape ``(K, K)`` (rows are the previous state), normalised over the last axis.
+    log_emission
+        :math:`\log p(x_{n,t}\mid z=k)`, shape ``(N, T, K)``; not written to.
+
+    Returns
+    -------
+    tuple
+        :math:`\gamma` of shape ``(N, T, K)`` (a view of a time-major array), the expected transition counts
+        :math:`\sum_n\sum_t\xi^{(n)}_t` of shape ``(K, K)``, and :math:`\log p(x_{1:t})` of shape ``(T, N)``
+        (``-inf`` from the first impossible step of a sequence on; its marginals are then meaningless).
+    """
+    log_emission = np.asarray(log_emission, dtype=np.float64)
+    n, t_len, k = log_emission.shape
+    transition = np.exp(log_transition)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # first without a shift (s_t = 0), as it only guards against under- and overflow: it is needed only for
+        # the sequences whose normalisers leave a safe range, which run again with s_t = max_l log b_t(l).
+        # The emissions are written time-major, so that every step reads one contiguous (N, K) block.
+        emission = np.exp(log_emission.transpose(1, 0, 2), out=np.empty((t_len, n, k))).transpose(1, 0, 2)
+        shift = np.zeros((n, t_len, 1))
+        gamma, log_p, c = _filter(numpy_ops, log_initial, transition, emission, shift, True, True)
+        low, high = _UNSHIFTED_RANGE
+        redo = ~((c > low) & (c < high)).all(axis=(0, 2))
+        if redo.any():
+            shift = np.clip(log_emission[redo].max(-1, keepdims=True), -1e30, None)
+            emission[redo] = np.exp(log_emission[redo] - shift)
+            gamma[:, redo], log_p[:, redo], c[:, redo] = _filter(numpy_ops, log_initial, transition,
+                                                                 emission[redo], shift, True, True)
+        emission = emission.transpose(1, 0, 2)  # (T, N, K), contiguous
+        # backward, in place: w_t overwrites b_t, gamma_{t-1} overwrites alpha_{t-1} once it is used
+        transition_t = np.ascontiguousarray(transition.T)
+        beta = np.ones((n, k))
+        counts = np.zeros((k, k))
+        for t in range(t_len - 1, 0, -1):
+            w = np.multiply(emission[t], beta, out=emission[t])
+            w /= c[t]
+            counts += gamma[t - 1].T @ w  # times A_kl below
+            beta = w @ transition_t
+            gamma[t - 1] *= beta
+        counts *= transition
+    return gamma.transpose(1, 0, 2), counts, log_p
 
 
 def log_likelihood(ops: Ops, log_initial: Array, log_transition: Array, log_emission: Array) -> Array:

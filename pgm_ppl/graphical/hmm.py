@@ -7,10 +7,10 @@ An HMM with :math:`K` hidden states has the chain factorisation of the notes' st
 
     p(x_{1:T}, z_{1:T}) = \\pi_{z_1}\\prod_{t=2}^T A_{z_{t-1}z_t}\\prod_{t=1}^T p(x_t\\mid z_t).
 
-The forward recursion is the one of :func:`pgm_ppl.backend.hidden_markov.forward` (the same code
-``dist.HiddenMarkovModel`` runs on Pyro and NumPyro), here on numpy arrays: scaled filtered messages
-:math:`\\hat\\alpha_t = p(z_t\\mid x_{1:t})` and :math:`\\log p(x_{1:t})`, with the emissions shifted by their
-largest log so nothing underflows. The backward pass runs in the same scaled form,
+Forward-backward is :func:`pgm_ppl.backend.hidden_markov.forward_backward`, whose forward pass is the
+recursion ``dist.HiddenMarkovModel`` runs on Pyro and NumPyro, here on numpy arrays: scaled filtered messages
+:math:`\\hat\\alpha_t = p(z_t\\mid x_{1:t})` and :math:`\\log p(x_{1:t})`, with the emissions shifted where
+they would under- or overflow. The backward pass runs in the same scaled form,
 
 .. math::
 
@@ -82,7 +82,7 @@ def _check(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np
         raise ValueError(f"log_emission must have shape (N, T, K) with K={k}, got {log_emission.shape}.")
     for name, value in (("log_initial", log_initial), ("log_transition", log_transition),
                         ("log_emission", log_emission)):
-        if np.isnan(value).any() or (value == np.inf).any():
+        if value.size and not value.max() < np.inf:  # one pass: the max is NaN or +inf if any entry is
             where = tuple(int(i) for i in np.argwhere(np.isnan(value) | (value == np.inf))[0])
             raise ValueError(f"{name}: expected log-probabilities (finite or -inf), got {value[where]} at index "
                              f"{where[0] if len(where) == 1 else where}.")
@@ -93,16 +93,6 @@ def _check(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np
 def _blas() -> ThreadpoolController:
     """Handle on the BLAS thread pools: the many thin (N, K) x (K, K) products run fastest on one thread."""
     return ThreadpoolController()
-
-
-def _forward(log_initial: np.ndarray, log_transition: np.ndarray,
-             log_emission: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Filtered :math:`p(z_t\\mid x_{1:t})` ``(T, N, K)`` and :math:`\\log p(x_{1:t})` ``(T, N)``, by the backend's
-    forward recursion."""
-    # a time-major copy seen as (N, T, K): the recursion's per-step slices are then contiguous (N, K) blocks
-    log_emission = np.ascontiguousarray(log_emission.transpose(1, 0, 2)).transpose(1, 0, 2)
-    with _blas().limit(limits=1, user_api="blas"), np.errstate(divide="ignore"):
-        return hidden_markov.forward(_ops, log_initial, log_transition, log_emission, keep_all=True)
 
 
 def _log_likelihood(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> np.ndarray:
@@ -143,10 +133,12 @@ def forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
 
     See Also
     --------
-    pgm_ppl.backend.hidden_markov.forward : the forward recursion (shared with ``dist.HiddenMarkovModel``).
+    pgm_ppl.backend.hidden_markov.forward_backward : the recursion (its forward pass shared with
+        ``dist.HiddenMarkovModel``).
     """
     log_initial, log_transition, log_emission = _check(log_initial, log_transition, log_emission)
-    filtered, log_p = _forward(log_initial, log_transition, log_emission)
+    with _blas().limit(limits=1, user_api="blas"):
+        posterior, counts, log_p = hidden_markov.forward_backward(log_initial, log_transition, log_emission)
     impossible = _first_impossible_step(log_p)
     if impossible is not None:
         n, t = impossible
@@ -154,40 +146,7 @@ def forward_backward(log_initial: np.ndarray, log_transition: np.ndarray,
                          f"(probability zero given the steps before it), so log p(x) = -inf and there is no "
                          "posterior; check the emission probabilities that are exactly zero and the forbidden "
                          "transitions.")
-    with _blas().limit(limits=1, user_api="blas"), np.errstate(divide="ignore"):
-        return _backward(filtered, log_p[-1], log_transition, log_emission)
-
-
-def _backward(filtered: np.ndarray, log_lik: np.ndarray, log_transition: np.ndarray,
-              log_emission: np.ndarray) -> ForwardBackwardResult:
-    """The backward pass, in scaled form on top of the filtered :math:`\\hat\\alpha_t` of the forward recursion.
-
-    With :math:`\\hat b_t = b_t / \\max_k b_t(k)`, each step computes :math:`v = A(\\hat b_t\\odot\\hat\\beta_t)`, then
-    :math:`g = \\hat\\alpha_{t-1}\\odot v \\propto\\gamma_{t-1}` and its sum :math:`Z`, which also normalises
-    :math:`\\xi_t \\propto \\hat\\alpha_{t-1}(k)A_{kl}\\hat b_t(l)\\hat\\beta_t(l)`; :math:`\\hat\\beta_{t-1} = v / Z`
-    keeps the scale bounded.
-    """
-    t_len, n, k = filtered.shape
-    a = np.exp(log_transition)
-    # layout (T, K, N): each step works on contiguous (K, N) blocks and the sums over states are elementwise
-    # operations on rows of length N
-    alpha = np.ascontiguousarray(filtered.transpose(0, 2, 1))
-    b = log_emission.transpose(1, 2, 0).copy()  # a copy: for N = 1 the transpose is already contiguous
-    b -= b.max(1, keepdims=True)  # finite: a step with -inf for every state raised before
-    np.exp(b, out=b)
-    gamma = alpha  # overwritten from the last step back, once alpha_t is no longer needed (gamma_T = alpha_T)
-    beta = np.ones((k, n))
-    counts = np.zeros((k, k))
-    for t in range(t_len - 1, 0, -1):
-        w = b[t] * beta
-        v = a @ w
-        z = np.einsum("kn,kn->n", alpha[t - 1], v)
-        alpha[t - 1] /= z
-        counts += alpha[t - 1] @ w.T  # times A_kl below
-        alpha[t - 1] *= v  # gamma_{t-1}
-        beta = np.divide(v, z, out=v)
-    counts *= a
-    return ForwardBackwardResult(gamma.transpose(2, 0, 1), counts, log_lik)
+    return ForwardBackwardResult(posterior, counts, log_p[-1])
 
 
 def viterbi(log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray) -> ViterbiResult:
