@@ -127,7 +127,8 @@ def test_em_with_partly_missing_entries_is_monotone_and_fixes_the_maximum_likeli
     assert np.all(np.diff(res.log_likelihood) >= -1e-10 * np.abs(res.log_likelihood[1:]))
     # reference: the MLE of (C, R) by BFGS on the Kalman likelihood. An exact EM map has the MLE as a fixed
     # point; an E-step that mishandled the missing entries (e.g. imputing C_u mu without the R_uo R_oo^{-1}
-    # correction) moves it by 6e-3.
+    # correction) moves it by 6e-3. 1e-5 sits between that and the reference's own error (BFGS stops at a gradient
+    # of 1e-9, an error of ~1e-9 / curvature in each parameter; one EM step moves less than that).
     mle = _c_r_mle(truth, x)
     step = kalman_em(mle, x, learn=("C", "R"), max_iter=1).model
     np.testing.assert_allclose(step.C, mle.C, atol=1e-5)
@@ -140,10 +141,12 @@ def test_nile_local_level_em_matches_the_published_mle():
     start = LinearGaussianSSM(1.0, 1.0, 1000.0, 10000.0, y[0], 1e7)
     res = kalman_em(start, y, learn=("Q", "R"), max_iter=2000, tol=1e-12)
     assert np.all(np.diff(res.log_likelihood) >= -1e-9 * np.abs(res.log_likelihood[1:]))
-    # Durbin & Koopman (2012), Sect. 2.10: sigma_eta^2 = 1469.1, sigma_eps^2 = 15099 (diffuse initial state);
-    # our proper prior with P0 = 1e7 moves them by well under one percent.
-    assert abs(res.model.Q[0, 0] / 1469.1 - 1) < 0.02
-    assert abs(res.model.R[0, 0] / 15099 - 1) < 0.01
+    # Durbin & Koopman (2012), Sect. 2.10: sigma_eta^2 = 1469.1, sigma_eps^2 = 15099 (diffuse initial state),
+    # printed to 5 digits (+-3.4e-5, 3.3e-5 relative). Our proper prior P0 = 1e7 moves the exact MLE by 3e-6 and
+    # -2.8e-5 (Nelder-Mead on the Kalman likelihood), and EM stops where the likelihood is flat in Q: its fit is
+    # 1e-8 nats below the maximum, Q 1.25e-4 and R 8.6e-6 from the published values (was: 2% and 1%).
+    assert abs(res.model.Q[0, 0] / 1469.1 - 1) < 5e-4
+    assert abs(res.model.R[0, 0] / 15099 - 1) < 1e-4
 
 
 def test_validation():

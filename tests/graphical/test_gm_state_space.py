@@ -37,11 +37,14 @@ def test_particle_filter_matches_kalman_on_a_linear_gaussian_model():
     kf = kalman_filter(linear, x)
     runs = [bootstrap_particle_filter(nonlinear, x, 2000, seed=s) for s in range(8)]
     log_z = np.array([r.log_evidence for r in runs])
-    # the log-evidence estimate is consistent; its spread across seeds sets the tolerance
-    assert abs(log_z.mean() - kf.log_likelihood) < 4 * log_z.std(ddof=1) / np.sqrt(len(runs)) + 0.05
+    # Z-hat is unbiased, so log Z-hat is biased by -Var/2 (delta method); after that correction its mean over the
+    # seeds is within 4 standard errors of the Kalman filter's log p(x) (was: + 0.05 slack)
+    assert abs(log_z.mean() + 0.5 * log_z.var(ddof=1) - kf.log_likelihood) < 4 * log_z.std(ddof=1) / np.sqrt(len(runs))
     means = np.array([r.means for r in runs])
     se = means.std(0, ddof=1) / np.sqrt(len(runs))
-    assert np.mean(np.abs(means.mean(0) - kf.means[:, 0]) < 4 * se + 0.01) > 0.95
+    # per step, |t_7| > 4 has probability 0.005 (8 seeds), so more than 3 of 60 steps outside is a failure
+    # (binomial tail 3e-4); the self-normalised weights' O(1/N) bias is ~1e-4 here, far below se (was: + 0.01)
+    assert np.mean(np.abs(means.mean(0) - kf.means[:, 0]) < 4 * se) > 0.95
 
 
 def _grid_posterior(model, x, grid):
@@ -77,10 +80,13 @@ def test_particle_filter_matches_a_grid_filter_on_the_course_model():
     ref_means = filtered @ grid * (grid[1] - grid[0])
     runs = [bootstrap_particle_filter(model, x, 2000, seed=s) for s in range(6)]
     log_z = np.array([r.log_evidence for r in runs])
-    assert abs(log_z.mean() - ref_log_z) < 4 * log_z.std(ddof=1) / np.sqrt(len(runs)) + 0.05
+    # as above: log Z-hat's -Var/2 bias corrected, 4 standard errors over the seeds (was: + 0.05 slack); the grid
+    # reference is exact to 1e-14 (doubling the grid changes neither log p(x) nor the means)
+    assert abs(log_z.mean() + 0.5 * log_z.var(ddof=1) - ref_log_z) < 4 * log_z.std(ddof=1) / np.sqrt(len(runs))
     means = np.array([r.means for r in runs])
     se = means.std(0, ddof=1) / np.sqrt(len(runs))
-    assert np.mean(np.abs(means.mean(0) - ref_means) < 4 * se + 0.02) > 0.95
+    # |t_5| > 4 per step has probability 0.01 (6 seeds): more than 5 of 100 steps outside has probability 3e-3
+    assert np.mean(np.abs(means.mean(0) - ref_means) < 4 * se) > 0.95   # was: 4 se + 0.02
 
 
 def test_gauss_markov_chain_is_the_dense_gaussian_it_describes():
@@ -147,10 +153,14 @@ def test_type_ii_ml_by_svi_equals_kalman_em_on_a_linear_gaussian_model():
     em = kalman_em(start, x, learn=("Q", "R"), max_iter=5000, tol=1e-12)
     assert em.converged
     q, r = fit.model.process_scale, fit.model.observation_scale
-    # variational EM with an exact guide family is EM (Remark 3.10): same maximiser of log p(x | q, r)
+    # variational EM with an exact guide family is EM (Remark 3.10): same maximiser of log p(x | q, r). The SVI
+    # iterate is noisy: rtol 0.01 is what a 1e-3-nat likelihood gap (asserted next) allows for q, whose observed
+    # information here is 6.0 in log q (sqrt(2e-3 / 6) = 0.018; r: 167, 0.0035). Measured: 3.9e-4 and 5.4e-5.
     np.testing.assert_allclose([q, r], np.sqrt([em.model.Q[0, 0], em.model.R[0, 0]]), rtol=0.01)
     at_fit = kalman_filter(dataclasses.replace(linear, Q=np.atleast_2d(q * q), R=np.atleast_2d(r * r)), x)
     assert em.log_likelihood[-1] - at_fit.log_likelihood < 1e-3
+    # log p(x) - ELBO = KL(q || posterior) >= 0 plus the ELBO estimate's Monte Carlo error (elbo_se 1.5e-3 here):
+    # 0.02 leaves ~0.014 nats of KL for 800 steps to leave behind (measured gap 3.8e-3)
     assert at_fit.log_likelihood - fit.elbo < 0.02
 
 
@@ -179,6 +189,9 @@ def test_svi_smoother_tracks_the_states_up_to_their_sign(course_fit):
     _, smoothed, _ = _grid_posterior(fit.model, x, GRID)
     exact_mean, exact_sd = _abs_moments(smoothed)
     error = np.abs(np.abs(fit.means) - exact_mean)
+    # the guide is Gaussian and the posterior of |z_t| is not: deterministic approximation errors, measured (seed 0)
+    # 0.031 sd on average, 0.27 sd at worst, sds within a factor 1.26, rmse 1.009 x the exact smoother's, 0.196 of
+    # the states' spread; the bounds leave room for the seed, not for a wrong smoother (errors of order 1 sd)
     assert error.mean() < 0.1 * exact_sd.mean() and np.all(error < 0.5 * exact_sd)
     assert np.all(np.abs(np.log(fit.sds / exact_sd)) < np.log(1.3))
     rmse = np.sqrt(np.mean((np.abs(fit.means) - np.abs(z)) ** 2))
@@ -200,7 +213,8 @@ def test_type_ii_ml_scales_are_near_the_maximum_likelihood_and_the_truth(course_
     truth = np.log([model.process_scale, model.observation_scale])
     ll = lambda v: _grid_log_likelihood(model, x, v)  # noqa: E731
     mle = minimize(lambda v: -ll(v), fitted, method="L-BFGS-B")
-    # the variational bias is small: the SVI scales are nearly as likely as the exact MLE, and more than the truth
+    # the variational bias is small: the SVI scales are nearly as likely as the exact MLE (measured 0.025 nats: the
+    # KL(q || posterior) term of the ELBO shifts its maximiser, log q by -0.053), and more than the truth
     assert -mle.fun - ll(fitted) < 0.05 and ll(fitted) > ll(truth)
     # the truth lies within 3 standard errors (observed information of the exact log-likelihood, log scale)
     h = 1e-3
@@ -215,7 +229,8 @@ def test_final_elbo_is_below_the_particle_filter_evidence_by_about_log_2(course_
     runs = np.array([bootstrap_particle_filter(fit.model, x, 4000, seed=s).log_evidence for s in range(4)])
     log_z, log_z_se = runs.mean(), runs.std(ddof=1) / 2
     exact = _grid_posterior(fit.model, x, GRID)[2]
-    assert abs(log_z - exact) < 4 * log_z_se + 0.02
+    # log Z-hat's -Var/2 bias corrected, 4 standard errors over the 4 seeds (was: + 0.02 slack)
+    assert abs(log_z + 0.5 * runs.var(ddof=1) - exact) < 4 * log_z_se
     # the bound (course eq. (3.9)), up to the Monte Carlo error of both estimates
     assert fit.elbo < log_z + 3 * np.hypot(log_z_se, fit.elbo_se)
     # the gap is log 2 (the guide holds one of the two mirror modes) plus KL(q || that mode); the importance-
@@ -227,6 +242,8 @@ def test_final_elbo_is_below_the_particle_filter_evidence_by_about_log_2(course_
                                                     torch.tensor(x), fit.model, (), num_samples=20000,
                                                     max_plate_nesting=0)
     log_mode = float(torch.logsumexp(log_w, 0)) - np.log(len(log_w))
+    # 0.15 is 4 x hypot(s.e. of the log importance-sampling mean, sd(w) / (mean(w) sqrt(n)) = 0.024 here, and the
+    # particle filter's 0.032) = 0.16; measured difference 0.069
     assert abs(log_mode + np.log(2) - log_z) < 0.15
     assert np.log(2) < log_z - fit.elbo < np.log(2) + 0.01 * len(x)  # KL(q || mode) below 0.01 nats per step
 
