@@ -15,16 +15,19 @@ run with it is finished).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from pgm_ppl.cli_train import (RUN_FORMAT, TRAINABLE, UsageError, _atomic_write, _build_module, _check_device,
                                _check_out, _check_resumable, _check_settings, _finished, _make_run_dir,
-                               _plot_losses, _read_spec, _trainable, _write_json, run_sample, run_train)
+                               _plot_losses, _read_spec, _split, _trainable, _write_json, run_compare, run_sample,
+                               run_train)
 
-__all__ = ["add_text_commands", "run_sample_any", "run_train_any", "run_train_text"]
+__all__ = ["add_text_commands", "run_compare_any", "run_sample_any", "run_train_any", "run_train_text"]
 
 TEXT_ENGINE = "text"
+BINARY_MODEL_BUILDS = ("pgm_ppl.deep_latent:vae", "pgm_ppl.sequence:made")  # models of 0/1 pixels
 DEFAULT_NUM_SAMPLES = 1000  # array runs (cli_train's default)
 
 
@@ -46,6 +49,7 @@ def add_text_commands(commands: Any) -> None:
     sampling.add_argument("--top-p", type=float, help="text runs: keep the smallest set with mass >= p (nucleus)")
     sampling.add_argument("--greedy", action="store_true", help="text runs: the most probable character each step")
     sampling.set_defaults(run=run_sample_any)
+    commands.choices["compare"].set_defaults(run=run_compare_any)
 
 
 def _is_text_model(name: str) -> bool:
@@ -60,7 +64,45 @@ def run_train_any(options: Any) -> int:
         text_models = [name for name in TRAINABLE if _is_text_model(name)]
         raise UsageError(f"--data {options.data}: a text file needs a language model ({', '.join(text_models)}); "
                          f"{options.model} trains on arrays of numbers.")
+    _check_binary_data(options)
     return run_train(options)
+
+
+def _check_binary_data(options: Any) -> None:
+    """Models of 0/1 pixels (vae, made): refuse data they would mangle, before anything is written.
+
+    ``made`` needs 0/1 rows (``--data binarized_digits``). ``vae`` binarises at its ``threshold`` (8, for digits
+    0-16): on data already 0/1 (``--data binarized_digits``) it uses 0.5, the identity there, unless ``--set
+    threshold`` was given; a threshold that turns every value into the same bit is refused.
+    """
+    if options.model not in TRAINABLE or TRAINABLE[options.model].build not in BINARY_MODEL_BUILDS:
+        return
+    import numpy as np
+
+    from pgm_ppl.cli import _parse_settings
+
+    entry = _trainable(options.model)
+    chosen = _parse_settings(options.set)
+    _check_settings(options.model, entry, {**entry.options, **chosen})
+    X_train, _, name = _split(options.data, options.seed, options.num_data)
+    binary = bool(np.isin(X_train, (0.0, 1.0)).all())
+    values = f"{name} has values in [{X_train.min():g}, {X_train.max():g}]"
+    if "threshold" not in entry.options:
+        if not binary:
+            raise UsageError(f"--data {options.data}: {options.model} models binary vectors (0/1 pixels), but "
+                             f"{values}; use --data binarized_digits (digits binarised at 8) or a file of 0/1 rows.")
+        return
+    if binary and "threshold" not in chosen:
+        options.set = [*options.set, "threshold=0.5"]
+        print(f"{name} is already 0/1: {options.model} binarises it at threshold=0.5 (the identity) instead of "
+              f"{entry.options['threshold']:g}.")
+        return
+    threshold = float(chosen.get("threshold", entry.options["threshold"]))
+    above = X_train > threshold
+    if above.all() or not above.any():
+        raise UsageError(f"--set threshold={threshold:g}: binarising at it makes every value of {name} "
+                         f"{int(above.all())} ({values}); {options.model} models binary images: use --data "
+                         "binarized_digits or digits, or a threshold inside the data's range.")
 
 
 def run_train_text(options: Any) -> int:
@@ -148,6 +190,16 @@ def _write_text_outputs(out: Path, module: Any, fit: Any, corpus: Any, seed: int
         print(f"test: {report['test']['bits_per_char']:.3f} bits/char, perplexity {report['test']['perplexity']:.2f}")
 
 
+def run_compare_any(options: Any) -> int:
+    """``pgm-ppl compare``: array runs only (:func:`pgm_ppl.cli_train.run_compare`); a text run is refused."""
+    for run_dir in options.run_dirs:
+        spec = _read_spec(Path(run_dir))
+        if _is_text_model(spec["model"]):
+            raise UsageError(f"{run_dir}: a {spec['model']} run of text; compare ranks runs of arrays by held-out "
+                             "elpd. A text run's test bits per character are in its metrics.json.")
+    return run_compare(options)
+
+
 def run_sample_any(options: Any) -> int:
     """``pgm-ppl sample``: text from a text run, arrays (``.npy``) from any other run."""
     run_dir = Path(options.run_dir)
@@ -177,6 +229,11 @@ def _sample_text(options: Any, run_dir: Path, spec: dict) -> int:
     module.load_state_dict(state)
     tokenizer = CharTokenizer.from_dict(spec["text"]["tokenizer"])
     prompt = tokenizer.encode(options.prompt or "")
+    unseen = sorted(set(options.prompt or "") - set(tokenizer.vocabulary))
+    if unseen:
+        print(f"pgm-ppl: note: --prompt has {len(unseen)} character(s) the model never saw "
+              f"({', '.join(map(repr, unseen[:10]))}); they are read as the unknown symbol "
+              f"{tokenizer.unknown!r}.", file=sys.stderr)
     if options.length < 1:
         raise UsageError(f"--length: expected a positive integer, got {options.length}.")
     out = None if options.out is None else Path(options.out)

@@ -1,4 +1,6 @@
-"""Data: embedded datasets, file loaders (CSV, NPY/NPZ, NetCDF) and their validation."""
+"""Data: embedded datasets, file loaders (CSV, NPY/NPZ, NetCDF) and their validation, image datasets
+(:mod:`pgm_ppl.data.images`: binarised and dequantised digits, MNIST IDX files). Text corpora live in
+:mod:`pgm_ppl.data.text`."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ from pathlib import Path
 
 from pgm_ppl.data.embedded import DATASETS, load_embedded
 from pgm_ppl.data.files import SUFFIXES, check_readable, load_file
+from pgm_ppl.data.images import (BINARIZATION_THRESHOLD, DIGITS_LEVELS, dequantize_digits, load_binarized_digits,
+                                 load_idx)
 from pgm_ppl.data.table import DataError, DataTable, DataWarning
 
 
@@ -27,5 +31,6 @@ def load_data(source: str | Path, *, seed: int = 0, num_samples: int = 1000) -> 
     return load_embedded(source)  # raises DataError listing the dataset names
 
 
-__all__ = ["DATASETS", "SUFFIXES", "DataError", "DataTable", "DataWarning", "check_readable", "load_data",
-           "load_embedded", "load_file"]
+__all__ = ["BINARIZATION_THRESHOLD", "DATASETS", "DIGITS_LEVELS", "SUFFIXES", "DataError", "DataTable", "DataWarning",
+           "check_readable", "dequantize_digits", "load_binarized_digits", "load_data", "load_embedded", "load_file",
+           "load_idx"]

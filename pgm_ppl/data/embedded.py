@@ -7,16 +7,29 @@ toy distributions are generated from an explicit ``seed``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn import datasets as sk
 
+from pgm_ppl.data.images import BINARIZATION_THRESHOLD
 from pgm_ppl.data.table import DataError, DataTable
+
+
+def _binarized_digits() -> Any:
+    """scikit-learn's digits, each pixel 1 when its intensity (0-16) is above 8, as
+    :func:`pgm_ppl.data.images.load_binarized_digits` binarises them (all 1,797 rows, unsplit)."""
+    bunch = sk.load_digits()
+    bunch.data = (bunch.data > BINARIZATION_THRESHOLD).astype(np.float64)
+    return bunch
+
 
 _REAL = {
     "iris": (sk.load_iris, "150 iris flowers, 4 measurements, 3 species (Fisher 1936)"),
     "wine": (sk.load_wine, "178 wines, 13 chemical measurements, 3 cultivars"),
     "digits": (sk.load_digits, "1,797 8x8 handwritten digits, 64 pixel intensities 0-16"),
+    "binarized_digits": (_binarized_digits, "the same digits with 0/1 pixels (intensity > 8), for binary models "
+                                            "(vae, made)"),
     "breast_cancer": (sk.load_breast_cancer, "569 tumours, 30 features, malignant/benign"),
     "diabetes": (sk.load_diabetes, "442 patients, 10 baseline variables, disease progression after a year"),
 }

@@ -21,6 +21,9 @@ from pgm_ppl.data.table import DataError
 DIGITS_LEVELS = 17
 """Number of intensity levels of scikit-learn's digits (integers 0, ..., 16)."""
 
+BINARIZATION_THRESHOLD = 8.0
+"""The level at which digits are binarised everywhere (a pixel is 1 when its intensity 0-16 is above it)."""
+
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
@@ -52,7 +55,7 @@ def _stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[n
     return np.sort(train), np.sort(test)
 
 
-def load_binarized_digits(*, threshold: float = 8.0, test_fraction: float = 0.2,
+def load_binarized_digits(*, threshold: float = BINARIZATION_THRESHOLD, test_fraction: float = 0.2,
                           seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """scikit-learn's digits binarised at a fixed threshold and split into train and test parts.
 
@@ -237,4 +240,4 @@ def load_idx(path: str | Path) -> np.ndarray:
     return data.astype(dtype.newbyteorder("="))
 
 
-__all__ = ["DIGITS_LEVELS", "dequantize_digits", "load_binarized_digits", "load_idx"]
+__all__ = ["BINARIZATION_THRESHOLD", "DIGITS_LEVELS", "dequantize_digits", "load_binarized_digits", "load_idx"]

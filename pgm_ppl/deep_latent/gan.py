@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -55,9 +56,10 @@ class GAN(nn.Module):
     """
 
     def __init__(self, generator: nn.Module, critic: nn.Module, *, latent_features: int,
-                 output: str | None = None) -> None:
+                 output: str | None = None, features: int | None = None) -> None:
         super().__init__()
         self.generator, self.critic = generator, critic
+        self.features = features  # D, the row size the critic reads (None: not checked)
         self.latent_features = latent_features
         self.output = output  # None (identity) or "sigmoid" (pixels in (0, 1))
         self.register_buffer("_zero", torch.zeros(()))
@@ -69,11 +71,14 @@ class GAN(nn.Module):
 
     def sample(self, num_samples: int) -> torch.Tensor:
         """``num_samples`` draws :math:`G(z)`, :math:`z \\sim \\mathcal N(0, I)`."""
-        z = torch.randn(num_samples, self.latent_features, dtype=self._zero.dtype, device=self._zero.device)
+        z = torch.randn(check_int(num_samples, "num_samples", minimum=0), self.latent_features, dtype=self._zero.dtype, device=self._zero.device)
         return self.generate(z)
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """The critic's output per row, shape (n,): the logit :math:`d(x)` of :math:`D(x)`, or :math:`f(x)`."""
+        if self.features is not None and (x.ndim != 2 or x.shape[-1] != self.features):
+            raise ValueError(f"x: expected rows of shape (n, {self.features}) for this GAN of {self.features} "
+                             f"features, got shape {tuple(x.shape)}.")
         return self.critic(x).reshape(x.shape[0], -1)[:, 0]
 
     def discriminator(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +125,7 @@ def mlp_gan(features: int, *, latent_features: int = 2, hidden_features: Sequenc
     with torch_seeded(seed):
         generator = MLP(L, D, hidden_features, activation=activation)
         critic = MLP(D, 1, hidden_features, activation=critic_activation)
-    return GAN(generator, critic, latent_features=L, output=output)
+    return GAN(generator, critic, latent_features=L, output=output, features=D)
 
 
 def dcgan(image_shape: Sequence[int] = (1, 8, 8), *, latent_features: int = 16, channels: Sequence[int] = (32, 64),
@@ -133,7 +138,7 @@ def dcgan(image_shape: Sequence[int] = (1, 8, 8), *, latent_features: int = 16, 
     with torch_seeded(seed):
         generator = ConvDecoder(L, shape, channels=channels, activation="relu")
         critic = _Unflatten(shape, ConvEncoder(shape, 1, channels=channels, activation="leaky_relu"))
-    return GAN(generator, critic, latent_features=L, output="sigmoid")
+    return GAN(generator, critic, latent_features=L, output="sigmoid", features=int(np.prod(shape)))
 
 
 def _real(batch: Any) -> torch.Tensor:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,9 @@ class VAE(nn.Module):
         """``(x, context)``: the data rows (binarised at ``threshold`` if set) and, for a conditional VAE, the one-hot
         labels (else None)."""
         x, context = self._split(batch)
+        if x.ndim != 2 or x.shape[-1] != self.features:
+            raise ValueError(f"x: expected rows of shape (n, {self.features}) for this VAE of {self.features} "
+                             f"features, got shape {tuple(x.shape)}.")
         if self.threshold is not None:
             x = (x > self.threshold).to(x.dtype)
         elif self.likelihood == "bernoulli" and not torch.jit.is_tracing() and torch.any((x != 0) & (x != 1)):
@@ -110,15 +113,33 @@ class VAE(nn.Module):
                              "with threshold=8.0 for raw digits (0-16).")
         return x, context
 
+    def _tensor(self, value: Any) -> torch.Tensor:
+        """``value`` (a tensor, array or nested list) as a tensor of the module's dtype and device."""
+        if not isinstance(value, torch.Tensor):
+            value = torch.as_tensor(np.asarray(value))
+        if not (value.dtype.is_floating_point or value.dtype in (torch.bool, torch.uint8, torch.int8, torch.int16,
+                                                                 torch.int32, torch.int64)):
+            raise TypeError(f"x: expected real numbers, got a tensor of dtype {value.dtype}.")
+        return value.to(dtype=self._zero.dtype, device=self._zero.device)
+
     def _split(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if isinstance(batch, (tuple, list)):
-            x, y = batch
+        pair = isinstance(batch, (tuple, list)) and len(batch) == 2 and all(
+            isinstance(part, (torch.Tensor, np.ndarray)) for part in batch)
+        if pair:
             if not self.num_classes:
                 raise ValueError("batch: expected an (n, D) array for this unconditional VAE, got a tuple "
                                  "(x, y); build the model with num_classes to condition on labels.")
+            x, y = self._tensor(batch[0]), torch.as_tensor(batch[1], device=self._zero.device)
             if y.dim() == 1 or y.shape[-1] == 1:
-                y = F.one_hot(y.reshape(-1).long(), self.num_classes)
+                y = y.reshape(-1)
+                if not torch.jit.is_tracing() and y.numel() and (
+                        (y.dtype.is_floating_point and not torch.equal(y, y.round()))
+                        or int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+                    raise ValueError(f"y: expected integer labels in [0, {self.num_classes - 1}], got values in "
+                                     f"[{y.min().item()}, {y.max().item()}].")
+                y = F.one_hot(y.long(), self.num_classes)
             return x, y.to(x.dtype)
+        batch = self._tensor(batch)
         if self.num_classes:
             if batch.shape[-1] != self.features + self.num_classes:
                 raise ValueError(f"batch: expected (x, y) or rows of {self.features} pixels followed by "
@@ -243,7 +264,7 @@ class VAE(nn.Module):
         """Data drawn from the model: :math:`z \\sim p(z)`, :math:`x \\sim p_\\theta(x \\mid z)`, shape (n, D).
 
         A conditional VAE draws labels uniformly and returns the one-hot columns appended (its row shape)."""
-        z = self.prior((num_samples,)).sample()
+        z = self.prior((check_int(num_samples, "num_samples", minimum=0),)).sample()
         context = None
         if self.num_classes:
             labels = torch.randint(self.num_classes, (num_samples,), device=z.device)
@@ -349,6 +370,11 @@ def vae(features: int, *, latent_features: int = 8, hidden_features: Sequence[in
         noise_variance = check_positive(noise_variance, "noise_variance")
     if num_importance_samples is not None:
         check_int(num_importance_samples, "num_importance_samples")
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
+            raise TypeError(f"threshold: expected None or a finite number (8.0 for raw digits), got {threshold!r}.")
+        if not math.isfinite(threshold):
+            raise ValueError(f"threshold: expected None or a finite number (8.0 for raw digits), got {threshold!r}.")
     shape = None
     with torch_seeded(seed):
         if architecture == "conv":
@@ -386,7 +412,7 @@ def with_importance_samples(module: VAE, num_importance_samples: int | None) -> 
     return view
 
 
-def iwae_loss(num_samples: int = 5):
+def iwae_loss(num_samples: int = 5) -> Callable[[VAE, Any], torch.Tensor]:
     r"""The IWAE training objective (Burda et al. 2016): ``loss(module, batch) = -mean_n L_K(x_n)``.
 
     A custom loss for :func:`pgm_ppl.training.train` (a batch mean, the engine's convention for callables),

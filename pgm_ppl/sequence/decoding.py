@@ -87,6 +87,9 @@ def _generator(seed: int | None, device: torch.device) -> torch.Generator | None
 def _prompt_rows(model: Any, prompt: Any, num_samples: int, device: torch.device) -> torch.Tensor:
     if prompt is None:
         return torch.empty((num_samples, 0), dtype=torch.long, device=device)
+    if isinstance(prompt, str):
+        raise TypeError(f"prompt: expected token ids, got the text {prompt[:20]!r}; encode it with the model's "
+                        "tokenizer first (e.g. corpus.tokenizer.encode(text)).")
     ids = torch.as_tensor(np.asarray(prompt) if not isinstance(prompt, torch.Tensor) else prompt, device=device)
     if ids.dtype.is_floating_point or ids.ndim not in (1, 2):
         raise ValueError(f"prompt: expected integer token ids of shape (length,) or (num_samples, length), got "

@@ -55,6 +55,9 @@ def token_log_probs(model: Any, ids: Any, *, batch_size: int = 256) -> np.ndarra
     if hasattr(model, "table"):  # a k-gram model
         return model.token_log_probs(array)[None, :]
     length = model.context_length + 1
+    if array.min() < 0 or array.max() >= model.vocab_size or not np.array_equal(array, np.round(array)):
+        raise ValueError(f"ids: expected integer token ids in [0, {model.vocab_size - 1}], got values in "
+                         f"[{array.min()}, {array.max()}]; encode text with the model's tokenizer.")
     if len(array) < length:
         raise ValueError(f"ids: expected at least context_length + 1 = {length} tokens, got {len(array)}.")
     rows = torch.as_tensor(array[: len(array) // length * length].reshape(-1, length), dtype=torch.long)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyro
 import pyro.distributions as dist
 import torch
@@ -73,18 +74,25 @@ class LanguageModel(nn.Module):
         r"""Logits of :math:`p(x_t \mid x_{<t})` for every position, shape ``(batch, L, V)``."""
         return self(self._inputs(self._check(x)))[0]
 
-    def _check(self, x: torch.Tensor) -> torch.Tensor:
-        """Token ids as int64; whole-number floats are accepted (callers such as
-        :func:`pgm_ppl.diagnostics.compare_heldout` cast data to float)."""
+    def _check(self, x: Any) -> torch.Tensor:
+        """Token ids as int64 in ``[0, vocab_size)``; whole-number floats are accepted (callers such as
+        :func:`pgm_ppl.diagnostics.compare_heldout` cast data to float), and so are arrays and nested lists."""
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.asarray(x), device=next(self.parameters()).device)
         if x.ndim != 2 or (x.dtype.is_floating_point and not torch.equal(x, x.round())):
             raise ValueError(f"x: expected a (batch, length) tensor of integer token ids, got shape "
                              f"{tuple(x.shape)} and dtype {x.dtype}.")
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
+            raise ValueError(f"x: expected token ids in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}), "
+                             f"got values in [{int(x.min())}, {int(x.max())}]; encode text with the tokenizer the "
+                             "model was built for (its unknown symbol takes characters it has not seen).")
         return x.long()
 
     # --- the Trainable protocol -------------------------------------------------------------------------------
     def model(self, x: torch.Tensor) -> None:
         r"""Pyro model: for each row, :math:`x_t \sim \mathrm{Categorical}(\mathrm{softmax}(s_\theta(x_{<t})))`."""
         pyro.module("language_model", self)
+        x = self._check(x)
         logits = self.logits(x)
         with pyro.plate("sequences", x.shape[0]):
             pyro.sample("x", dist.Categorical(logits=logits).to_event(1), obs=x.long())

@@ -34,6 +34,7 @@ References
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pyro
@@ -65,16 +66,24 @@ class _BinaryAutoregressive(nn.Module):
     def ordering(self, mask: int = 0) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _check(self, x: torch.Tensor) -> torch.Tensor:
+    def _check(self, x: Any) -> torch.Tensor:
+        """``x`` (tensor, array or nested list) as a tensor of the module's dtype, after checking it is 0/1 rows."""
+        weight = next(self.parameters())
+        x = torch.as_tensor(x if isinstance(x, torch.Tensor) else np.asarray(x), device=weight.device)
         if x.ndim != 2 or x.shape[1] != self.features:
             raise ValueError(f"x: expected binary rows of shape (n, {self.features}), got shape {tuple(x.shape)}.")
-        return x.to(next(self.parameters()).dtype)
+        if not torch.jit.is_tracing() and bool(torch.any((x != 0) & (x != 1))):
+            raise ValueError(f"x: expected pixels equal to 0 or 1, got values in [{x.min().item()}, "
+                             f"{x.max().item()}]; binarise the data (pgm_ppl.data.images.load_binarized_digits, "
+                             "or --data binarized_digits on the command line).")
+        return x.to(weight.dtype)
 
     def model(self, x: torch.Tensor) -> None:
         """Pyro model: :math:`x_n \\sim \\prod_i \\mathrm{Bernoulli}(\\sigma(s_i))` under one mask drawn at random."""
         pyro.module("autoregressive", self)
         mask = int(torch.randint(self.num_masks, ())) if self.num_masks > 1 else 0
-        logits = self.logits(self._check(x), mask)
+        x = self._check(x)
+        logits = self.logits(x, mask)
         with pyro.plate("data", x.shape[0]):
             pyro.sample("x", dist.Bernoulli(logits=logits).to_event(1), obs=x.to(logits.dtype))
 

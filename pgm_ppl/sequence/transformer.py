@@ -59,6 +59,9 @@ class TransformerLM(LanguageModel):
         check_choice(positions, "positions", ("sinusoidal", "learned"))
         self.max_length = context_length + 1 if max_length is None else check_int(max_length, "max_length")
         self.embedding = nn.Embedding(vocab_size + 1, check_int(embed_dim, "embed_dim"))
+        if positions == "sinusoidal" and embed_dim % 2:
+            raise ValueError(f"embed_dim: expected an even integer for sinusoidal positions (sine and cosine pairs), "
+                             f"got {embed_dim}; or build with positions='learned'.")
         nn.init.normal_(self.embedding.weight, std=0.02)
         self.positions = (SinusoidalPositionalEncoding(embed_dim, self.max_length) if positions == "sinusoidal"
                           else LearnedPositionalEncoding(embed_dim, self.max_length))

@@ -85,3 +85,16 @@ def test_load_idx_bad_files(tmp_path, raw, match):
         load_idx(path)
     with pytest.raises(DataError, match="no such file"):
         load_idx(tmp_path / "missing")
+
+
+def test_binarized_digits_dataset_name_is_the_thresholded_digits():
+    import pgm_ppl.data as data
+
+    table = data.load_data("binarized_digits")
+    digits = load_digits()
+    np.testing.assert_array_equal(table.values, (digits.data > data.BINARIZATION_THRESHOLD).astype(float))
+    np.testing.assert_array_equal(table.target, digits.target)
+    assert "binarized_digits" in data.DATASETS and data.BINARIZATION_THRESHOLD == 8.0
+    # the image loaders are exported by the package itself
+    assert data.load_binarized_digits is load_binarized_digits and data.load_idx is load_idx
+    assert data.dequantize_digits is dequantize_digits

@@ -62,3 +62,34 @@ def test_made_trains_through_the_registry_and_samples_arrays(tmp_path, capsys):
     assert values.shape == (7, 6) and set(np.unique(values)) <= {0.0, 1.0}
     assert main(["sample", str(out), "--prompt", "x", "--out", str(tmp_path / "d2.npy")]) == 2
     assert "--prompt: applies to text runs" in capsys.readouterr().err
+
+
+def test_text_runs_refused_by_compare_and_unseen_prompt_characters_noted(text_run, capsys):
+    _, out = text_run
+    assert main(["compare", str(out)]) == 2
+    assert "a transformer run of text; compare ranks runs of arrays by held-out elpd" in capsys.readouterr().err
+    assert main(["sample", str(out), "--prompt", "the Q", "--length", "3", "--seed", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "--prompt has 1 character(s) the model never saw ('Q')" in captured.err
+    assert captured.out.startswith("the \ufffd")
+
+
+def test_binary_models_refuse_data_they_would_mangle(tmp_path, capsys):
+    assert main(["train", "made", "--data", "digits", "--out", str(tmp_path / "m")]) == 2
+    assert ("--data digits: made models binary vectors (0/1 pixels), but digits has values in [0, 16]; use --data "
+            "binarized_digits") in capsys.readouterr().err
+    assert main(["train", "vae", "--data", "moons", "--out", str(tmp_path / "v")]) == 2
+    assert "--set threshold=8: binarising at it makes every value of moons 0" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "v").exists()
+
+
+def test_vae_on_binarized_digits_keeps_the_pixels(tmp_path, capsys):
+    out = tmp_path / "vae"
+    assert main(["train", "vae", "--data", "binarized_digits", "--out", str(out), "--steps", "2", "--batch-size",
+                 "64", "--set", "hidden_features=8", "--set", "latent_features=2"]) == 0
+    assert "binarized_digits is already 0/1: vae binarises it at threshold=0.5 (the identity)" in \
+        capsys.readouterr().out
+    assert json.loads((out / "run.json").read_text())["settings"]["threshold"] == 0.5
+    draws = tmp_path / "draws.npy"
+    assert main(["sample", str(out), "--num", "5", "--out", str(draws)]) == 0
+    assert set(np.unique(np.load(draws))) <= {0.0, 1.0}
