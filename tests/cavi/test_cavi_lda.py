@@ -7,6 +7,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import LatentDirichletAllocation
 
 from pgm_ppl.cavi import dirichlet_expectation, fit_lda, sample_lda_corpus
+from pgm_ppl.core.convergence import ConvergenceWarning
 from pgm_ppl.diagnostics import as_fit
 
 K = 4
@@ -65,3 +66,19 @@ def test_as_fit_draws_from_the_factors(corpus_and_fits):
     assert np.all(np.abs(beta.mean(0) - ours.topics) < 5 * se + 1e-12)
     summary = az.summary(result.to_inference_data(), var_names=["theta"], coords={"document": [0]})
     assert summary.shape[0] == K
+
+
+def test_document_updates_have_their_own_rule_and_say_when_they_stop_at_the_cap():
+    counts = sample_lda_corpus(30, 20, 2, doc_length=40, seed=1).counts
+    with pytest.warns(ConvergenceWarning, match="fit_lda's document updates .* did not converge in 1 iterations"):
+        capped = fit_lda(counts, 2, max_iter=3, tol=0.0, local_max_iter=1)
+    assert not capped.local_converged and capped.local_rule == "absolute"
+    relative = fit_lda(counts, 2, max_iter=200, local_tol=1e-4, local_tol_rule="relative")
+    assert relative.converged and relative.local_converged and relative.local_rule == "relative"
+    # a relative local rule asks for less than the absolute one when gamma > 1 on average (here ~ doc_length / K = 20)
+    absolute = fit_lda(counts, 2, max_iter=200, local_tol=1e-4)
+    np.testing.assert_allclose(relative.topics, absolute.topics, atol=1e-2)
+    with pytest.raises(ValueError, match="local_tol_rule"):
+        fit_lda(counts, 2, local_tol_rule="mean")
+    with pytest.raises(ValueError, match=r"alpha: expected a finite number > 0, got -1"):
+        fit_lda(counts, 2, alpha=-1.0)

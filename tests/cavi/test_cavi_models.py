@@ -77,3 +77,22 @@ def test_linear_regression_as_fit():
     assert set(az.summary(draws.to_inference_data()).index) == {"w[0]", "w[1]", "tau"}
     fixed = as_fit(fit_linear_regression(X, y, noise_precision=10.0), num_samples=10)
     assert set(fixed.posterior) == {"w"}
+
+
+def test_engine_results_are_frozen_dataclasses():
+    """Issue 17: an engine's result is a frozen dataclass read by attribute, not a NamedTuple to unpack."""
+    import dataclasses
+
+    from pgm_ppl.cavi import fit_bayesian_gmm, fit_lda
+    from pgm_ppl.ot import monge_brute_force
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    results = [fit_linear_regression(X, X[:, 0] + 0.1 * rng.normal(size=30)), fit_mixture_means(X[:, 0], [-1.0, 1.0]),
+               fit_bayesian_gmm(X, 2, max_iter=5, tol=0.0), fit_lda(np.ones((3, 4)), 2, max_iter=2, tol=0.0),
+               mean_field_gaussian(np.zeros(2), np.eye(2), num_sweeps=2), monge_brute_force([0.5, 0.5], [0.5, 0.5],
+                                                                                               np.eye(2))]
+    for result in results:
+        assert dataclasses.is_dataclass(result) and not isinstance(result, tuple), type(result)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(result, dataclasses.fields(result)[0].name, None)
