@@ -8,11 +8,11 @@ With features :math:`\Phi = [\phi(x_n)^\top]_n` (N, m), prior :math:`w \sim \mat
     p(y \mid X) = \mathcal N(0, \Phi\Sigma_w\Phi^\top + \sigma^2 I) \quad \text{(4.17)-(4.19)},\qquad
     \Sigma = (\Sigma_w^{-1} + \Phi^\top\Phi/\sigma^2)^{-1},\quad \mu = \Sigma\Phi^\top y/\sigma^2,
 
-    m_* = \phi_*^\top\mu, \qquad v_* = \phi_*^\top\Sigma\phi_* \quad \text{(4.20)-(4.21)}.
+    m_* = \phi_*^\top\mu, \qquad v_* = \phi_*^\top\Sigma\phi_* \quad \text{(4.20)-(4.21)}
 
 The same predictive is the GP posterior with kernel :math:`k(x, x') = \phi(x)^\top\Sigma_w\phi(x')`
 (:class:`FeatureKernel`; course Def. 4.4): the weight-space route costs :math:`O(m^3)`, the function-space
-route :math:`O(N^3)`.
+route :math:`O(N^3)`. Predictions come from :meth:`BLRPosterior.predict`, as every GP predictor's.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from numpy.typing import ArrayLike
 
 from pgm_ppl.core.conjugate import gaussian_linear_posterior
 from pgm_ppl.core.validation import check_data, check_positive
+from pgm_ppl.gp.exact import GPPredictive, check_predict_options, gaussian_predictive
 from pgm_ppl.gp.kernels import DTYPE, as_inputs
 
-__all__ = ["gaussian_bump_features", "polynomial_features", "BLRPosterior", "blr_posterior", "blr_predict",
+__all__ = ["gaussian_bump_features", "polynomial_features", "BLRPosterior", "blr_posterior",
            "FeatureKernel"]
 
 
@@ -59,12 +60,35 @@ def polynomial_features(x: ArrayLike, offset: float = 1.0) -> np.ndarray:
 
 class BLRPosterior(NamedTuple):
     """Weight posterior ``mean`` :math:`\\mu` (m,) and ``covariance`` :math:`\\Sigma` (m, m), the
-    ``noise_variance`` :math:`\\sigma^2` and the ``log_evidence`` :math:`\\log p(y \\mid X)`."""
+    ``noise_variance`` :math:`\\sigma^2` and the ``log_evidence`` :math:`\\log p(y \\mid X)`;
+    :meth:`predict` at new features."""
 
     mean: np.ndarray
     covariance: np.ndarray
     noise_variance: float
     log_evidence: float
+
+    def predict(self, Phi_new: ArrayLike, *, include_noise: bool = False, full_cov: bool = False,
+                level: float = 0.95) -> GPPredictive:
+        r"""Predictive at the features ``Phi_new`` (M, m) of the test inputs (eqs. (4.20)-(4.21)):
+        :math:`m_* = \phi_*^\top\mu`, :math:`v_* = \phi_*^\top\Sigma\phi_*` for the latent
+        :math:`f_* = \phi_*^\top w` (``target="f"``), plus :math:`\sigma^2` with ``include_noise``
+        (``target="y"``). BLR's inputs are features, so this is the GP's ``predict(x_new)`` with
+        :math:`x_* \mapsto \phi(x_*)` done by the caller; other arguments as
+        :meth:`pgm_ppl.gp.GPPosterior.predict`.
+        """
+        check_predict_options(include_noise, full_cov, level)
+        P = check_data(Phi_new, "Phi_new")
+        if P.shape[1] != self.mean.size:
+            raise ValueError(f"Phi_new: expected shape (M, {self.mean.size}), got {P.shape}")
+        s2 = self.noise_variance if include_noise else 0.0
+        target = "y" if include_noise else "f"
+        if full_cov:
+            cov = P @ self.covariance @ P.T + s2 * np.eye(P.shape[0])
+            return gaussian_predictive(P @ self.mean, np.diag(cov).copy(), level=level, target=target,
+                                       covariance=cov)
+        variance = np.einsum("ij,jk,ik->i", P, self.covariance, P) + s2
+        return gaussian_predictive(P @ self.mean, variance, level=level, target=target)
 
 
 def blr_posterior(Phi: ArrayLike, y: ArrayLike, prior_cov: ArrayLike, noise_variance: float) -> BLRPosterior:
@@ -85,18 +109,6 @@ def blr_posterior(Phi: ArrayLike, y: ArrayLike, prior_cov: ArrayLike, noise_vari
     noise_variance = check_positive(noise_variance, "noise_variance")
     post = gaussian_linear_posterior(Phi, y, Sw, noise_variance)
     return BLRPosterior(post.mean, post.covariance, noise_variance, post.log_evidence)
-
-
-def blr_predict(posterior: BLRPosterior, Phi_new: ArrayLike, *,
-                include_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    r"""Predictive mean :math:`\phi_*^\top\mu` and covariance :math:`\phi_*^\top\Sigma\phi_*` (eqs. (4.20)-(4.21))."""
-    P = np.asarray(Phi_new, dtype=np.float64)
-    if P.ndim != 2 or P.shape[1] != posterior.mean.size:
-        raise ValueError(f"Phi_new: expected shape (M, {posterior.mean.size}), got {P.shape}")
-    cov = P @ posterior.covariance @ P.T
-    if include_noise:
-        cov = cov + posterior.noise_variance * np.eye(P.shape[0])
-    return P @ posterior.mean, cov
 
 
 class FeatureKernel(gpytorch.kernels.Kernel):

@@ -32,7 +32,10 @@ from scipy.special import expit, log_expit
 from pgm_ppl.core._stack import user_stacklevel
 from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
 from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky
+from pgm_ppl.core.validation import check_int
+from pgm_ppl.gp.exact import GPPredictive, check_predict_options, gaussian_predictive
 from pgm_ppl.gp.kernels import TensorLike, as_inputs, gram
+from pgm_ppl.training import train as train_module
 
 _B_FIX = "check the kernel's hyper-parameters (the matrix is I plus a PSD term, so only a non-finite Gram matrix breaks it)"
 
@@ -56,18 +59,32 @@ class LaplaceGPC:
     stop_reason: str = "tol"
     rule: str = "absolute"
 
-    def latent(self, x_new: TensorLike) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and variance of :math:`f_*` under the Laplace posterior (R&W Alg. 3.2)."""
+    def predict(self, x_new: TensorLike, *, include_noise: bool = False, full_cov: bool = False,
+                level: float = 0.95) -> GPPredictive:
+        r"""The Laplace posterior of the latent :math:`f_*` (R&W Alg. 3.2, ``target="f"``):
+        :math:`\mathbb E[f_*] = k_*^\top(y - \hat\pi)`, :math:`\mathbb V[f_*] = k_{**} - v^\top v`.
+
+        The arguments are those of :meth:`pgm_ppl.gp.GPPosterior.predict`; a classifier's observations are
+        labels, not :math:`f + \epsilon`, so ``include_noise=True`` is refused: :meth:`predict_proba` gives
+        :math:`p(y_* = 1)`.
+        """
+        check_predict_options(include_noise, full_cov, level)
+        if include_noise:
+            raise ValueError("include_noise: expected False (the classifier's observations are labels; "
+                             "use predict_proba for p(y = 1)), got True.")
         Ks = gram(self.kernel, x_new, self.x)
         mean = Ks @ (self.y - expit(self.mode))
         v = solve_triangular(self.chol, self.sqrt_w[:, None] * Ks.T, lower=True)
+        if full_cov:
+            cov = gram(self.kernel, x_new) - v.T @ v
+            return gaussian_predictive(mean, np.diag(cov).copy(), level=level, target="f", covariance=cov)
         kss = np.diag(gram(self.kernel, x_new))
-        return mean, np.clip(kss - (v * v).sum(0), 0.0, None)
+        return gaussian_predictive(mean, kss - (v * v).sum(0), level=level, target="f")
 
     def predict_proba(self, x_new: TensorLike) -> np.ndarray:
         """:math:`p(y_* = 1 \\mid x_*)` by the probit approximation of the logistic-Gaussian integral."""
-        mean, var = self.latent(x_new)
-        return expit(mean / np.sqrt(1.0 + np.pi * var / 8.0))
+        latent = self.predict(x_new)
+        return expit(latent.mean / np.sqrt(1.0 + np.pi * latent.variance / 8.0))
 
 
 def laplace_classification(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: ArrayLike, *, max_iter: int = 100,
@@ -118,34 +135,61 @@ class VariationalGPC:
     likelihood: gpytorch.likelihoods.BernoulliLikelihood
     losses: np.ndarray
 
+    def predict(self, x_new: TensorLike, *, include_noise: bool = False, full_cov: bool = False,
+                level: float = 0.95) -> GPPredictive:
+        """The variational posterior :math:`q(f_*)` of the latent function (``target="f"``); arguments as
+        :meth:`LaplaceGPC.predict` (``include_noise=True`` is refused: use :meth:`predict_proba`)."""
+        check_predict_options(include_noise, full_cov, level)
+        if include_noise:
+            raise ValueError("include_noise: expected False (the classifier's observations are labels; "
+                             "use predict_proba for p(y = 1)), got True.")
+        with torch.no_grad():
+            f = self.model(as_inputs(x_new, "x_new"))
+            cov = f.covariance_matrix.numpy() if full_cov else None
+            return gaussian_predictive(f.mean.numpy(), f.variance.numpy(), level=level, target="f", covariance=cov)
+
     def predict_proba(self, x_new: TensorLike) -> np.ndarray:
         """:math:`p(y_* = 1 \\mid x_*) = \\mathbb E_{q(f_*)}[\\Phi(f_*)]` (closed form for the probit link)."""
         with torch.no_grad():
             return self.likelihood(self.model(as_inputs(x_new, "x_new"))).mean.numpy()
 
 
+class _VariationalObjective(torch.nn.Module):
+    """Minus the ELBO of the classifier on the full batch ``(x, y)``, as the training engine's ``loss``."""
+
+    def __init__(self, model: gpytorch.models.ApproximateGP, likelihood: gpytorch.likelihoods.Likelihood,
+                 num_data: int) -> None:
+        super().__init__()
+        self.model, self.likelihood = model, likelihood
+        self.elbo = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=num_data)
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        return -self.elbo(self.model(x), y)
+
+
 def variational_classification(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: ArrayLike, *, num_steps: int = 300,
                                learning_rate: float = 0.05) -> VariationalGPC:
-    """Fit :math:`q(u)` (Cholesky-parameterised, inducing points at the inputs, kernel fixed) by Adam on the ELBO."""
+    """Fit :math:`q(u)` (Cholesky-parameterised, inducing points at the inputs, kernel fixed) by Adam on the ELBO.
+
+    Full-batch Adam runs through the training engine (:func:`pgm_ppl.training.train`); only :math:`q(u)`'s
+    parameters are trained (the kernel's and the inducing inputs' are frozen).
+    """
     from pgm_ppl.gp.sparse import SVGP
 
     X = as_inputs(x)
     y = np.asarray(y)
     if y.shape != (X.shape[0],) or not np.isin(y, (0, 1)).all():
         raise ValueError(f"y: expected {X.shape[0]} labels in {{0, 1}}, got shape {y.shape}")
+    check_int(num_steps, "num_steps", minimum=1)
     model = SVGP(X.clone(), copy.deepcopy(kernel)).to(X.dtype)
-    model.variational_strategy.inducing_points.requires_grad_(False)
+    variational = set(model.variational_strategy._variational_distribution.parameters())
+    for p in model.parameters():
+        p.requires_grad_(p in variational)
     likelihood = gpytorch.likelihoods.BernoulliLikelihood().to(X.dtype)
-    elbo = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=X.shape[0])
-    opt = torch.optim.Adam(model.variational_strategy._variational_distribution.parameters(), lr=learning_rate)
+    objective = _VariationalObjective(model, likelihood, X.shape[0])
     target = torch.as_tensor(y, dtype=X.dtype)
-    losses = np.empty(num_steps)
-    model.train()
-    for step in range(num_steps):
-        opt.zero_grad()
-        loss = -elbo(model(X), target)
-        loss.backward()
-        opt.step()
-        losses[step] = float(loss.detach())
+    fit = train_module(objective, (X, target), num_steps=num_steps, batch_size=X.shape[0],
+                       learning_rate=learning_rate, dtype=X.dtype, num_generated=0, progress_bar=False)
     model.eval()
-    return VariationalGPC(model, likelihood, losses)
+    return VariationalGPC(model, likelihood, fit.losses)

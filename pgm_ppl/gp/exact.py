@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -48,12 +50,14 @@ from scipy.stats import norm
 
 from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import warn_not_converged
+from pgm_ppl.core.convergence import ConvergenceWarning, warn_not_converged
 from pgm_ppl.core.linalg import cholesky
 from pgm_ppl.core.validation import check_data
 from pgm_ppl.gp.kernels import DTYPE, TensorLike, as_inputs
+from pgm_ppl.training import train as train_module
 
-__all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "CGOptions", "GPPredictive", "GPTraining"]
+__all__ = ["log_marginal_likelihood", "posterior", "train", "train_cg", "CGOptions", "GPPosterior", "GPPredictive",
+           "GPTraining", "gaussian_predictive"]
 
 _NOISE_FIX = ("increase the noise variance (the noise is the model's only jitter: with repeated or very close "
               "inputs a noise near 0 leaves K + noise * I singular)")
@@ -189,65 +193,155 @@ def log_marginal_likelihood(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: T
             return float(_cg_lml(kernel, xt, yt, s2))
 
 
+TARGETS = ("f", "y")
+"""What a :class:`GPPredictive` describes: the latent function ``"f"`` or a noisy observation ``"y"``."""
+
+
 @dataclass(frozen=True)
 class GPPredictive:
-    """Posterior predictive at test inputs: ``mean`` (M,), ``covariance`` (M, M) or None, ``std`` (M,),
-    and the central ``level`` interval ``lower``/``upper`` (mean -/+ z std)."""
+    r"""What every GP predictor's ``predict(x_new)`` returns: the marginal predictive at M test inputs.
+
+    Attributes
+    ----------
+    mean, variance, std
+        Predictive mean, variance and standard deviation, shape (M,).
+    lower, upper
+        The central ``level`` interval, shape (M,): ``mean -/+ z std`` for a Gaussian predictive; for the
+        warped GP the pushed-forward quantiles (the predictive of :math:`y_*` is not Gaussian there).
+    level
+        Probability of the central interval.
+    target
+        ``"f"``: the latent function :math:`f_*`; ``"y"``: a noisy observation :math:`y_* = f_* + \epsilon`
+        (the latent variance plus the noise variance; for the warped GP, :math:`g^{-1}(f_* + \epsilon)`).
+    covariance
+        Joint predictive covariance (M, M) when ``predict(..., full_cov=True)`` asked for it, else None.
+    """
 
     mean: np.ndarray
-    covariance: np.ndarray | None
+    variance: np.ndarray
     std: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
     level: float
+    target: str
+    covariance: np.ndarray | None = None
 
 
-def posterior(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, noise_variance: float, x_new: TensorLike,
-              *, include_noise: bool = False, full_cov: bool = True, level: float = 0.95,
-              cg: CGOptions | None = None) -> GPPredictive:
-    r"""GP posterior at ``x_new`` by Cholesky (course eqs. (4.29)-(4.30), Alg. 3) or by CG.
-
-    With ``include_noise`` the predictive of noisy observations :math:`y_*` (adds :math:`\sigma_n^2 I`),
-    otherwise of the latent :math:`f_*`. ``level`` sets the central predictive interval. With ``cg``
-    (:class:`CGOptions`), :math:`C^{-1}[y, K_{X*}]` is solved by preconditioned CG instead (deterministic:
-    no probe vectors), to CG's relative residual ``cg.tol``.
-    """
-    _z(level)
-    xt, xs = as_inputs(x), as_inputs(x_new, "x_new")
-    if xs.shape[1] != xt.shape[1]:
-        raise ValueError(f"x_new: expected {xt.shape[1]} input columns like x, got {xs.shape[1]}")
-    yt, s2 = _targets(y, xt.shape[0]), _noise(noise_variance)
-    with torch.no_grad():
-        Ksx = kernel(xs, xt).to_dense()
-        if cg is None:
-            L = cholesky(kernel(xt).to_dense() + s2 * torch.eye(xt.shape[0], dtype=DTYPE), name="K + noise * I",
-                         fix=_NOISE_FIX)
-            mean = Ksx @ torch.cholesky_solve(yt[:, None], L)[:, 0]
-            V = torch.linalg.solve_triangular(L, Ksx.T, upper=False)
-            W = V  # K_{*X} C^{-1} K_{X*} = V^T V
-        else:
-            with _cg_mode(cg):
-                solves = kernel(xt).add_diagonal(s2).solve(torch.cat([yt[:, None], Ksx.T], dim=1))
-            mean, V, W = Ksx @ solves[:, 0], Ksx.T, solves[:, 1:]  # K_{*X} C^{-1} K_{X*} = K_{*X} (C^{-1} K_{X*})
-        if full_cov:
-            cov = kernel(xs).to_dense() - V.T @ W
-            if include_noise:
-                cov = cov + s2 * torch.eye(xs.shape[0], dtype=DTYPE)
-            var = cov.diagonal()
-        else:
-            cov = None
-            var = kernel(xs, diag=True) - (V * W).sum(0) + (s2 if include_noise else 0.0)
-    std = var.clamp_min(0.0).sqrt().numpy()
+def gaussian_predictive(mean: torch.Tensor | np.ndarray, variance: torch.Tensor | np.ndarray, *, level: float,
+                        target: str, covariance: torch.Tensor | np.ndarray | None = None) -> GPPredictive:
+    """A Gaussian :class:`GPPredictive` from its mean and variance (negative rounding error clipped to 0)."""
+    m = np.asarray(mean, dtype=np.float64)
+    var = np.clip(np.asarray(variance, dtype=np.float64), 0.0, None)
+    std = np.sqrt(var)
     z = _z(level)
-    m = mean.numpy()
-    return GPPredictive(m, None if cov is None else cov.numpy(), std, m - z * std, m + z * std, level)
+    cov = None if covariance is None else np.asarray(covariance, dtype=np.float64)
+    return GPPredictive(m, var, std, m - z * std, m + z * std, level, target, cov)
+
+
+def check_predict_options(include_noise: bool, full_cov: bool, level: float) -> None:
+    """The arguments every ``predict`` shares, checked in one place."""
+    for name, value in (("include_noise", include_noise), ("full_cov", full_cov)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected a bool, got {type(value).__name__}.")
+    _z(level)
+
+
+class GPPosterior:
+    r"""A GP conditioned on data (course eqs. (4.29)-(4.30), Alg. 3): made by :func:`posterior`, or by
+    :attr:`GPTraining.posterior` after training; :meth:`predict` at any test inputs.
+
+    The Cholesky factor :math:`L` of :math:`C = K_{XX} + \sigma_n^2 I` and :math:`\alpha = C^{-1}y` are
+    computed once, so each prediction costs :math:`O(NM + N^2M)`. With ``cg`` the solves are GPyTorch's
+    preconditioned CG instead (deterministic: no probe vectors), to CG's relative residual ``cg.tol``.
+    """
+
+    def __init__(self, kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, noise_variance: float, *,
+                 cg: CGOptions | None = None) -> None:
+        self.kernel = kernel
+        self.x = as_inputs(x)
+        self.y = _targets(y, self.x.shape[0])
+        self.noise_variance = float(_noise(noise_variance))
+        self.cg = cg
+        self._chol: torch.Tensor | None = None
+        self._alpha: torch.Tensor | None = None
+        if cg is None:
+            with torch.no_grad():
+                C = kernel(self.x).to_dense() + self.noise_variance * torch.eye(self.x.shape[0], dtype=DTYPE)
+                self._chol = cholesky(C, name="K + noise * I", fix=_NOISE_FIX)
+                self._alpha = torch.cholesky_solve(self.y[:, None], self._chol)[:, 0]
+
+    def predict(self, x_new: TensorLike, *, include_noise: bool = False, full_cov: bool = False,
+                level: float = 0.95) -> GPPredictive:
+        r"""Predictive at ``x_new`` (M,) or (M, d): :math:`m_* = K_{*X}\alpha`,
+        :math:`\Sigma_* = K_{**} - K_{*X}C^{-1}K_{X*}` (eqs. (4.29)-(4.30)).
+
+        Parameters
+        ----------
+        x_new
+            Test inputs with the training inputs' number of columns.
+        include_noise
+            False: the latent :math:`f_*` (``target="f"``); True: noisy :math:`y_*`, adding
+            :math:`\sigma_n^2` to the variance (``target="y"``).
+        full_cov
+            Also return the joint (M, M) covariance (:math:`O(M^2)` memory).
+        level
+            Probability of the central interval, in (0, 1).
+
+        Raises
+        ------
+        ValueError
+            ``x_new`` non-finite or with another number of columns; ``level`` outside (0, 1).
+        """
+        check_predict_options(include_noise, full_cov, level)
+        xs = as_inputs(x_new, "x_new")
+        if xs.shape[1] != self.x.shape[1]:
+            raise ValueError(f"x_new: expected {self.x.shape[1]} input columns like x, got {xs.shape[1]}")
+        s2 = self.noise_variance if include_noise else 0.0
+        with torch.no_grad():
+            Ksx = self.kernel(xs, self.x).to_dense()
+            if self.cg is None:
+                mean = Ksx @ self._alpha
+                V = torch.linalg.solve_triangular(self._chol, Ksx.T, upper=False)
+                W = V  # K_{*X} C^{-1} K_{X*} = V^T V
+            else:
+                with _cg_mode(self.cg):
+                    solves = self.kernel(self.x).add_diagonal(torch.tensor(self.noise_variance, dtype=DTYPE)).solve(
+                        torch.cat([self.y[:, None], Ksx.T], dim=1))
+                mean, V, W = Ksx @ solves[:, 0], Ksx.T, solves[:, 1:]  # K_{*X} (C^{-1} K_{X*})
+            if full_cov:
+                cov = self.kernel(xs).to_dense() - V.T @ W + s2 * torch.eye(xs.shape[0], dtype=DTYPE)
+                var = cov.diagonal()
+            else:
+                cov = None
+                var = self.kernel(xs, diag=True) - (V * W).sum(0) + s2
+        return gaussian_predictive(mean.numpy(), var.numpy(), level=level, target="y" if include_noise else "f",
+                                   covariance=None if cov is None else cov.numpy())
+
+
+def posterior(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, noise_variance: float, *,
+              cg: CGOptions | None = None) -> GPPosterior:
+    r"""Condition the GP on ``(x, y)`` (course eqs. (4.29)-(4.30), Alg. 3); predict with ``.predict(x_new)``.
+
+    ``kernel``, ``x``, ``y`` and ``noise_variance`` (the model's only jitter) are those of
+    :func:`log_marginal_likelihood`; ``cg`` None (default) factorises by Cholesky once, a :class:`CGOptions`
+    solves by GPyTorch's preconditioned CG at each prediction.
+
+    Raises
+    ------
+    ValueError
+        Non-finite or mis-shaped data, a non-positive noise variance, or :math:`K + \sigma_n^2 I` not positive
+        definite (the message says to increase the noise variance).
+    """
+    return GPPosterior(kernel, x, y, noise_variance, cg=cg)
 
 
 @dataclass(frozen=True)
 class GPTraining:
-    """Result of :func:`train`: the best ``kernel`` and ``noise_variance``, their log marginal likelihood,
-    the ``losses`` (negative LML per step) of the best restart, the final LML of every restart, the
-    optimiser and the wall-clock ``seconds``."""
+    """Result of :func:`train` and :func:`train_cg`: the best ``kernel`` and ``noise_variance``, their log
+    marginal likelihood, the ``losses`` (negative LML per step) of the best restart, the final LML of every
+    restart, the optimiser, the wall-clock ``seconds``, and the training inputs ``x`` (N, d) and targets ``y``
+    (N,) it was fitted to; :meth:`predict` conditions on them (by CG when ``cg`` is set, as after
+    :func:`train_cg`)."""
 
     kernel: gpytorch.kernels.Kernel
     noise_variance: float
@@ -256,13 +350,27 @@ class GPTraining:
     restart_values: np.ndarray
     optimizer: str
     seconds: float
+    x: np.ndarray
+    y: np.ndarray
+    cg: CGOptions | None = None
+
+    @functools.cached_property
+    def posterior(self) -> GPPosterior:
+        """The trained GP conditioned on its training data (factorised once, on first use)."""
+        return GPPosterior(self.kernel, self.x, self.y, self.noise_variance, cg=self.cg)
+
+    def predict(self, x_new: TensorLike, *, include_noise: bool = False, full_cov: bool = False,
+                level: float = 0.95) -> GPPredictive:
+        """The trained GP's predictive at ``x_new``: :meth:`GPPosterior.predict` (same arguments)."""
+        return self.posterior.predict(x_new, include_noise=include_noise, full_cov=full_cov, level=level)
 
 
 class _Objective(torch.nn.Module):
     """Negative eq. (4.22) over the kernel's parameters and the softplus-coordinate noise variance, by
-    Cholesky or (``use_cg``, inside :func:`_cg_mode`) by GPyTorch's CG."""
+    Cholesky or (``use_cg``, inside :func:`_cg_mode`) by GPyTorch's CG; ``loss(batch)`` is it on the full
+    batch ``(x, y)`` for :func:`pgm_ppl.training.train`."""
 
-    def __init__(self, kernel, noise_variance: float, use_cg: bool = False):
+    def __init__(self, kernel: gpytorch.kernels.Kernel, noise_variance: float, use_cg: bool = False) -> None:
         super().__init__()
         self.kernel = kernel
         self.raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise_variance)), dtype=DTYPE))
@@ -270,10 +378,16 @@ class _Objective(torch.nn.Module):
 
     @property
     def noise_variance(self) -> torch.Tensor:
-        return torch.nn.functional.softplus(self.raw_noise) + 1e-9
+        # softplus(raw) underflows to 0 for raw < -745 in float64; the floor keeps C positive definite there and
+        # is far below any noise variance the Cholesky of K + noise * I can use (it is relative to K's scale)
+        return torch.nn.functional.softplus(self.raw_noise) + torch.finfo(DTYPE).tiny
 
-    def forward(self, x, y):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return -(_cg_lml if self.use_cg else _lml)(self.kernel, x, y, self.noise_variance)
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        return self(x, y)
 
 
 def _perturb(module: torch.nn.Module, generator: torch.Generator, scale: float) -> None:
@@ -282,31 +396,57 @@ def _perturb(module: torch.nn.Module, generator: torch.Generator, scale: float) 
             p.add_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
 
 
-def _optimise(obj: _Objective, x, y, optimizer: str, num_steps: int, learning_rate: float) -> list[float]:
-    """The loss at every evaluation; L-BFGS's iteration count is left in ``obj.lbfgs_iterations``."""
-    losses: list[float] = []
+def _adam(obj: torch.nn.Module, data: tuple[torch.Tensor, torch.Tensor], num_steps: int, learning_rate: float,
+          seed: int = 0) -> list[float]:
+    """Full-batch Adam on ``obj.loss`` through the training engine (:func:`pgm_ppl.training.train`); the loss
+    at every step. ``seed`` only reaches randomness inside the loss (CG's probe vectors): the full batch makes
+    the engine's row shuffling a permutation of the same sum."""
+    fit = train_module(obj, data, num_steps=num_steps, batch_size=data[0].shape[0], learning_rate=learning_rate,
+                       dtype=DTYPE, seed=seed, num_generated=0, progress_bar=False)
+    return fit.losses.tolist()
+
+
+def _optimise(obj: _Objective, x: torch.Tensor, y: torch.Tensor, optimizer: str, num_steps: int,
+              learning_rate: float) -> list[float]:
+    """The loss at every evaluation; L-BFGS's iteration count is left in ``obj.lbfgs_iterations``.
+
+    Adam runs through the training engine. L-BFGS runs here: it re-evaluates the objective many times per
+    step (a strong-Wolfe line search through a closure), which the engine's one-evaluation step does not do.
+    """
     if optimizer == "adam":
-        opt = torch.optim.Adam(obj.parameters(), lr=learning_rate)
-        for _ in range(num_steps):
-            opt.zero_grad()
-            loss = obj(x, y)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-        return losses
+        return _adam(obj, (x, y), num_steps, learning_rate)
+    losses: list[float] = []
     opt = torch.optim.LBFGS(obj.parameters(), lr=1.0, max_iter=num_steps, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-9, tolerance_change=1e-12)
+    best = [math.inf, copy.deepcopy(obj.state_dict())]
 
-    def closure():
+    def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = obj(x, y)
+        try:
+            loss = obj(x, y)
+        except ValueError as error:  # K + noise * I stopped being positive definite at this trial point
+            raise _LostDefiniteness from error
         loss.backward()
         losses.append(float(loss.detach()))
+        if losses[-1] < best[0]:
+            best[:] = losses[-1], copy.deepcopy(obj.state_dict())
         return loss
 
-    opt.step(closure)
+    obj.lost_definiteness = False
+    try:
+        opt.step(closure)
+    except _LostDefiniteness:
+        if not math.isfinite(best[0]):  # the starting point itself: nothing to return
+            raise ValueError("every restart failed (K + noise * I not positive definite); start from a larger "
+                             "noise_variance") from None
+        obj.load_state_dict(best[1])  # the best point evaluated before the line search left the PD region
+        obj.lost_definiteness = True
     obj.lbfgs_iterations = int(opt.state[opt.param_groups[0]["params"][0]].get("n_iter", 0))
     return losses
+
+
+class _LostDefiniteness(Exception):
+    """Raised inside the L-BFGS closure to stop the run at a trial point where Cholesky failed."""
 
 
 def train(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, noise_variance: float = 0.1,
@@ -323,7 +463,21 @@ def train(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, nois
     ----------
     optimizer
         ``"lbfgs"`` (``max_iter`` L-BFGS iterations with a strong-Wolfe line search, as scikit-learn's
-        L-BFGS-B) or ``"adam"`` (``max_iter`` steps at ``learning_rate``, as GPyTorch's examples).
+        L-BFGS-B) or ``"adam"`` (``max_iter`` full-batch steps at ``learning_rate``, as GPyTorch's examples).
+        Adam runs through the training engine :func:`pgm_ppl.training.train` (the negative LML is the
+        module's ``loss``); L-BFGS runs its own ``torch.optim.LBFGS`` loop, because its strong-Wolfe line
+        search re-evaluates the objective through a closure several times per iteration, which the engine's
+        one-evaluation-per-step loop does not express.
+
+    Returns
+    -------
+    GPTraining
+        The best run; ``.predict(x_new)`` conditions the trained GP on ``(x, y)``.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments or data, or every restart failed (:math:`K + \sigma_n^2 I` not positive definite).
 
     Warns
     -----
@@ -351,18 +505,25 @@ def train(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, nois
             losses = _optimise(obj, xt, yt, optimizer, max_iter, learning_rate)
             with torch.no_grad():
                 final = -float(obj(xt, yt))
-        except ValueError:
+        except (ValueError, FloatingPointError):  # not PD, or a non-finite loss (NonFiniteLossError)
             continue
         if np.isfinite(final):
             runs.append((final, obj, losses))
     if not runs:
         raise ValueError("every restart failed (K + noise * I not positive definite); start from a larger noise")
     best, obj, losses = max(runs, key=lambda run: run[0])
-    if optimizer == "lbfgs" and getattr(obj, "lbfgs_iterations", 0) >= max_iter:  # Adam: a fixed budget
+    if optimizer == "lbfgs" and getattr(obj, "lost_definiteness", False):
+        warnings.warn("GP training (L-BFGS) stopped where K + noise * I stopped being positive definite: the log "
+                      "marginal likelihood grows without bound as the noise variance goes to 0 when the kernel "
+                      "can interpolate y exactly (constant or noise-free targets, fewer distinct inputs than "
+                      "parameters); returned the best point reached, whose tiny noise variance is an artefact of that.",
+                      ConvergenceWarning, stacklevel=user_stacklevel())
+    elif optimizer == "lbfgs" and getattr(obj, "lbfgs_iterations", 0) >= max_iter:  # Adam: a fixed budget
         warn_not_converged("GP training (L-BFGS)", max_iter, hint="the gradient and the loss were still changing "
                            "beyond L-BFGS's tolerances; raise max_iter.", stacklevel=user_stacklevel())
     return GPTraining(obj.kernel, float(obj.noise_variance.detach()), best, np.asarray(losses),
-                      np.array([run[0] for run in runs]), optimizer, time.perf_counter() - start)
+                      np.array([run[0] for run in runs]), optimizer, time.perf_counter() - start, xt.numpy(),
+                      yt.numpy())
 
 
 def train_cg(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, noise_variance: float = 0.1,
@@ -382,8 +543,9 @@ def train_cg(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, n
     obj = _Objective(copy.deepcopy(kernel), float(_noise(noise_variance)), use_cg=True)
     start = time.perf_counter()
     with _cg_mode(cg):
-        losses = _optimise(obj, xt, yt, "adam", num_steps, learning_rate)
+        losses = _adam(obj, (xt, yt), num_steps, learning_rate, seed=cg.seed)
     seconds = time.perf_counter() - start
     noise_value = float(obj.noise_variance.detach())
     lml = log_marginal_likelihood(obj.kernel, xt, yt, noise_value, cg=cg)
-    return GPTraining(obj.kernel, noise_value, lml, np.asarray(losses), np.array([lml]), "adam-cg", seconds)
+    return GPTraining(obj.kernel, noise_value, lml, np.asarray(losses), np.array([lml]), "adam-cg", seconds,
+                      xt.numpy(), yt.numpy(), cg)

@@ -19,7 +19,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from pgm_ppl.core.linalg import cholesky
-from pgm_ppl.core.validation import check_data
+from pgm_ppl.core.validation import check_data, check_int, check_probability
 
 __all__ = [
     "squared_exponential", "matern", "rational_quadratic", "periodic", "locally_periodic", "linear",
@@ -156,8 +156,14 @@ class PriorSamples(NamedTuple):
 
 
 def sample_prior(kernel: gpytorch.kernels.Kernel, x: TensorLike, num_samples: int = 3, *, seed: int = 0,
-                 jitter: float = 1e-8) -> PriorSamples:
+                 max_jitter: float = 1e-2) -> PriorSamples:
     r"""Draw zero-mean GP prior paths :math:`f = L z`, :math:`LL^\top = K + \epsilon I` (course Alg. 1).
+
+    The jitter follows :func:`pgm_ppl.core.linalg.cholesky`'s policy, relative to the kernel's scale
+    :math:`s = \overline{|K_{ii}|}` and the dtype's machine epsilon :math:`\varepsilon` (float64 here):
+    :math:`\epsilon = 0` when :math:`K` factorises as it is, else :math:`\epsilon = N\varepsilon s`, raised
+    tenfold until it does, up to ``max_jitter`` :math:`\cdot s`. (The notes' demo adds a fixed 1e-8, which is
+    too much for a kernel of variance 1e-10 and nothing for one of variance 1e10.)
 
     Parameters
     ----------
@@ -169,23 +175,27 @@ def sample_prior(kernel: gpytorch.kernels.Kernel, x: TensorLike, num_samples: in
         Number of paths.
     seed
         Seed of the standard-normal draws :math:`z`.
-    jitter
-        :math:`\epsilon` added to the diagonal (the notes' demo uses 1e-8); raised tenfold (up to 1e-2
-        relative) when the Cholesky factorisation fails.
+    max_jitter
+        Largest jitter relative to the kernel's scale, in [0, 1] (0: exact factorisation or an error).
+
+    Returns
+    -------
+    PriorSamples
+        ``paths`` (num_samples, N), the zero ``mean`` and the prior ``std`` :math:`\sqrt{K_{ii}}` (N,).
+
+    Raises
+    ------
+    ValueError
+        If ``num_samples`` or ``max_jitter`` is out of range, or :math:`K + \epsilon I` is not positive
+        definite at the largest jitter allowed (the message names the Gram matrix).
     """
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    K = torch.as_tensor(gram(kernel, x))
-    L = _jittered_cholesky(K, jitter)
+    num_samples = check_int(num_samples, "num_samples", minimum=1)
+    max_jitter = check_probability(max_jitter, "max_jitter")
+    xt = as_inputs(x)
+    K = torch.as_tensor(gram(kernel, xt))
+    L = cholesky(K, name="the Gram matrix", fix="check the kernel's hyper-parameters or raise max_jitter",
+                 max_jitter=max_jitter)
     z = torch.randn(K.shape[0], num_samples, generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
     paths = (L @ z).T.numpy()
     std = np.sqrt(np.clip(np.diag(K.numpy()), 0.0, None))
-    return PriorSamples(as_inputs(x).numpy(), paths, np.zeros(K.shape[0]), std)
-
-
-def _jittered_cholesky(K: torch.Tensor, jitter: float) -> torch.Tensor:
-    """K + jitter * I by the guarded helper, which raises the jitter tenfold up to 1e-2 of K's scale."""
-    scale = float(K.diagonal().abs().mean()) if K.numel() else 1.0
-    cap = max(1e-2 - jitter / scale, 0.0) if scale > 0 else 0.0
-    return cholesky(K + jitter * torch.eye(K.shape[0], dtype=K.dtype), name="the Gram matrix",
-                    fix="check the kernel's hyper-parameters or raise jitter", max_jitter=cap)
+    return PriorSamples(xt.numpy(), paths, np.zeros(K.shape[0]), std)

@@ -23,10 +23,11 @@ import gpytorch
 import numpy as np
 import torch
 
-from pgm_ppl.gp.exact import GPPredictive, _targets, _z
+from pgm_ppl.core.validation import check_int
+from pgm_ppl.gp.exact import GPPredictive, _targets, check_predict_options, gaussian_predictive
 from pgm_ppl.gp.kernels import DTYPE, TensorLike, as_inputs
 
-__all__ = ["SVGP", "SVGPTraining", "train_svgp", "predict_svgp"]
+__all__ = ["SVGP", "SVGPTraining", "train_svgp"]
 
 
 class SVGP(gpytorch.models.ApproximateGP):
@@ -48,7 +49,7 @@ class SVGP(gpytorch.models.ApproximateGP):
 class SVGPTraining:
     """Result of :func:`train_svgp`: the trained ``model`` and ``likelihood``, the negative ELBO per data
     point at each step (``losses``), the number of ``steps``, ``seconds`` and throughput
-    ``points_per_second`` (mini-batch points processed per wall-clock second)."""
+    ``points_per_second`` (mini-batch points processed per wall-clock second); :meth:`predict` at new inputs."""
 
     model: SVGP
     likelihood: gpytorch.likelihoods.GaussianLikelihood
@@ -56,6 +57,33 @@ class SVGPTraining:
     steps: int
     seconds: float
     points_per_second: float
+
+    def predict(self, x_new: TensorLike, *, include_noise: bool = False, full_cov: bool = False,
+                level: float = 0.95, batch_size: int = 4096) -> GPPredictive:
+        r"""Predictive of the SVGP at ``x_new``: :math:`q(f_*) = \int p(f_* \mid u)\, q(u)\, du` (Hensman et
+        al., 2013, eq. (7)), or with ``include_noise`` that of :math:`y_*` (adds the learned noise variance).
+
+        The arguments are those of :meth:`pgm_ppl.gp.GPPosterior.predict`; ``batch_size`` test points are
+        evaluated at a time when ``full_cov`` is False (with it, all at once: the (M, M) covariance).
+        """
+        check_predict_options(include_noise, full_cov, level)
+        check_int(batch_size, "batch_size", minimum=1)
+        xs = as_inputs(x_new, "x_new")
+        dim = self.model.variational_strategy.inducing_points.shape[-1]
+        if xs.shape[1] != dim:
+            raise ValueError(f"x_new: expected {dim} input columns like x, got {xs.shape[1]}")
+        xs = xs.to(self.model.variational_strategy.inducing_points.dtype)
+        means, variances, cov = [], [], None
+        with torch.no_grad():
+            for chunk in ([xs] if full_cov else torch.split(xs, batch_size)):
+                f = self.model(chunk)
+                out = self.likelihood(f) if include_noise else f
+                means.append(out.mean.double())
+                variances.append(out.variance.double())
+                if full_cov:
+                    cov = out.covariance_matrix.double().numpy()
+        return gaussian_predictive(torch.cat(means).numpy(), torch.cat(variances).numpy(), level=level,
+                                   target="y" if include_noise else "f", covariance=cov)
 
 
 def train_svgp(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, num_inducing: int = 64,
@@ -123,20 +151,3 @@ def train_svgp(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *,
     model.eval()
     likelihood.eval()
     return SVGPTraining(model, likelihood, losses, steps, seconds, steps * min(batch_size, n) / seconds)
-
-
-def predict_svgp(trained: SVGPTraining, x_new: TensorLike, *, include_noise: bool = False, level: float = 0.95,
-                 batch_size: int = 4096) -> GPPredictive:
-    """Marginal predictive of an SVGP at ``x_new`` (means, standard deviations, central intervals)."""
-    xs = as_inputs(x_new, "x_new").to(trained.model.variational_strategy.inducing_points.dtype)
-    means, variances = [], []
-    with torch.no_grad():
-        for chunk in torch.split(xs, batch_size):
-            f = trained.model(chunk)
-            out = trained.likelihood(f) if include_noise else f
-            means.append(out.mean.double())
-            variances.append(out.variance.double())
-    mean = torch.cat(means).numpy()
-    std = torch.cat(variances).clamp_min(0).sqrt().numpy()
-    z = _z(level)
-    return GPPredictive(mean, None, std, mean - z * std, mean + z * std, level)

@@ -16,18 +16,20 @@ later chapters, with a GP as the base distribution.
 from __future__ import annotations
 
 import copy
-import math
+import functools
 import time
 from dataclasses import dataclass
 
 import gpytorch
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from pyro.distributions.transforms import Spline
 
 from pgm_ppl.flows import monotone_spline
-from pgm_ppl.gp.exact import GPPredictive, _lml, _targets, _z, posterior
-from pgm_ppl.gp.kernels import DTYPE, as_inputs
+from pgm_ppl.gp.exact import GPPosterior, GPPredictive, _lml, _Objective, _targets, check_predict_options, posterior
+from pgm_ppl.gp.kernels import DTYPE, TensorLike, as_inputs
+from pgm_ppl.training import train as train_module
 
 __all__ = ["WarpedGP", "train_warped"]
 
@@ -46,57 +48,80 @@ class WarpedGP:
     losses: np.ndarray
     seconds: float
 
-    def warp(self, y) -> np.ndarray:
-        """:math:`g(y)`."""
+    def warp(self, y: ArrayLike) -> np.ndarray:
+        """:math:`g(y)`, shape (N,)."""
         with torch.no_grad():
             return self.transform(torch.as_tensor(np.asarray(y, dtype=np.float64))[:, None])[:, 0].numpy()
 
-    def unwarp(self, z) -> np.ndarray:
-        """:math:`g^{-1}(z)`."""
+    def unwarp(self, z: ArrayLike) -> np.ndarray:
+        """:math:`g^{-1}(z)`, shape (N,)."""
         with torch.no_grad():
             return self.transform.inv(torch.as_tensor(np.asarray(z, dtype=np.float64))[:, None])[:, 0].numpy()
 
-    def predict(self, x_new, *, level: float = 0.95) -> GPPredictive:
-        """Median :math:`g^{-1}(m_*)` and the central ``level`` interval of :math:`y_*` (``std`` is that of
-        :math:`z_*`; ``covariance`` is None)."""
-        zp = posterior(self.kernel, self.x, self.warp(self.y), self.noise_variance, x_new, include_noise=True,
-                       full_cov=False)
-        q = _z(level)
-        return GPPredictive(self.unwarp(zp.mean), None, zp.std, self.unwarp(zp.mean - q * zp.std),
-                            self.unwarp(zp.mean + q * zp.std), level)
+    @functools.cached_property
+    def posterior(self) -> GPPosterior:
+        """The GP on the warped targets :math:`z = g(y)`, conditioned on the training data."""
+        return posterior(self.kernel, self.x, self.warp(self.y), self.noise_variance)
+
+    def predict(self, x_new: TensorLike, *, include_noise: bool = False, full_cov: bool = False,
+                level: float = 0.95) -> GPPredictive:
+        r"""Predictive of :math:`g^{-1}(f_*)` (``target="f"``) or, with ``include_noise``, of
+        :math:`y_* = g^{-1}(f_* + \epsilon)` (``target="y"``), pushed through :math:`g^{-1}` from the Gaussian
+        predictive :math:`\mathcal N(m_*, s_*^2)` of the warped GP.
+
+        ``lower``/``upper`` are exact quantiles (:math:`g^{-1}` is monotone, so quantiles map to quantiles;
+        the median is :math:`g^{-1}(m_*)`); ``mean`` and ``variance`` are
+        :math:`\mathbb E[g^{-1}(m_* + s_*\xi)]` and its variance, :math:`\xi \sim \mathcal N(0, 1)`, by
+        64-node Gauss-Hermite quadrature. ``full_cov`` is refused: the predictive is not Gaussian.
+        Other arguments as :meth:`pgm_ppl.gp.GPPosterior.predict`.
+        """
+        check_predict_options(include_noise, full_cov, level)
+        if full_cov:
+            raise ValueError("full_cov: expected False (the warped predictive is not Gaussian, so it has no "
+                             "covariance that describes it), got True.")
+        zp = self.posterior.predict(x_new, include_noise=include_noise, level=level)
+        nodes, weights = np.polynomial.hermite_e.hermegauss(64)  # probabilists' Hermite: weight exp(-xi^2 / 2)
+        weights = weights / weights.sum()
+        values = self.unwarp((zp.mean[:, None] + zp.std[:, None] * nodes[None, :]).ravel()).reshape(-1, nodes.size)
+        mean = values @ weights
+        variance = np.clip(((values - mean[:, None]) ** 2) @ weights, 0.0, None)
+        return GPPredictive(mean, variance, np.sqrt(variance), self.unwarp(zp.lower), self.unwarp(zp.upper), level,
+                            zp.target)
 
 
-def train_warped(kernel: gpytorch.kernels.Kernel, x, y, *, noise_variance: float = 0.1, count_bins: int = 8,
+def train_warped(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, noise_variance: float = 0.1, count_bins: int = 8,
                  bound: float = 4.0, num_steps: int = 300, learning_rate: float = 0.02,
                  seed: int = 0) -> WarpedGP:
     """Fit kernel, noise and a monotone spline warping by Adam on the warped evidence.
 
     Standardise ``y`` first: the spline is the identity outside [-``bound``, ``bound``].
-    ``seed`` seeds the spline's random initial parameters.
+    ``seed`` seeds the spline's random initial parameters. Full-batch Adam (``num_steps`` steps at
+    ``learning_rate``) runs through the training engine (:func:`pgm_ppl.training.train`).
     """
     xt = as_inputs(x)
     yt = _targets(y, xt.shape[0])
     if not noise_variance > 0:
         raise ValueError(f"noise_variance must be positive, got {noise_variance!r}")
     transform = monotone_spline(count_bins=count_bins, bound=bound, seed=seed, dtype=DTYPE)
-    kern = copy.deepcopy(kernel)
-    raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise_variance)), dtype=DTYPE))
-    opt = torch.optim.Adam([*transform.parameters(), *kern.parameters(), raw_noise], lr=learning_rate)
-
-    def objective():
-        z = transform(yt[:, None])
-        log_jac = transform.log_abs_det_jacobian(yt[:, None], z).sum()
-        return -(_lml(kern, xt, z[:, 0], torch.nn.functional.softplus(raw_noise) + 1e-9) + log_jac)
-
-    losses = np.empty(num_steps)
+    obj = _WarpedObjective(transform, copy.deepcopy(kernel), noise_variance)
     start = time.perf_counter()
-    for step in range(num_steps):
-        opt.zero_grad()
-        loss = objective()
-        loss.backward()
-        opt.step()
-        losses[step] = float(loss.detach())
+    fit = train_module(obj, (xt, yt), num_steps=num_steps, batch_size=xt.shape[0], learning_rate=learning_rate,
+                       dtype=DTYPE, num_generated=0, progress_bar=False)
     with torch.no_grad():
-        final = -float(objective())
-    return WarpedGP(transform, kern, float(torch.nn.functional.softplus(raw_noise).detach()) + 1e-9,
-                    xt.numpy(), yt.numpy(), final, losses, time.perf_counter() - start)
+        final = -float(obj.loss((xt, yt)))
+    return WarpedGP(transform, obj.kernel, float(obj.noise_variance.detach()), xt.numpy(), yt.numpy(), final,
+                    fit.losses, time.perf_counter() - start)
+
+
+class _WarpedObjective(_Objective):
+    """Minus the warped evidence (module docstring) on the full batch ``(x, y)``, as the engine's ``loss``."""
+
+    def __init__(self, transform: Spline, kernel: gpytorch.kernels.Kernel, noise_variance: float) -> None:
+        super().__init__(kernel, noise_variance)
+        self.transform = transform
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        z = self.transform(y[:, None])
+        log_jac = self.transform.log_abs_det_jacobian(y[:, None], z).sum()
+        return -(_lml(self.kernel, x, z[:, 0], self.noise_variance) + log_jac)

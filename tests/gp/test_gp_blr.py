@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pgm_ppl.gp import kernels as K
-from pgm_ppl.gp.blr import FeatureKernel, blr_posterior, blr_predict, gaussian_bump_features, polynomial_features
+from pgm_ppl.gp.blr import FeatureKernel, blr_posterior, gaussian_bump_features, polynomial_features
 from pgm_ppl.gp.exact import log_marginal_likelihood, posterior
 
 RNG = np.random.default_rng(0)
@@ -23,14 +23,17 @@ def test_weight_space_equals_function_space():
     y = features(x[:, None]) @ RNG.normal(size=25) + 0.1 * RNG.normal(size=40)
     xs = np.linspace(-8, 8, 50)
     weight = blr_posterior(features(x[:, None]), y, SIGMA_W, 0.01)
-    mean, cov = blr_predict(weight, features(xs[:, None]))
+    weight_pred = weight.predict(features(xs[:, None]), full_cov=True)
+    mean, cov = weight_pred.mean, weight_pred.covariance
     kernel = FeatureKernel(features, SIGMA_W)
-    gp = posterior(kernel, x, y, 0.01, xs)
+    gp = posterior(kernel, x, y, 0.01).predict(xs, full_cov=True)
     np.testing.assert_allclose(gp.mean, mean, rtol=1e-8, atol=1e-8 * np.abs(mean).max())
     np.testing.assert_allclose(gp.covariance, cov, rtol=1e-8, atol=1e-8 * np.abs(cov).max())
     np.testing.assert_allclose(weight.log_evidence, log_marginal_likelihood(kernel, x, y, 0.01), rtol=1e-8)
-    noisy_mean, noisy_cov = blr_predict(weight, features(xs[:, None]), include_noise=True)
-    np.testing.assert_allclose(np.diag(noisy_cov - cov), 0.01)
+    noisy = weight.predict(features(xs[:, None]), include_noise=True, full_cov=True)
+    np.testing.assert_allclose(np.diag(noisy.covariance - cov), 0.01)
+    np.testing.assert_allclose(weight.predict(features(xs[:, None])).variance, np.diag(cov), rtol=1e-10,
+                               atol=1e-12 * np.abs(cov).max())
 
 
 def test_polynomial_features_reproduce_the_kernel():

@@ -4,7 +4,7 @@ the trained GP interpolates held-out months within its predictive intervals and 
 import numpy as np
 
 from pgm_ppl.gp.co2 import co2_kernel, load_co2
-from pgm_ppl.gp.exact import log_marginal_likelihood, posterior, train
+from pgm_ppl.gp.exact import log_marginal_likelihood, train
 
 
 def test_co2_kernel_design():
@@ -15,8 +15,8 @@ def test_co2_kernel_design():
     before = log_marginal_likelihood(co2_kernel(), t, y, 0.05)
     result = train(co2_kernel(), t, y, noise_variance=0.05, max_iter=40)
     assert result.log_marginal_likelihood > before + 10
-    pred = posterior(result.kernel, t, y, result.noise_variance, data.t[held_out], include_noise=True, full_cov=False)
+    pred = result.predict(data.t[held_out], include_noise=True)
     inside = (pred.lower <= data.y[held_out]) & (data.y[held_out] <= pred.upper)
     assert inside.mean() > 0.85
-    future = posterior(result.kernel, t, y, result.noise_variance, np.array([2005.0, 2010.0]), full_cov=False)
+    future = result.predict(np.array([2005.0, 2010.0]))
     assert np.all(np.diff(future.mean) > 0) and future.std[1] > future.std[0]

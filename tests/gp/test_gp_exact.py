@@ -33,17 +33,28 @@ def test_matches_scikit_learn_at_fixed_hyperparameters(ours, reference):
     np.testing.assert_allclose(log_marginal_likelihood(ours, X, Y, NOISE), gpr.log_marginal_likelihood_value_,
                                rtol=1e-6)
     mean, cov = gpr.predict(XS, return_cov=True)
-    pred = posterior(ours, X, Y, NOISE, XS)
+    pred = posterior(ours, X, Y, NOISE).predict(XS, full_cov=True)
     np.testing.assert_allclose(pred.mean, mean, rtol=1e-6, atol=1e-6 * np.abs(mean).max())
     np.testing.assert_allclose(pred.covariance, cov, rtol=1e-6, atol=1e-6 * np.abs(cov).max())
 
 
 def test_predictive_interval_and_noise():
-    pred = posterior(K.squared_exponential(), X, Y, NOISE, XS, include_noise=True, full_cov=False)
-    latent = posterior(K.squared_exponential(), X, Y, NOISE, XS)
+    gp = posterior(K.squared_exponential(), X, Y, NOISE)
+    pred = gp.predict(XS, include_noise=True)
+    latent = gp.predict(XS)
     np.testing.assert_allclose(pred.std**2, latent.std**2 + NOISE, rtol=1e-10)
     np.testing.assert_allclose(pred.upper - pred.mean, 1.959963984540054 * pred.std, rtol=1e-10)
     assert pred.covariance is None
+    assert (pred.target, latent.target) == ("y", "f")
+    np.testing.assert_allclose(pred.variance, pred.std**2, rtol=1e-12)
+
+
+def test_trained_gp_predicts_without_the_data_again():
+    result = train(K.squared_exponential(), X, Y, noise_variance=NOISE, max_iter=20)
+    again = posterior(result.kernel, X, Y, result.noise_variance).predict(XS, include_noise=True, full_cov=True)
+    pred = result.predict(XS, include_noise=True, full_cov=True)
+    np.testing.assert_array_equal(pred.mean, again.mean)
+    np.testing.assert_array_equal(pred.covariance, again.covariance)
 
 
 @pytest.mark.parametrize("optimizer, steps", [("lbfgs", 100), ("adam", 300)])
@@ -96,13 +107,13 @@ def test_conjugate_gradient_log_marginal_likelihood_at_scale(large):
 def test_conjugate_gradient_posterior_at_scale(large):
     x, y, kernel, noise = large
     xs = np.linspace(-1, 11, 50)
-    exact = posterior(kernel, x, y, noise, xs)
-    fast = posterior(kernel, x, y, noise, xs, cg=CGOptions(tol=1e-4))
+    exact = posterior(kernel, x, y, noise).predict(xs, full_cov=True)
+    fast = posterior(kernel, x, y, noise, cg=CGOptions(tol=1e-4)).predict(xs, full_cov=True)
     # Deterministic (no probes): CG's relative residual reaches ~1e-6 on this system, an error ~1e-5; a
     # solve that ignored the noise or stopped early would be off by more than 1e-2.
     np.testing.assert_allclose(fast.mean, exact.mean, atol=1e-4 * np.abs(exact.mean).max())
     np.testing.assert_allclose(fast.covariance, exact.covariance, atol=1e-4 * np.abs(exact.covariance).max())
-    diagonal = posterior(kernel, x, y, noise, xs, cg=CGOptions(tol=1e-4), full_cov=False)
+    diagonal = posterior(kernel, x, y, noise, cg=CGOptions(tol=1e-4)).predict(xs)
     np.testing.assert_allclose(diagonal.std, fast.std, rtol=1e-8)
 
 
@@ -117,6 +128,6 @@ def test_bad_inputs_name_the_culprit():
     with pytest.raises(ValueError, match=r"y: expected shape \(60,\)"):
         log_marginal_likelihood(K.squared_exponential(), X, Y[:-1], NOISE)
     with pytest.raises(ValueError, match="noise"):
-        posterior(K.squared_exponential(), X, Y, -1.0, XS)
+        posterior(K.squared_exponential(), X, Y, -1.0)
     with pytest.raises(ValueError, match="optimizer"):
         train(K.squared_exponential(), X, Y, optimizer="sgd")

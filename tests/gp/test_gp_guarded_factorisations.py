@@ -15,9 +15,9 @@ def test_posterior_raises_the_same_helpful_error_as_the_evidence():
     with pytest.raises(ValueError, match=message):
         log_marginal_likelihood(kernel, X, Y, 1e-16)
     with pytest.raises(ValueError, match=message):
-        posterior(kernel, X, Y, 1e-16, np.array([0.25]))
+        posterior(kernel, X, Y, 1e-16)
 
 
 def test_posterior_with_a_usable_noise_is_finite():
-    pred = posterior(squared_exponential(), X, Y, 1e-6, np.array([0.25, 1.5]))
+    pred = posterior(squared_exponential(), X, Y, 1e-6).predict(np.array([0.25, 1.5]))
     assert np.all(np.isfinite(pred.mean)) and np.all(pred.std >= 0)

@@ -43,6 +43,27 @@ def test_prior_samples_have_the_kernel_covariance():
     assert draws.paths.shape == (4000, 3)
 
 
+def test_prior_jitter_is_relative_to_the_kernels_scale():
+    # Issue 18: a fixed absolute jitter of 1e-8 swamped a kernel of variance 1e-10 (paths 10x too large) and
+    # vanished for one of 1e10. At well-separated inputs (no jitter needed) the same z now gives paths that
+    # scale with the kernel's standard deviation, to 1e-6: GPyTorch stores the variance as softplus^-1(1e-10),
+    # which reads back ~1e-8 off; the old jitter gave paths 10x too large.
+    x = np.array([0.0, 0.7, 2.0])
+    unit = K.sample_prior(K.squared_exponential(1.0, 1.0), x, 3, seed=0).paths
+    for variance in (1e-10, 1e10):
+        paths = K.sample_prior(K.squared_exponential(1.0, variance), x, 3, seed=0).paths
+        np.testing.assert_allclose(paths / np.sqrt(variance), unit, rtol=1e-6)
+    # 200 inputs at spacing 0.05: K is singular in float64, so the jitter policy runs. 200 paths: each point's
+    # mean square is 1 +- sqrt(2/200) = 0.1 (chi-square), so 0.5 is 5 sd; a jitter of 1e-8 at variance 1e-10
+    # would give a mean square of ~100.
+    grid = np.linspace(0, 10, 200)
+    for variance in (1e-10, 1.0, 1e10):
+        paths = K.sample_prior(K.squared_exponential(1.0, variance), grid, 200, seed=0).paths
+        assert abs(np.mean(paths**2) / variance - 1) < 0.5
+    with pytest.raises(ValueError, match="max_jitter"):
+        K.sample_prior(K.squared_exponential(), x, 3, max_jitter=2.0)
+
+
 def test_bad_arguments_name_the_culprit():
     with pytest.raises(ValueError, match="lengthscale"):
         K.squared_exponential(-1.0)

@@ -21,10 +21,10 @@ def test_gp_model_through_fit(backend, method):
                                                                                                num_samples=50)
     result = fit(gp_regression, (X, Y), method=method, backend=backend, progress_bar=False, seed=0,
                  num_prior_samples=10, learning_rate=0.05, **options)
-    post = {k: result.posterior[k][0, 0] for k in ("lengthscale", "variance", "noise")}
+    post = {k: result.posterior[k][0, 0] for k in ("lengthscale", "variance", "noise_variance")}
     kernel = K.squared_exponential(float(post["lengthscale"]), float(post["variance"]))
-    expected = log_marginal_likelihood(kernel, X, Y, float(post["noise"]) + 1e-6)
+    expected = log_marginal_likelihood(kernel, X, Y, float(post["noise_variance"]) + 1e-6)
     np.testing.assert_allclose(np.sum(result.log_likelihood["y"][0, 0]), expected, rtol=1e-4)
-    summary = az.summary(result.to_inference_data(), var_names=["lengthscale", "noise"])
+    summary = az.summary(result.to_inference_data(), var_names=["lengthscale", "noise_variance"])
     assert 0.5 < summary.loc["lengthscale", "mean"] < 3.0
-    assert summary.loc["noise", "mean"] < 0.2
+    assert summary.loc["noise_variance", "mean"] < 0.2

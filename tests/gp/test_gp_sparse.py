@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pgm_ppl.gp import kernels as K
-from pgm_ppl.gp.exact import posterior, train
-from pgm_ppl.gp.sparse import predict_svgp, train_svgp
+from pgm_ppl.gp.exact import train
+from pgm_ppl.gp.sparse import train_svgp
 
 
 def _data(n, seed):
@@ -21,10 +21,10 @@ def test_svgp_matches_exact_gp_posterior():
     x, y = _data(2000, 0)
     exact = train(K.squared_exponential(), x, y, noise_variance=0.1, max_iter=50)
     grid = np.linspace(0.5, 9.5, 30)
-    reference = posterior(exact.kernel, x, y, exact.noise_variance, grid, full_cov=False)
+    reference = exact.predict(grid)
     sparse = train_svgp(K.squared_exponential(), x, y, num_inducing=20, batch_size=500, num_epochs=40,
                         learning_rate=0.05, seed=0, dtype=torch.float64)
-    pred = predict_svgp(sparse, grid)
+    pred = sparse.predict(grid)
     # 20 inducing points summarise a smooth 1-D function: the means agree to well under the noise 0.3. The gap is
     # not Monte Carlo error but approximation plus optimisation (160 Adam steps at lr 0.05, no decay), so 0.05 is a
     # stated accuracy: 2.5-3 exact posterior sds (0.017-0.021 on this grid); 0.03-0.035 is typical.
@@ -40,7 +40,7 @@ def test_svgp_trains_on_a_million_points():
     result = train_svgp(K.squared_exponential(), x, y, num_inducing=32, batch_size=2048, num_epochs=0.25,
                         learning_rate=0.05, seed=0)
     assert result.steps == 123
-    pred = predict_svgp(result, np.linspace(1, 9, 9))
+    pred = result.predict(np.linspace(1, 9, 9))
     # a throughput test: 123 steps do not converge, so the mean is asked only to be within half the noise sd (0.3)
     # of the truth, 5-9 of its own posterior sds (0.016-0.03); 0.044 is typical
     np.testing.assert_allclose(pred.mean, np.sin(np.linspace(1, 9, 9)), atol=0.15)
