@@ -31,12 +31,18 @@ def test_topics_recovered_up_to_permutation(corpus_and_fits):
     corpus, ours, reference = corpus_and_fits
     sk_topics = reference.components_ / reference.components_.sum(1, keepdims=True)
     ours_err, sk_err = _matched_l1(ours.topics, corpus.topics), _matched_l1(sk_topics, corpus.topics)
-    assert ours_err.max() < 0.15  # total-variation distance < 0.075 per topic
+    # two runs of batch CAVI on the same objective from different random initialisations, so not equal: measured
+    # L1 errors 0.040-0.063 per topic (scikit-learn's mean 0.056). The bounds: total variation < 0.075 per topic, and
+    # no worse on average than scikit-learn by more than half its error plus 0.02 (a topic-sized failure, one topic
+    # merged into another, costs ~1.5 in L1 and is far outside both)
+    assert ours_err.max() < 0.15
     assert ours_err.mean() < 1.5 * sk_err.mean() + 0.02
 
 
 def test_perplexity_comparable_to_sklearn(corpus_and_fits):
     corpus, ours, reference = corpus_and_fits
+    # same objective, different initialisations: measured 7e-5 relative; 2% separates a local optimum of similar
+    # quality from a failed fit (a corpus perplexity of ~V = 100 for uniform topics against ~40 here)
     assert abs(ours.perplexity(corpus.counts) / reference.perplexity(corpus.counts) - 1) < 0.02
 
 

@@ -47,6 +47,9 @@ def test_density_path_is_the_displacement_interpolation(solved_1d):
         assert abs(h @ CENTRES - ref @ CENTRES) < 1.0 / N
         sd, sd_ref = np.sqrt(h @ CENTRES**2 - (h @ CENTRES) ** 2), np.sqrt(ref @ CENTRES**2 - (ref @ CENTRES) ** 2)
         assert abs(sd - sd_ref) < 1.0 / N
+        # the two bounds above allow an L1 gap up to ~0.2 (a Gaussian of sd 0.07 moved or widened by dx = 1/64);
+        # measured 0.036, 0.068 and 0.043 at t = 1/4, 1/2, 3/4, so 0.1 (1.5x the largest) catches a scheme that is
+        # off in shape while right in mean and spread
         assert np.abs(h - ref).sum() < 0.1
 
 
