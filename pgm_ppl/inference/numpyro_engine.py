@@ -90,16 +90,20 @@ def run_svi(model: Callable, guide: str | Callable, args: tuple, kwargs: dict, *
     params = svi.get_params(state)
     draws = 1 if guide_name == "auto_delta" else num_samples
     sites = structure.names("latent", "deterministic")
-    if guide_name is not None:  # an autoguide's __call__ gives its training-time draw; sample its posterior
+    if isinstance(guide, autoguide.AutoGuide):
+        # ours or the user's (a flow guide): an autoguide's __call__ gives its training-time draw, and its
+        # sample_posterior draws every sample in one vectorised pass (Predictive's guide route compiles a loop)
         guide_key, sample_key = jax.random.split(sample_key)
         latents = guide.sample_posterior(guide_key, params, *args, sample_shape=(draws,), **kwargs)
         predictive = Predictive(model, posterior_samples=latents, return_sites=sites)
     else:
-        predictive = Predictive(model, guide=guide, params=params, num_samples=draws, return_sites=sites)
+        predictive = Predictive(model, guide=guide, params=params, num_samples=draws, return_sites=sites,
+                                parallel=True)
     samples = predictive(sample_key, *args, **kwargs)
     posterior = {name: to_numpy(samples[name])[None] for name in sites if name in samples}
     return {"posterior": posterior, "losses": losses, "guide": guide,
-            "params": {name: to_numpy(value) for name, value in params.items()}}
+            # a flow guide's parameters are nested (stax layers: lists of tuples of arrays): converted leaf by leaf
+            "params": {name: jax.tree_util.tree_map(to_numpy, value) for name, value in params.items()}}
 
 
 def predictive(model: Callable, args: tuple, kwargs: dict, *, seed: int, posterior: dict | None = None,
