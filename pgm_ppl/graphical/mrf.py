@@ -23,6 +23,7 @@ colouring at once (same-colour sites are conditionally independent), so a sweep 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -31,7 +32,7 @@ import scipy.sparse as sp
 from scipy.special import softmax
 
 from pgm_ppl.core._stack import user_stacklevel
-from pgm_ppl.core.convergence import check_tol_rule, has_converged, warn_not_converged
+from pgm_ppl.core.convergence import ConvergenceWarning, check_tol_rule, has_converged, warn_not_converged
 
 from .factors import Factor, FactorGraph
 
@@ -300,6 +301,14 @@ def gibbs_sample(mrf: PairwiseMRF, num_samples: int, *, num_chains: int = 4, num
         Independent chains run side by side.
     init
         Initial states, shape ``(num_chains, n)``; by default uniform random from ``seed``.
+
+    Warns
+    -----
+    pgm_ppl.core.ConvergenceWarning
+        When ``pairwise`` has ``-inf`` entries (hard constraints) and the chains disagree (the Gelman-Rubin
+        :math:`\\hat R` of a state indicator above 1.1, Gelman & Rubin 1992): single-site updates cannot cross a
+        hard constraint (an equality constraint keeps every chain at its start), so the chain is reducible and its
+        marginals are those of where it started, not of :math:`p`.
     """
     for name, value, low in (("num_samples", num_samples, 1), ("num_chains", num_chains, 1),
                              ("num_warmup", num_warmup, 0), ("thin", thin, 1)):
@@ -326,4 +335,26 @@ def gibbs_sample(mrf: PairwiseMRF, num_samples: int, *, num_chains: int = 4, num
         kept = sweep - int(num_warmup)
         if kept >= 0 and kept % int(thin) == 0:
             out[:, kept // int(thin)] = x
+    if np.isneginf(mrf.pairwise).any() and c > 1:
+        _warn_if_chains_disagree(out, k, mrf.names)
     return GibbsResult(out, k)
+
+
+def _warn_if_chains_disagree(samples: np.ndarray, num_states: int, names: tuple[str, ...]) -> None:
+    """ConvergenceWarning when a state indicator's Gelman-Rubin R-hat across chains exceeds 1.1 (infinite when
+    every chain is constant but they differ: a reducible chain)."""
+    draws = samples.shape[1]
+    indicator = (samples[..., None] == np.arange(num_states)).astype(np.float64)   # (chains, draws, n, K)
+    means = indicator.mean(1)
+    within = indicator.var(1, ddof=1).mean(0) if draws > 1 else np.zeros(means.shape[1:])
+    between = draws * means.var(0, ddof=1)
+    pooled = (draws - 1) / draws * within + between / draws
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_hat = np.where(pooled > 0, np.sqrt(pooled / within), 1.0)
+    if (r_hat > 1.1).any():
+        site = int(np.argwhere(r_hat > 1.1)[0][0])
+        warnings.warn(f"gibbs_sample: the chains disagree (R-hat {float(r_hat.max()):.3g} > 1.1 at site "
+                      f"{names[site]!r}) and pairwise has -inf entries: single-site Gibbs cannot cross a hard "
+                      "constraint, so the chains may be stuck where they started and the marginals wrong; use "
+                      "the junction tree or belief propagation, or finite penalties.", ConvergenceWarning,
+                      stacklevel=user_stacklevel())

@@ -1,11 +1,13 @@
 """Mean-field and Gibbs sampling for pairwise MRFs against exact junction-tree marginals."""
 
 import itertools
+import warnings
 
 import arviz as az
 import numpy as np
 import pytest
 
+from pgm_ppl.core.convergence import ConvergenceWarning
 from pgm_ppl.graphical import JunctionTree, PairwiseMRF, gibbs_sample, ising_grid, mean_field, potts_grid
 
 
@@ -140,3 +142,20 @@ def test_mean_field_with_impossible_states_and_hard_constraints():
         mean_field(hard)
     with pytest.raises(ValueError, match="init: expected non-negative finite rows"):
         mean_field(mrf, init=np.array([[0.0, 0.0], [0.5, 0.5]]))
+
+
+def test_gibbs_warns_when_hard_constraints_leave_the_chains_stuck():
+    """Issue 18 (silent wrong answers): with an equality constraint (pairwise -inf off the diagonal) single-site
+    Gibbs never moves, so 2 chains started at (0, 0) and (1, 1) report marginals (0.5, 0.5) where the exact ones are
+    (0.426, 0.574). It now warns; with a hard constraint the chains can get around (only the pair (0, 1) forbidden)
+    they mix, and it does not."""
+    hard = PairwiseMRF(np.array([[0.0, 0.5], [0.2, 0.0]]), [[0, 1]], np.array([[[0.0, -np.inf], [-np.inf, 0.0]]]))
+    with pytest.warns(ConvergenceWarning, match=r"chains disagree \(R-hat inf > 1.1 at site 'x0'\)"):
+        res = gibbs_sample(hard, 200, num_chains=2, init=np.array([[0, 0], [1, 1]]), seed=0)
+    np.testing.assert_array_equal(res.marginals()[:, 1], [0.5, 0.5])
+    passable = PairwiseMRF(hard.unary, hard.edges, np.array([[[0.0, -np.inf], [0.0, 0.0]]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = gibbs_sample(passable, 2000, num_chains=2, init=np.array([[0, 0], [1, 1]]), seed=0)
+    marg, _ = _exact_marginals(passable)
+    assert np.all(np.abs(res.marginals() - marg) < 4 * _mcse(res.samples, 2))
