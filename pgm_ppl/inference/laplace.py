@@ -21,6 +21,7 @@ from scipy.special import expit
 
 from pgm_ppl.backend import to_backend, to_numpy, use_backend
 from pgm_ppl.core.convergence import check_tol_rule, has_converged
+from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky
 from pgm_ppl.core.optimize import find_mode
 from pgm_ppl.core.result import Fit
 from pgm_ppl.inference.inputs import model_inputs
@@ -115,7 +116,10 @@ def laplace(model: Callable, data: Any = None, *, num_samples: int = 1000, seed:
         flat, unravel = ravel_pytree(info.param_info.z)
         approx = laplace_approximation(lambda u: -info.potential_fn(unravel(u)), np.asarray(flat))
         noise = np.random.default_rng(seed).standard_normal((num_samples, len(flat)))
-        draws = approx.mode + noise @ np.linalg.cholesky(approx.cov).T
+        root = cholesky(approx.cov, name="covariance H^-1 of the Laplace approximation",
+                        fix="the Hessian at the mode is nearly singular; reparameterise or add prior information",
+                        max_jitter=ROUNDING_JITTER)
+        draws = approx.mode + noise @ root.T
         constrained = jax.vmap(lambda u: info.postprocess_fn(unravel(u)))(jnp.asarray(draws))
     posterior = {name: to_numpy(value)[None] for name, value in constrained.items()}
     dims = {name: [f"{name}_dim_{i}" for i in range(value.ndim - 2)] for name, value in posterior.items()}
