@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pgm_ppl.core.linalg import cholesky, gaussian_kl, log_det_from_cholesky  # noqa: F401 (gaussian_kl: re-exported by pgm_ppl.cavi)
+# gaussian_kl is re-exported by pgm_ppl.cavi
+from pgm_ppl.core.linalg import cholesky, gaussian_kl, log_det_from_cholesky  # noqa: F401
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from pgm_ppl.core.convergence import ConvergenceWarning
-from pgm_ppl.ot import (OTConvergenceWarning, batched_cost_matrix, convolutional_barycenter, displacement_interpolation_1d,
-                        entropic_barycenter, exact_ot, free_support_barycenter, mccann_interpolation, monge_brute_force,
-                        sinkhorn_batched)
+from pgm_ppl.ot import (OTConvergenceWarning, batched_cost_matrix, convolutional_barycenter,
+                        displacement_interpolation_1d, entropic_barycenter, exact_ot, free_support_barycenter,
+                        mccann_interpolation, monge_brute_force, sinkhorn_batched)
 
 
 @pytest.fixture(scope="module")
