@@ -20,7 +20,9 @@ def test_matches_scikit_learn():
     np.testing.assert_allclose(ours.log_marginal_likelihood, reference.log_marginal_likelihood_value_, rtol=1e-6)
     np.testing.assert_allclose(ours.mode, reference.base_estimator_.f_cached, rtol=1e-5, atol=1e-6)
     grid = np.linspace(-3, 3, 20)[:, None]
-    # probit approximation vs scikit-learn's erf expansion of the same integral: a few 1e-3 apart
+    # MacKay's probit approximation vs scikit-learn's erf expansion of the same logistic-Gaussian integral. The
+    # expansion is near exact; the approximation's worst case over every (mean, variance) is 0.0173 (200-node
+    # Gauss-Hermite over variances 1e-3..1e3, at variance ~130), so 2e-2 is that bound; 2.3e-3 is measured here.
     np.testing.assert_allclose(ours.predict_proba(grid), reference.predict_proba(grid)[:, 1], atol=2e-2)
 
 
@@ -36,7 +38,12 @@ def test_variational_and_laplace_agree():
     laplace = laplace_classification(kernel, X, Y)
     variational = variational_classification(kernel, X, Y, num_steps=300)
     grid = np.linspace(-2.5, 2.5, 20)[:, None]
-    # different links (logistic vs probit) and approximations: the class probabilities differ by < 0.15
+    # Not an approximation error: Laplace fits the logistic link and the variational fit the probit link under the
+    # same prior, and the two likelihoods themselves differ by up to max_f |sigma(f) - Phi(f)| = 0.117 (at
+    # |f| ~ 1.2); the fitted probabilities differ by 0.106 at most (measured), so 0.15 is that link gap plus room
+    # for the two approximations (Laplace's mode vs q's mean), not a Monte Carlo tolerance (everything is
+    # deterministic: quadrature ELBO, full-batch Adam). The decisions agree on all 20 points (measured); > 0.9
+    # allows two of them to flip where p is within 0.06 of 0.5.
     np.testing.assert_allclose(variational.predict_proba(grid), laplace.predict_proba(grid), atol=0.15)
     assert np.mean((variational.predict_proba(grid) > 0.5) == (laplace.predict_proba(grid) > 0.5)) > 0.9
     assert variational.losses[-1] < variational.losses[0]

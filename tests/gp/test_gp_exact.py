@@ -64,16 +64,31 @@ def test_training_reaches_scikit_learns_optimum(optimizer, steps):
     result = train(K.squared_exponential(), X, Y, noise_variance=NOISE, optimizer=optimizer, max_iter=steps,
                    learning_rate=0.05, num_restarts=2, seed=0)
     assert result.restart_values.shape == (3,)
-    np.testing.assert_allclose(result.log_marginal_likelihood, gpr.log_marginal_likelihood_value_, atol=1e-3)
-    np.testing.assert_allclose(result.noise_variance, gpr.kernel_.k2.noise_level, rtol=2e-2)
+    # Both optimisers reach scikit-learn's optimum to ~1e-12 in the LML (measured). scikit-learn's L-BFGS-B stops
+    # when the relative change falls below factr * eps = 1e7 * 2.2e-16, i.e. ~5e-8 at |LML| ~ 22, so 1e-6 is 20x
+    # its own stopping accuracy (was 1e-3). At the optimum -d^2 LML / d(log noise)^2 = 25.6, so an LML within
+    # 1e-6 pins log noise to sqrt(2e-6 / 25.6) = 2.8e-4 with the kernel held fixed; rtol 2e-3 (was 2e-2) leaves 7x
+    # for its correlation with the kernel's parameters; measured 1e-7.
+    np.testing.assert_allclose(result.log_marginal_likelihood, gpr.log_marginal_likelihood_value_, atol=1e-6)
+    np.testing.assert_allclose(result.noise_variance, gpr.kernel_.k2.noise_level, rtol=2e-3)
     assert result.losses[-1] <= result.losses[0]
 
 
 def test_conjugate_gradient_path_agrees_with_cholesky():
     result = train_cg(K.squared_exponential(), X, Y, noise_variance=NOISE, num_steps=60, learning_rate=0.1)
     best = train(K.squared_exponential(), X, Y, noise_variance=NOISE, max_iter=100)
-    # Adam with stochastic log-determinants stops near, not at, the optimum of eq. (4.22).
-    assert result.log_marginal_likelihood > best.log_marginal_likelihood - 0.5
+    # The reported value is an SLQ estimate at the CG run's parameters: its error against the exact (4.22) there
+    # is bounded as in test_conjugate_gradient_log_marginal_likelihood_at_scale (sd <= sqrt(2 / t) / 2 *
+    # ||K - LL^T||_F / noise, here ~4e-4; |error| < 4 sd).
+    exact_there = log_marginal_likelihood(result.kernel, X, Y, result.noise_variance)
+    L = result.kernel(torch.as_tensor(X)).pivoted_cholesky(rank=CGOptions().preconditioner_rank).detach()
+    residual = torch.linalg.matrix_norm(torch.as_tensor(K.gram(result.kernel, X)) - L @ L.T).item()
+    sd = 0.5 * np.sqrt(2 / CGOptions().num_probes) * residual / result.noise_variance
+    assert abs(result.log_marginal_likelihood - exact_there) < 4 * sd
+    # Adam with stochastic log-determinants stops near, not at, the optimum of eq. (4.22): 3.5e-3 below it after
+    # 60 steps (measured). 0.5 is an optimiser budget, not a derived bound: the LML climbs 3.8 nats from the start
+    # (-26.1) to the optimum (-22.3), and the run must recover 87% of that.
+    assert exact_there > best.log_marginal_likelihood - 0.5
 
 
 @pytest.fixture(scope="module")

@@ -26,5 +26,10 @@ def test_gp_model_through_fit(backend, method):
     expected = log_marginal_likelihood(kernel, X, Y, float(post["noise_variance"]) + 1e-6)
     np.testing.assert_allclose(np.sum(result.log_likelihood["y"][0, 0]), expected, rtol=1e-4)
     summary = az.summary(result.to_inference_data(), var_names=["lengthscale", "noise_variance"])
+    # The exact check is the evidence identity above; these two are sanity ranges that the data moved the
+    # posterior, not Monte Carlo comparisons (no reference posterior is computed). Measured posterior means:
+    # lengthscale 0.87 (NUTS, sd 0.20, ESS 32: MCSE 0.035) and 0.91 (SVI), noise variance 0.031 and 0.028
+    # (MCSE ~0.0013; the data's noise variance is 0.2^2 = 0.04). The bounds sit > 10 MCSE away from those, and
+    # 0.2 is below the prior mean of the noise variance, exp(-2 + 1/2) = 0.22, which a fit ignoring y returns.
     assert 0.5 < summary.loc["lengthscale", "mean"] < 3.0
     assert summary.loc["noise_variance", "mean"] < 0.2
