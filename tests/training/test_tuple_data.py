@@ -52,7 +52,10 @@ def test_train_on_tuple_data_fits_the_least_squares_line():
     fit = train(module, (x, y), num_steps=600, batch_size=100, learning_rate=0.05, validation_data=held_out,
                 validate_every=100, progress_bar=False, dtype=torch.float64)
     slope, intercept = np.polyfit(x[:, 0], y, 1)
-    # The maximum-likelihood line is the least-squares line; Adam with mini-batches ends within its noise.
+    # The maximum-likelihood line is the least-squares line; Adam with mini-batches ends within its noise. 0.05 is
+    # measured, not derived: over 12 training seeds the final (a, b) sit at rms 0.007 and 0.014 from least squares
+    # (epochs without replacement cancel most of the batch noise that a per-step AR(1) bound, 0.05, assumes), so
+    # it is 7 and 3.6 of those. Rows of x paired with another row's y would fit a slope near 0, missing by 2.
     assert module.a.item() == pytest.approx(slope, abs=0.05)
     assert module.b.item() == pytest.approx(intercept, abs=0.05)
     assert fit.log_likelihood["x"].shape == (1, 1, 100)
