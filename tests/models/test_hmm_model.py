@@ -41,7 +41,7 @@ def test_nuts_recovers_a_gaussian_hmm_and_reports_per_sequence_log_likelihood(ba
         mcse = az.mcse(draws_of.to_dataset())[name].values
         tolerance = Z_TRUTH * np.hypot(draws_of.std(("chain", "draw")).values, mcse)
         np.testing.assert_array_less(error, tolerance, err_msg=name)
-    if chains > 1:  # BDA3's R-hat threshold (not derived); chains on swapped states (mu -1.5 vs 1.5) give > 5
+    if chains > 1:  # BDA3 R-hat threshold (not derived); two chains on swapped states give 1.83 (rank-normalised)
         assert float(az.rhat(idata, var_names=["mu"])["mu"].max()) < 1.05
     assert int(idata.sample_stats["diverging"].sum()) == 0
     loglik = idata.log_likelihood["x"]
