@@ -43,7 +43,10 @@ def test_lower_bound_increases_and_finds_three_clusters():
     assert result.converged
     assert np.all(np.diff(result.lower_bounds) > -1e-8)
     assert result.num_clusters == 3
-    assert np.sort(result.weights)[-3:].sum() > 0.97  # the empty sticks keep ~alpha/(N+alpha) mass each
+    # an empty stick k takes E[V_k] = 1 / (2 + N_{>k}) (alpha = 1) of the mass left: 1/122 of 0.665 between used
+    # sticks here, and the tail past the last used stick holds 1/62 of its 0.33 (0.011 in all, top three 0.989);
+    # 0.97 fails once a fourth cluster holds 4 of the 180 points (0.022)
+    assert np.sort(result.weights)[-3:].sum() > 0.97
 
 
 def test_bad_responsibilities():
