@@ -117,6 +117,10 @@ def _check_binary_data(options: Any) -> None:
         raise UsageError(f"--set threshold={threshold:g}: binarising at it makes every value of {name} "
                          f"{int(above.all())} ({values}); {options.model} models binary images: use --data "
                          "binarized_digits or digits, or a threshold inside the data's range.")
+    if not binary:
+        print(f"pgm-ppl: note: {options.model} binarises {name} at threshold={threshold:g} inside the model, so the "
+              "sample metrics in metrics.json set its 0/1 samples against the raw held-out rows; for binary held-out "
+              "rows binarise the data first (digits: --data binarized_digits).", file=sys.stderr)
 
 
 def run_train_text(options: Any) -> int:
@@ -205,12 +209,19 @@ def _write_text_outputs(out: Path, module: Any, fit: Any, corpus: Any, seed: int
 
 
 def run_compare_any(options: Any) -> int:
-    """``pgm-ppl compare``: array runs only (:func:`pgm_ppl.cli_train.run_compare`); a text run is refused."""
+    """``pgm-ppl compare``: array runs only (:func:`pgm_ppl.cli_train.run_compare`); a text run is refused, and so
+    is ``--data`` naming a fixed dataset (the same rows whatever ``--seed``) that a run trained on."""
+    from pgm_ppl.data import REAL_DATASETS
+
     for run_dir in options.run_dirs:
         spec = _read_spec(Path(run_dir))
         if _is_text_model(spec["model"]):
             raise UsageError(f"{run_dir}: a {spec['model']} run of text; compare ranks runs of arrays by held-out "
                              "elpd. A text run's test bits per character are in its metrics.json.")
+        if options.data in REAL_DATASETS and spec.get("source") == options.data:
+            raise UsageError(f"--data {options.data}: run {Path(run_dir).name!r} trained on these rows, so they "
+                             "would reward overfitting (a fixed dataset: --seed does not change its rows); omit "
+                             "--data to compare on the runs' shared held-out rows.")
     return run_compare(options)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pgm_ppl.data.embedded import DATASETS, load_embedded
+from pgm_ppl.data.embedded import DATASETS, REAL_DATASETS, load_embedded
 from pgm_ppl.data.files import SUFFIXES, check_readable, load_file
 from pgm_ppl.data.images import (BINARIZATION_THRESHOLD, DIGITS_LEVELS, dequantize_digits, load_binarized_digits,
                                  load_idx)
@@ -31,6 +31,6 @@ def load_data(source: str | Path, *, seed: int = 0, num_samples: int = 1000) -> 
     return load_embedded(source)  # raises DataError listing the dataset names
 
 
-__all__ = ["BINARIZATION_THRESHOLD", "DATASETS", "DIGITS_LEVELS", "SUFFIXES", "DataError", "DataTable", "DataWarning",
+__all__ = ["BINARIZATION_THRESHOLD", "DATASETS", "DIGITS_LEVELS", "REAL_DATASETS", "SUFFIXES", "DataError", "DataTable", "DataWarning",
            "check_readable", "dequantize_digits", "load_binarized_digits", "load_data", "load_embedded", "load_file",
            "load_idx"]

@@ -83,6 +83,9 @@ _GENERATED: dict[str, tuple[Callable, str]] = {
 DATASETS: dict[str, str] = {name: text for name, (_, text) in {**_REAL, **_GENERATED}.items()}
 """Every embedded dataset name with a one-line description."""
 
+REAL_DATASETS: tuple[str, ...] = tuple(_REAL)
+"""The fixed datasets (the same rows whatever the seed), as opposed to the seeded generators."""
+
 
 def load_embedded(name: str, *, seed: int = 0, num_samples: int = 1000) -> DataTable:
     """Load an embedded dataset by name; generated ones draw ``num_samples`` points from ``seed``.

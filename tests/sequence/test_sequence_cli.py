@@ -80,6 +80,12 @@ def test_binary_models_refuse_data_they_would_mangle(tmp_path, capsys):
             "binarized_digits") in capsys.readouterr().err
     assert main(["train", "vae", "--data", "moons", "--out", str(tmp_path / "v")]) == 2
     assert "--set threshold=8: binarising at it makes every value of moons 0" in capsys.readouterr().err
+    from argparse import Namespace
+
+    from pgm_ppl.cli_text import _check_binary_data
+
+    _check_binary_data(Namespace(model="vae", data="digits", seed=0, num_data=2000, set=[]))  # checks, trains nothing
+    assert "note: vae binarises digits at threshold=8 inside the model" in capsys.readouterr().err
     assert not (tmp_path / "m").exists() and not (tmp_path / "v").exists()
 
 
@@ -108,3 +114,13 @@ def test_nplm_and_lstm_train_on_a_text_file(text_run, tmp_path, model, capsys):
     capsys.readouterr()
     assert main(["sample", str(out), "--prompt", "the", "--greedy", "--length", "5"]) == 0
     assert capsys.readouterr().out.startswith("the")
+
+
+def test_compare_refuses_a_fixed_dataset_a_run_trained_on(tmp_path, capsys):
+    out = tmp_path / "vae"
+    assert main(["train", "vae", "--data", "binarized_digits", "--out", str(out), "--steps", "1", "--batch-size",
+                 "64", "--set", "hidden_features=4", "--set", "latent_features=2"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), "--data", "binarized_digits", "--seed", "5"]) == 2
+    assert "--data binarized_digits: run 'vae' trained on these rows, so they would reward overfitting" in \
+        capsys.readouterr().err
