@@ -58,13 +58,17 @@ class DPMixturePrior:
     reg_covar: float = 1e-6
 
 
-def default_prior(X: np.ndarray, num_components: int, alpha: float | None = None) -> DPMixturePrior:
+def default_prior(X: np.ndarray, num_components: int, alpha: float | None = None, *,
+                  reg_covar: float = 1e-6) -> DPMixturePrior:
     """scikit-learn's defaults: alpha = 1/K, m0 = data mean, kappa0 = 1, nu0 = d, W0^-1 = data covariance
-    (:func:`~pgm_ppl.core.conjugate.empirical_covariance_prior`, floored so a constant column stays proper)."""
+    (:func:`~pgm_ppl.core.conjugate.empirical_covariance_prior`: floored so a constant column stays proper, and
+    carrying the prior's nu0 pseudo-observations' share of the ``reg_covar`` ridge, so the bound cannot fall on
+    constant data)."""
     X = _data(X)
     d = X.shape[1]
     a = 1.0 / num_components if alpha is None else float(alpha)
-    return DPMixturePrior(a, X.mean(0), 1.0, float(d), empirical_covariance_prior(X))
+    covariance_prior = empirical_covariance_prior(X, dof=d, reg_covar=reg_covar)
+    return DPMixturePrior(a, X.mean(0), 1.0, float(d), covariance_prior, reg_covar)
 
 
 @dataclass(frozen=True)
