@@ -77,6 +77,8 @@ def test_baum_welch_categorical_is_valid_or_names_the_impossible_step(problem):
 @SETTINGS
 @given(data=data_matrices(max_cols=2), num_states=st.integers(1, 3))
 @example(data=("scaled_up", 1e8 + np.array([[0.0], [1.0], [0.0], [1.0]])), num_states=1)
+@example(data=("two_rows", np.array([[0.0, 1.5], [2.7405457e-36, 1.5]], np.float32)), num_states=3)   # see below
+@example(data=("scaled_up", np.array([[0.0, 0.0], [0.0, 0.0], [1e8, 0.0]], np.float32)), num_states=1)  # see below
 def test_baum_welch_gaussian_is_valid_or_names_the_argument(data, num_states):
     kind, X = data
     d = X.shape[1]
@@ -376,3 +378,28 @@ def test_mean_field_is_a_valid_lower_bound_or_names_the_potentials(problem):
     log_z = float(np.logaddexp.reduce(log_p))
     assert result.elbo <= log_z + 1e-9 * max(abs(log_z), 1.0), (result.elbo, log_z)
     assert_converged_flag(result)
+
+
+def test_gaussian_hmm_m_step_returns_a_constant_column_exactly():
+    """Regression (issue 18, found by the property above): with a constant column of 1.5 beside a column at 1e-36,
+    the M-step's weighted mean came out one ulp below 1.5 in one state; squared, that ulp was a variance of 5e-32
+    against the floor's 9e-82, and the log-likelihood fell (here from 346.22 to 345.67). Means are now c + weighted
+    mean of (x - c), exact for a constant column, and the log-likelihood never decreases."""
+    x = np.array([[[0.0, 1.5], [2.7405457e-36, 1.5]]])
+    model = GaussianHMM(np.full(3, 1 / 3), np.full((3, 3), 1 / 3), np.array([[0.3, 1.0], [-0.2, 2.0], [0.1, 1.7]]),
+                        np.full((3, 2), 4.0))
+    result = baum_welch(model, x, max_iter=6)
+    assert (result.model.means[:, 1] == 1.5).all()
+    assert (np.diff(result.log_likelihood) >= 0).all(), result.log_likelihood
+
+
+def test_gaussian_hmm_variance_floor_is_per_column():
+    """Regression (issue 18, found by the property above): the floor was 1e-9 x the mean variance of all columns, so
+    a column of zeros beside one in units of 1e8 was floored at 1.1e6, above its starting variance 1, and one
+    M-step lowered the log-likelihood from -60.7 to -80.9. Each column is now floored relative to its own scale
+    (its variance, else its mean square, else 1)."""
+    x = np.array([[[0.0, 0.0], [0.0, 0.0], [1e8, 0.0]]])
+    model = GaussianHMM(np.ones(1), np.ones((1, 1)), np.array([[1e7, 0.5]]), np.array([[1e16, 1.0]]))
+    result = baum_welch(model, x, max_iter=3)
+    np.testing.assert_allclose(result.model.variances, [[2e16 / 9, 1e-9]], rtol=1e-12)
+    assert (np.diff(result.log_likelihood) >= 0).all(), result.log_likelihood
