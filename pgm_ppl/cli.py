@@ -138,6 +138,7 @@ def _run_fit(options) -> int:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     inputs = entry.prepare(table)
     chains = 1 if options.method == "svi" else options.chains
+    _use_compilation_cache()  # before the first JAX program (the model's trace in _result_sizes)
     sizes = _result_sizes(entry, inputs, model_options)
     policy = _Pointwise.choose(options.pointwise, chains, options.samples, sizes)
     needed = policy.bytes(sizes, chains, options.samples)
@@ -146,7 +147,6 @@ def _run_fit(options) -> int:
             f"{chains} chains x ({options.warmup:,} warm-up + {options.samples:,} draws)")
     print(f"Fitting {entry.name} to {table.name} ({table.num_rows} rows) by {options.method}: {work}, "
           f"about {_size(needed)} of results...", flush=True)
-    _use_compilation_cache()
     from pgm_ppl.diagnostics import diagnose, save_plots  # JAX, PyTorch and ArviZ load only for real work
     from pgm_ppl.diagnostics.convert import write_netcdf
     from pgm_ppl.inference.fitting import fit
