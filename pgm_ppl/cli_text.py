@@ -1,6 +1,6 @@
 """The text branch of the ``pgm-ppl`` command: language models trained on a text file, and sampling text from them.
 
-``pgm-ppl train transformer --data FILE.txt --out DIR`` (or ``nplm``, ``lstm``: :data:`TEXT_MODELS`) reads the file as characters (a tokenizer of the characters
+``pgm-ppl train transformer --data FILE.txt --out DIR`` reads the file as characters (a tokenizer of the characters
 of its first 80%, an unknown-symbol class for the rest), cuts it into contiguous train/validation/test parts
 (80/10/10), trains the model on overlapping rows of ``context_length + 1`` characters with the one training engine,
 and writes, each file atomically: ``run.json`` (model, settings, tokenizer, the text's SHA-256 and the Python
@@ -19,29 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pgm_ppl.cli_train import (RUN_FORMAT, TRAINABLE, Trainable, UsageError, _atomic_write, _build_module,
+from pgm_ppl.cli_train import (RUN_FORMAT, TRAINABLE, UsageError, _atomic_write, _build_module,
                                _check_device, _check_out, _check_resumable, _check_settings, _finished, _make_run_dir,
                                _plot_losses, _read_spec, _split, _trainable, _write_json, run_compare, run_sample,
                                run_train)
 
-__all__ = ["TEXT_MODELS", "add_text_commands", "run_compare_any", "run_sample_any", "run_train_any", "run_train_text"]
+__all__ = ["add_text_commands", "run_compare_any", "run_sample_any", "run_train_any", "run_train_text"]
 
 TEXT_ENGINE = "text"
 BINARY_MODEL_BUILDS = ("pgm_ppl.deep_latent:vae", "pgm_ppl.sequence:made")  # models of 0/1 pixels
-
-# The text branch's own entries of the ``pgm-ppl train`` registry (beside cli_train's "transformer"); the
-# command imports this module before it reads the registry.
-TEXT_MODELS: dict[str, Trainable] = {
-    "nplm": Trainable("Bengio's neural probabilistic language model (an MLP on the last `window` characters' "
-                      "embeddings) of a text file (--data FILE.txt)", TEXT_ENGINE,
-                      {"context_length": 64, "window": 4, "embed_dim": 32, "hidden_features": 128,
-                       "learning_rate": 1e-3}, "pgm_ppl.sequence:nplm"),
-    "lstm": Trainable("LSTM language model of a text file (--data FILE.txt)", TEXT_ENGINE,
-                      {"context_length": 64, "embed_dim": 64, "hidden_features": 128, "num_layers": 1,
-                       "learning_rate": 1e-3}, "pgm_ppl.sequence:rnn_lm"),
-}
-for _name, _entry in TEXT_MODELS.items():
-    TRAINABLE.setdefault(_name, _entry)
 DEFAULT_NUM_SAMPLES = 1000  # array runs (cli_train's default)
 
 
