@@ -7,11 +7,14 @@ All functions take numpy arrays or torch tensors (the distances are differentiab
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 import ot
 import torch
+
+from pgm_ppl.core.convergence import warn_not_converged
 
 from ._checks import backend, check_points, check_positive
 from .closed_form import wasserstein_distance_empirical
@@ -108,6 +111,11 @@ def minibatch_ot_coupling(x0: Any, x1: Any) -> MinibatchCoupling:
     Returns
     -------
     MinibatchCoupling
+
+    Warns
+    -----
+    ConvergenceWarning
+        If the network simplex stops before optimality (pivot limit ``max(100_000, n^2/10)``).
     """
     x0, x1 = _pair(x0, x1)
     if x0.shape[0] != x1.shape[0]:
@@ -115,7 +123,14 @@ def minibatch_ot_coupling(x0: Any, x1: Any) -> MinibatchCoupling:
     nx = backend(x0, x1)
     n = x0.shape[0]
     C = nx.to_numpy(ot.dist(x0, x1))
-    plan = ot.emd(np.full(n, 1.0 / n), np.full(n, 1.0 / n), C)
+    max_iter = max(100_000, n * n // 10)  # the pivot limit of wasserstein_distance_empirical
+    with warnings.catch_warnings():  # POT's own unnamed UserWarning is replaced by the ConvergenceWarning below
+        warnings.filterwarnings("ignore", message="numItermax reached", category=UserWarning)
+        plan, log = ot.emd(np.full(n, 1.0 / n), np.full(n, 1.0 / n), C, numItermax=max_iter, log=True)
+    if int(log["result_code"]) != 1:  # stopped early or failed: the plan is a coupling but maybe not optimal
+        warn_not_converged("minibatch_ot_coupling (network simplex)", max_iter,
+                           hint=f"POT's ot.emd stopped with {log['warning']!r}; the pairs may not be an optimal "
+                                "assignment. Use smaller minibatches.")
     rows, cols = np.arange(n), np.argmax(plan, axis=1)
     cost = float(C[rows, cols].mean())
     if isinstance(x0, np.ndarray):

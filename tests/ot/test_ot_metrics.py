@@ -1,6 +1,7 @@
 """Sample metrics, minibatch couplings and batched torch Sinkhorn against scipy, scikit-learn and POT."""
 
 import re
+import warnings
 
 import numpy as np
 import ot
@@ -9,6 +10,7 @@ import torch
 from scipy import stats
 from sklearn.metrics.pairwise import rbf_kernel
 
+from pgm_ppl.core import ConvergenceWarning
 from pgm_ppl.ot import (
     batched_cost_matrix,
     energy_distance,
@@ -82,3 +84,16 @@ def test_metric_validation():
         energy_distance(np.zeros((4, 2)), np.zeros((4, 3)))
     with pytest.raises(ValueError, match=re.escape("'bandwidth' must be finite and > 0; got 0.0")):
         mmd_sq(np.zeros((4, 2)), np.ones((4, 2)), bandwidth=0.0)
+
+
+def test_minibatch_coupling_warns_when_the_simplex_stops_early(monkeypatch):
+    # the plan of a network simplex stopped at its pivot limit is a coupling but not an optimal assignment: warn
+    x0, x1 = np.random.default_rng(0).normal(size=(2, 64, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        exact = minibatch_ot_coupling(x0, x1)  # the default pivot limit reaches the optimum: no warning
+    real_emd = ot.emd
+    monkeypatch.setattr(ot, "emd", lambda a, b, C, numItermax, log: real_emd(a, b, C, numItermax=3, log=log))
+    with pytest.warns(ConvergenceWarning, match="minibatch_ot_coupling"):
+        stopped = minibatch_ot_coupling(x0, x1)
+    assert stopped.cost > exact.cost
