@@ -373,7 +373,9 @@ class _Objective(torch.nn.Module):
     def __init__(self, kernel: gpytorch.kernels.Kernel, noise_variance: float, use_cg: bool = False) -> None:
         super().__init__()
         self.kernel = kernel
-        self.raw_noise = torch.nn.Parameter(torch.tensor(math.log(math.expm1(noise_variance)), dtype=DTYPE))
+        # softplus^-1(v) = v + log(1 - e^-v): log(expm1(v)) overflowed for v > 709 (y in large units)
+        raw = noise_variance + math.log(-math.expm1(-noise_variance))
+        self.raw_noise = torch.nn.Parameter(torch.tensor(raw, dtype=DTYPE))
         self.use_cg = use_cg
 
     @property
@@ -416,8 +418,10 @@ def _optimise(obj: _Objective, x: torch.Tensor, y: torch.Tensor, optimizer: str,
     if optimizer == "adam":
         return _adam(obj, (x, y), num_steps, learning_rate)
     losses: list[float] = []
+    with torch.no_grad():  # the gradient scales with the objective: y in units of 1e8 gives an LML of ~1e16
+        scale = max(1.0, abs(float(obj(x, y))))
     opt = torch.optim.LBFGS(obj.parameters(), lr=1.0, max_iter=num_steps, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-9, tolerance_change=1e-12)
+                            tolerance_grad=_LBFGS_GRAD_TOL * scale, tolerance_change=_LBFGS_CHANGE_TOL)
     best = [math.inf, copy.deepcopy(obj.state_dict())]
 
     def closure() -> torch.Tensor:
@@ -445,6 +449,12 @@ def _optimise(obj: _Objective, x: torch.Tensor, y: torch.Tensor, optimizer: str,
     return losses
 
 
+_LBFGS_GRAD_TOL, _LBFGS_CHANGE_TOL = 1e-9, 1e-12
+"""L-BFGS's gradient tolerance, relative to the starting objective's magnitude (at least 1), and its change
+tolerance, absolute: torch applies it to the parameter step as well as to the loss change, and the parameters
+are unconstrained (softplus) coordinates whose scale does not depend on the data's units."""
+
+
 class _LostDefiniteness(Exception):
     """Raised inside the L-BFGS closure to stop the run at a trial point where Cholesky failed."""
 
@@ -463,11 +473,17 @@ def train(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, nois
     ----------
     optimizer
         ``"lbfgs"`` (``max_iter`` L-BFGS iterations with a strong-Wolfe line search, as scikit-learn's
-        L-BFGS-B) or ``"adam"`` (``max_iter`` full-batch steps at ``learning_rate``, as GPyTorch's examples).
+        L-BFGS-B; it stops when the gradient's largest entry falls below 1e-9 times the starting
+        :math:`\max(1, |\log p(y \mid X)|)`, or a step changes the loss or the unconstrained parameters by
+        less than 1e-12) or ``"adam"`` (``max_iter`` full-batch steps at ``learning_rate``, as GPyTorch's
+        examples).
         Adam runs through the training engine :func:`pgm_ppl.training.train` (the negative LML is the
         module's ``loss``); L-BFGS runs its own ``torch.optim.LBFGS`` loop, because its strong-Wolfe line
         search re-evaluates the objective through a closure several times per iteration, which the engine's
         one-evaluation-per-step loop does not express.
+
+    Standardise ``y`` first: the unconstrained coordinates are GPyTorch's softplus, linear above ~30, so a noise
+    or kernel variance of 1e15 (targets in units of 1e8) barely moves under either optimiser.
 
     Returns
     -------

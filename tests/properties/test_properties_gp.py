@@ -94,3 +94,17 @@ def test_lbfgs_on_constant_targets_returns_the_best_point_with_a_warning():
     assert np.isfinite(result.log_marginal_likelihood) and result.log_marginal_likelihood > start
     assert result.log_marginal_likelihood == pytest.approx(-result.losses.min(), rel=1e-12)  # the best point
     np.testing.assert_allclose(result.predict(x).mean, y, rtol=1e-6)  # interpolates the constant
+
+
+def test_noise_variances_far_from_one_are_accepted_or_named():
+    """Found by this suite's extreme scales: gp.train's softplus inverse log(expm1(v)) overflowed for v > 709
+    (a raw OverflowError), and train_svgp's GPyTorch noise floor of 1e-4 raised a raw RuntimeError for targets on
+    a 1e-8 scale; a negative SVGP noise variance was not checked at all."""
+    x = np.linspace(0.0, 10.0, 30)
+    result = train(squared_exponential(1.0, 1e16), x, 1e8 * np.sin(x), noise_variance=1e15, max_iter=5)
+    assert np.isfinite(result.log_marginal_likelihood) and result.noise_variance > 0
+    with pytest.raises(ValueError, match="noise_variance"):
+        train_svgp(squared_exponential(), x, np.sin(x), noise_variance=-1.0, num_inducing=5)
+    tiny = train_svgp(squared_exponential(), x, 1e-8 * np.sin(x), noise_variance=1e-18, num_inducing=5,
+                      batch_size=30, num_epochs=2.0, dtype=torch.float64)
+    assert 0 < float(tiny.likelihood.noise) < 1e-4  # below GPyTorch's old absolute floor
