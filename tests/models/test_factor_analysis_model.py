@@ -31,6 +31,10 @@ def test_covariance_matches_the_em_maximum_likelihood(nuts):
     em = fit_factor_analysis(DATA - DATA.mean(0), 2, tol=1e-12, max_iter=5000)
     em_cov = em.params.loadings @ em.params.loadings.T + np.diag(em.params.noise_variance)
     posterior_mean, posterior_sd = cov.mean(axis=(0, 1)), cov.std(axis=(0, 1))
-    # posterior mean vs MLE: they differ by O(1/N) (prior, posterior skew) -- allow 2 posterior sds
+    # posterior mean vs MLE: they differ by O(1/N) (prior, posterior skew) -- allow 2 posterior sds.
+    # NOTE (issue 17, reported to the lead): this pooled-sd tolerance hides a stuck chain. With seed 0, chain 1 sits
+    # at W[1, 1] = 0.003, 190 nats below the MLE (the positive-diagonal constraint traps a sign-flipped second
+    # column at the boundary); R-hat 1.83 and ESS 3 on cov[0, 2], whose chains' means are -0.51 and -0.06 (MLE
+    # -0.50). A derived bound (a few MCSE plus an O(1/N) bias) fails until the model or its initialisation is fixed.
     np.testing.assert_array_less(np.abs(posterior_mean - em_cov), 2 * posterior_sd + 1e-3)
     assert float(np.max(nuts.to_inference_data().posterior["psi"].std())) > 0
