@@ -48,6 +48,9 @@ class Trainable:
     build: str = ""
 
 
+# Neural models that accept 1-column data (realnvp's coupling layers need two halves).
+ONE_COLUMN_MODELS = ("maf", "nsf", "cnf", "ddpm", "ot_cfm", "i_cfm", "gmm")
+
 # Settings read by the training engine rather than by the model's factory.
 TRAINING_OPTIONS = ("learning_rate",)
 
@@ -153,8 +156,10 @@ def run_train(options: Any) -> int:
     out = Path(options.out)
     _check_out(out, options.resume)
     X_train, X_test, name = _split(options.data, options.seed, options.num_data)
-    if entry.engine == "train" and X_train.shape[1] < 2:
-        raise UsageError(f"--data {options.data}: {options.model} needs at least 2 columns, got {X_train.shape[1]}.")
+    # A coupling flow splits x into two halves; the other flows, flow matching and DDPM model 1-D data too.
+    if entry.engine == "train" and X_train.shape[1] < 2 and options.model not in ONE_COLUMN_MODELS:
+        raise UsageError(f"--data {options.data}: {options.model} needs at least 2 columns, got {X_train.shape[1]}"
+                         f" (for 1-column data use one of {', '.join(ONE_COLUMN_MODELS)}).")
     spec = {"format": RUN_FORMAT, "model": options.model, "features": int(X_train.shape[1]), "settings": settings,
             "data": name, "source": str(options.data), "num_data": options.num_data, "seed": options.seed,
             "steps": options.steps, "batch_size": options.batch_size}

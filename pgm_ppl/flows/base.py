@@ -20,18 +20,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyro
 import pyro.distributions as dist
 import torch
 import zuko
 from pyro.distributions.torch_transform import ComposeTransformModule
+from pyro.distributions.transforms.planar import ConditionedPlanar
+from pyro.distributions.transforms.radial import ConditionedRadial
+from pyro.distributions.transforms.sylvester import Sylvester
 from torch import nn
 
 from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core.validation import check_int
+from pgm_ppl.flows._rows import as_rows, reference_tensor
 from pgm_ppl.flows.zuko_transform import ZukoTransform
 
 __all__ = ["FlowModel", "realnvp"]
+
+# Pyro's layers whose inverse exists only for the layer's own outputs (read from its cache): no density of data.
+_CACHE_ONLY_INVERSE = (ConditionedPlanar, ConditionedRadial, Sylvester)
 
 
 class FlowModel(nn.Module):
@@ -54,7 +62,9 @@ class FlowModel(nn.Module):
     ``model(batch)`` observes each row of ``x`` (``batch`` is ``x`` of shape ``(n, features)``, or ``(x, c)``
     with ``c`` of shape ``(n, context_features)``) under the flow inside a ``"data"`` plate; with no guide the
     ELBO is exactly :math:`-\sum_n \log p_x(x_n)` (nats), so training by the ELBO is maximum likelihood.
-    ``log_prob`` is exact (``log_prob_kind = "exact"``).
+    ``log_prob`` is exact (``log_prob_kind = "exact"``). A flow with Pyro's planar, radial or Sylvester layers
+    has no inverse, so it has a density for its own latest samples only: it is a variational family (a guide),
+    and ``model``/``log_prob`` on data raise a ``ValueError`` saying so.
     """
 
     log_prob_kind = "exact"
@@ -72,6 +82,7 @@ class FlowModel(nn.Module):
         self.transforms = nn.ModuleList([t for t in parts if isinstance(t, nn.Module)])
         self._parts = parts
         self._seen_context: torch.Tensor | None = None  # the last observed batch's contexts (see sample)
+        self.invertible = not any(isinstance(t, _CACHE_ONLY_INVERSE) for t in parts)
         self.register_buffer("loc", torch.zeros(self.features))
         self.register_buffer("scale", torch.ones(self.features))
 
@@ -88,13 +99,31 @@ class FlowModel(nn.Module):
         return dist.TransformedDistribution(self.base(), parts)
 
     def _split(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if isinstance(batch, (tuple, list)):
-            x, context = batch
-            return x, context.to(x.dtype) if context.dtype != x.dtype else context
-        return batch, None
+        """``(x, context)`` as tensors of the flow's dtype and device: ``x`` of shape ``(n, features)``, ``context``
+        ``(n, context_features)`` or None. Raises a ``ValueError``/``TypeError`` naming the bad part."""
+        like = reference_tensor(self)
+        context = None
+        if (isinstance(batch, (tuple, list)) and len(batch) == 2
+                and all(isinstance(b, (torch.Tensor, np.ndarray)) for b in batch)):
+            batch, context = batch
+            if not self.context_features:
+                raise ValueError("context: expected None for this unconditional flow (context_features = 0), got a "
+                                 f"batch (x, context) with context of shape {tuple(context.shape)}.")
+            context = as_rows(context, self.context_features, like, "context")
+        x = as_rows(batch, self.features, like, "x")
+        if context is not None and context.shape[0] != x.shape[0]:
+            raise ValueError(f"context: expected {x.shape[0]} rows (one per row of x), got {context.shape[0]}.")
+        return x, context
+
+    def _check_invertible(self, what: str) -> None:
+        if not self.invertible:
+            raise ValueError(f"{what}: this flow has planar, radial or Sylvester layers (Pyro's), which have no "
+                             "inverse, so it has no density at given data; use it as a variational family "
+                             "(flow_guide) or fit data with maf, nsf, realnvp or cnf.")
 
     def model(self, batch: Any) -> None:
         """Pyro model: :math:`x_n \\sim p_x(\\cdot \\mid c_n)` independently for each row."""
+        self._check_invertible("model")
         x, context = self._split(batch)
         if context is not None:
             self._seen_context = context.detach()
@@ -102,9 +131,16 @@ class FlowModel(nn.Module):
             pyro.sample("x", self.distribution(context), obs=x)
 
     def log_prob(self, batch: Any) -> torch.Tensor:
-        """Exact :math:`\\log p_x(x_n \\mid c_n)` per row, shape ``(n,)``, in nats."""
+        """Exact :math:`\\log p_x(x_n \\mid c_n)` per row, shape ``(n,)``, in nats.
+
+        ``batch`` is ``x`` (a tensor or array of shape ``(n, features)``, cast to the flow's dtype) or ``(x, c)``.
+        """
         x, context = self._split(batch)
-        return self.distribution(context).log_prob(x)
+        try:
+            return self.distribution(context).log_prob(x)
+        except KeyError:  # Pyro's planar/radial inverse: a cache miss for points the flow did not produce
+            self._check_invertible("log_prob")
+            raise
 
     def sample(self, num_samples: int, context: torch.Tensor | None = None) -> torch.Tensor:
         """``num_samples`` draws :math:`T(u)`, shape ``(num_samples, features)``, from torch's current generator.
@@ -113,6 +149,14 @@ class FlowModel(nn.Module):
         drawn (with replacement) from those of the last batch :meth:`model` observed, so the draws follow the
         fitted marginal :math:`\\int p(x \\mid c)\\, \\hat p(c)\\, dc` (what ``train`` stores as generated samples).
         """
+        num_samples = check_int(num_samples, "num_samples")
+        if context is not None:
+            if not self.context_features:
+                raise ValueError("context: expected None for this unconditional flow (context_features = 0), got "
+                                 f"a tensor of shape {tuple(context.shape)}.")
+            context = as_rows(context, self.context_features, reference_tensor(self), "context")
+            if context.shape[0] != num_samples:
+                raise ValueError(f"context: expected {num_samples} rows (one per draw), got {context.shape[0]}.")
         if self.context_features and context is None:
             seen = self._seen_context
             if seen is None:

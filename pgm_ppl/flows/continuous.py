@@ -27,6 +27,8 @@ style maximum likelihood through :func:`pgm_ppl.training.train`).
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +41,7 @@ from torch import nn
 from torch.distributions import constraints
 
 from pgm_ppl.core.validation import check_choice, check_int, check_positive
+from pgm_ppl.flows._rows import as_rows, reference_tensor
 
 __all__ = ["ContinuousFlow", "ContinuousFlowModel", "SOLVERS", "divergence"]
 
@@ -146,7 +149,7 @@ class ContinuousFlow(TransformModule):
     ------
     ValueError, TypeError
         For an unknown ``solver``/``trace``/``probe``, ``features`` < 1, ``num_steps`` < 1, non-positive
-        tolerances, ``t0 == t1``, or a field that is not callable.
+        tolerances, a time that is not a finite number, ``t0 == t1``, or a field that is not callable.
     """
 
     domain = constraints.real_vector
@@ -167,7 +170,7 @@ class ContinuousFlow(TransformModule):
         self.rtol = check_positive(rtol, "rtol")
         self.trace = check_choice(trace, "trace", TRACES)
         self.probe = check_choice(probe, "probe", PROBES)
-        self.t0, self.t1 = float(t0), float(t1)
+        self.t0, self.t1 = _time(t0, "t0"), _time(t1, "t1")
         if self.t0 == self.t1:
             raise ValueError(f"t1: expected a time different from t0 = {self.t0}, got {self.t1}.")
         self.adjoint = bool(adjoint)
@@ -297,6 +300,17 @@ class ContinuousFlow(TransformModule):
         return x
 
 
+def _time(value: Any, name: str) -> float:
+    """``value`` as a finite float time, or a ``TypeError``/``ValueError`` naming ``name``."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number (a time), got {value!r} ({type(value).__name__}).")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite time, got {value}.")
+    return float(value)
+
+
 def _span(x: torch.Tensor, t_start: float, t_end: float) -> torch.Tensor:
     """The times ``(t_start, t_end)`` as a tensor of ``x``'s dtype and device."""
     return torch.tensor([t_start, t_end], dtype=x.dtype, device=x.device)
@@ -346,11 +360,21 @@ class ContinuousFlowModel(nn.Module):
 
     def model(self, x: torch.Tensor) -> None:
         """Pyro model: :math:`x_n \\sim p_{t_1}` independently for each row."""
+        if x.ndim != 2 or x.shape[-1] != self.flow.features:
+            raise ValueError(f"x: expected shape (n, {self.flow.features}), got {tuple(x.shape)}.")
         with pyro.plate("data", x.shape[0]):
             pyro.sample("x", self.distribution(x.dtype, x.device), obs=x)
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        r""":math:`\log p(x_n) = \log p_0(u_n) + \int_{t_1}^{t_0} \nabla\!\cdot v\,dt` per row, shape (n,), nats."""
+    def transform(self) -> ContinuousFlow:
+        """The map :math:`u \\mapsto x` as a Pyro transform (``flow``; its ``inv`` solves backwards), as
+        :meth:`pgm_ppl.flows.FlowModel.transform` gives it."""
+        return self.flow
+
+    def log_prob(self, x: Any) -> torch.Tensor:
+        r""":math:`\log p(x_n) = \log p_0(u_n) + \int_{t_1}^{t_0} \nabla\!\cdot v\,dt` per row, shape (n,), nats.
+
+        ``x`` is a tensor or array of shape ``(n, features)``, cast to the field's dtype and device."""
+        x = as_rows(x, self.flow.features, reference_tensor(self))
         u, delta = self.flow.integrate(x, self.flow.t1, self.flow.t0)
         return self.base(x.dtype, x.device).log_prob(u) + delta
 
