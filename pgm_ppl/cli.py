@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -147,9 +148,10 @@ def _run_fit(options) -> int:
             f"{chains} chains x ({options.warmup:,} warm-up + {options.samples:,} draws)")
     print(f"Fitting {entry.name} to {table.name} ({table.num_rows} rows) by {options.method}: {work}, "
           f"about {_size(needed)} of results...", flush=True)
-    from pgm_ppl.diagnostics import diagnose, save_plots  # JAX, PyTorch and ArviZ load only for real work
-    from pgm_ppl.diagnostics.convert import write_netcdf
-    from pgm_ppl.inference.fitting import fit
+    # ArviZ, matplotlib and the writers load on a second thread while the sampler runs (its compiled loop leaves
+    # the interpreter free); the main thread imports them after the fit, waiting only for what is left
+    threading.Thread(target=_import_quietly, args=(_DIAGNOSTICS,), name="pgm-ppl-imports", daemon=True).start()
+    from pgm_ppl.inference.fitting import fit  # JAX (or PyTorch) loads only for real work
 
     times = {"start-up": time.perf_counter() - started}
     try:
@@ -168,6 +170,9 @@ def _run_fit(options) -> int:
             f"(now: {settings}; a scale too small makes every point impossible), that the data fit the model's "
             "support, and that no column is constant or duplicated.") from error
     times["fit"], mark = time.perf_counter() - started - times["start-up"], time.perf_counter()
+    from pgm_ppl.diagnostics import diagnose, save_plots
+    from pgm_ppl.diagnostics.convert import write_netcdf
+
     idata = result.to_inference_data()
     scale = _label_scale(idata, entry, table)
     policy.apply(idata, options.samples)
@@ -391,6 +396,21 @@ def _response_to_data_scale(idata, scaling) -> None:
         data = idata.constant_data
         inputs = data["X"].values * scaling.scale + scaling.mean
         setattr(idata, "constant_data", data.assign(X=(data["X"].dims, inputs)))
+
+
+#: What ``pgm-ppl fit`` needs after the fit (ArviZ, matplotlib's pyplot, the NetCDF writer).
+_DIAGNOSTICS = ("pgm_ppl.diagnostics.report", "pgm_ppl.diagnostics.plots", "pgm_ppl.diagnostics.convert")
+
+
+def _import_quietly(modules: Sequence[str]) -> None:
+    """Import ``modules`` ahead of use; an error is left for the main thread's own import to raise."""
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 -- the main thread imports it again and reports the error
+            return
 
 
 def _use_compilation_cache() -> None:
