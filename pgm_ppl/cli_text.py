@@ -19,10 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pgm_ppl.cli_train import (RUN_FORMAT, TRAINABLE, UsageError, _atomic_write, _build_module,
-                               _check_device, _check_out, _check_resumable, _check_settings, _finished, _make_run_dir,
-                               _plot_losses, _read_spec, _split, _trainable, _write_json, run_compare, run_sample,
-                               run_train)
+from pgm_ppl.cli_train import (RUN_FORMAT, TRAINABLE, UsageError, _atomic_write, _build_module, _check_resumable,
+                               _check_settings, _finished, _make_run_dir, _plot_losses, _prepare_run, _read_spec,
+                               _split, _trainable, _write_json, run_compare, run_sample, run_train)
 
 __all__ = ["add_text_commands", "run_compare_any", "run_sample_any", "run_train_any", "run_train_text"]
 
@@ -111,14 +110,7 @@ def _check_binary_data(options: Any) -> None:
 
 def run_train_text(options: Any) -> int:
     """Train a language model on a text file and write the run (see the module docstring)."""
-    from pgm_ppl.cli import _parse_settings
-
-    entry = _trainable(options.model)
-    settings = {**entry.options, **_parse_settings(options.set)}
-    _check_settings(options.model, entry, settings)
-    _check_device(options.device)
-    out = Path(options.out)
-    _check_out(out, options.resume)
+    entry, settings, out = _prepare_run(options)
     corpus, rows, validation = _read_corpus(options.data, int(settings["context_length"]))
     spec = {"format": RUN_FORMAT, "model": options.model, "features": corpus.vocab_size, "settings": settings,
             "data": corpus.name, "source": str(options.data), "num_data": options.num_data, "seed": options.seed,
@@ -195,19 +187,12 @@ def _write_text_outputs(out: Path, module: Any, fit: Any, corpus: Any, seed: int
 
 
 def run_compare_any(options: Any) -> int:
-    """``pgm-ppl compare``: array runs only (:func:`pgm_ppl.cli_train.run_compare`); a text run is refused, and so
-    is ``--data`` naming a fixed dataset (the same rows whatever ``--seed``) that a run trained on."""
-    from pgm_ppl.data import REAL_DATASETS
-
+    """``pgm-ppl compare``: array runs only (:func:`pgm_ppl.cli_train.run_compare`); a text run is refused."""
     for run_dir in options.run_dirs:
         spec = _read_spec(Path(run_dir))
         if _is_text_model(spec["model"]):
             raise UsageError(f"{run_dir}: a {spec['model']} run of text; compare ranks runs of arrays by held-out "
                              "elpd. A text run's test bits per character are in its metrics.json.")
-        if options.data in REAL_DATASETS and spec.get("source") == options.data:
-            raise UsageError(f"--data {options.data}: run {Path(run_dir).name!r} trained on these rows, so they "
-                             "would reward overfitting (a fixed dataset: --seed does not change its rows); omit "
-                             "--data to compare on the runs' shared held-out rows.")
     return run_compare(options)
 
 

@@ -82,6 +82,13 @@ TRAINABLE: dict[str, Trainable] = {
     "transformer": Trainable("GPT-style causal Transformer language model of a text file (--data FILE.txt)", "text",
                              {"context_length": 64, "embed_dim": 128, "num_heads": 4, "num_layers": 2,
                               "learning_rate": 1e-3}, "pgm_ppl.sequence:transformer_lm"),
+    "nplm": Trainable("Bengio's neural probabilistic language model (an MLP on the last `window` characters' "
+                      "embeddings) of a text file (--data FILE.txt)", "text",
+                      {"context_length": 64, "window": 4, "embed_dim": 32, "hidden_features": 128,
+                       "learning_rate": 1e-3}, "pgm_ppl.sequence:nplm"),
+    "lstm": Trainable("LSTM language model of a text file (--data FILE.txt)", "text",
+                      {"context_length": 64, "embed_dim": 64, "hidden_features": 128, "num_layers": 1,
+                       "learning_rate": 1e-3}, "pgm_ppl.sequence:rnn_lm"),
 }
 
 
@@ -147,14 +154,7 @@ def run_train(options: Any) -> int:
     A fresh run that fails before its first checkpoint leaves no directory behind; an interrupted neural run keeps
     its ``run.json`` and ``checkpoint.pt`` for ``--resume``.
     """
-    from pgm_ppl.cli import _parse_settings
-
-    entry = _trainable(options.model)
-    settings = {**entry.options, **_parse_settings(options.set)}
-    _check_settings(options.model, entry, settings)
-    _check_device(options.device)
-    out = Path(options.out)
-    _check_out(out, options.resume)
+    entry, settings, out = _prepare_run(options)
     X_train, X_test, name = _split(options.data, options.seed, options.num_data)
     # A coupling flow splits x into two halves; the other flows, flow matching and DDPM model 1-D data too.
     if entry.engine == "train" and X_train.shape[1] < 2 and options.model not in ONE_COLUMN_MODELS:
@@ -183,6 +183,20 @@ def run_train(options: Any) -> int:
     print(f"\nWrote {out}/: run.json, {'params.npz' if entry.engine == 'em' else 'checkpoint.pt, model.pt'}, "
           f"loss.png, samples.png, metrics.json, inference_data.nc ({fit.seconds:.1f} s)")
     return 0
+
+
+def _prepare_run(options: Any) -> tuple[Trainable, dict, Path]:
+    """The checks of every ``pgm-ppl train`` before any data is read (model, ``--set`` options, device, output
+    directory): the registry entry, the run's settings and the output directory."""
+    from pgm_ppl.cli import _parse_settings
+
+    entry = _trainable(options.model)
+    settings = {**entry.options, **_parse_settings(options.set)}
+    _check_settings(options.model, entry, settings)
+    _check_device(options.device)
+    out = Path(options.out)
+    _check_out(out, options.resume)
+    return entry, settings, out
 
 
 def _train_neural(spec: dict, X_train: np.ndarray, X_test: np.ndarray, out: Path, options: Any):
@@ -301,7 +315,7 @@ def run_compare(options: Any) -> int:
 
 def _comparison_rows(options: Any, specs: dict[str, dict]) -> tuple[np.ndarray, str]:
     """The rows to compare on, never rows a run trained on (see :func:`run_compare`)."""
-    from pgm_ppl.data import DATASETS, load_data
+    from pgm_ppl.data import DATASETS, REAL_DATASETS, load_data
 
     if options.data is None:
         sources = {(spec.get("source"), spec["seed"], spec.get("num_data")) for spec in specs.values()}
@@ -311,8 +325,7 @@ def _comparison_rows(options: Any, specs: dict[str, dict]) -> tuple[np.ndarray, 
         source, seed, num_data = next(iter(sources))
         _, X_test, name = _split(source, seed, num_data)
         return X_test, f"the held-out 20% of {name} (seed {seed}), {len(X_test)} rows"
-    generated = options.data in DATASETS and options.data not in ("iris", "wine", "digits", "breast_cancer",
-                                                                     "diabetes")
+    generated = options.data in DATASETS and options.data not in REAL_DATASETS
     for name, spec in specs.items():
         same_source = spec.get("source") == str(options.data)
         if same_source and (not generated or spec["seed"] == options.seed):

@@ -47,7 +47,7 @@ def test_text_errors(text_run, tmp_path, capsys):
     assert main(["sample", str(out), "--top-p", "1.5"]) == 2
     assert "top_p: expected a number in [0, 1], got 1.5." in capsys.readouterr().err
     assert main(["train", "realnvp", "--data", str(source), "--out", str(tmp_path / "x")]) == 2
-    assert "a text file needs a language model (transformer)" in capsys.readouterr().err
+    assert "a text file needs a language model (transformer, nplm, lstm)" in capsys.readouterr().err
 
 
 def test_made_trains_through_the_registry_and_samples_arrays(tmp_path, capsys):
@@ -109,3 +109,18 @@ def test_compare_refuses_a_fixed_dataset_a_run_trained_on(tmp_path, capsys):
     assert main(["compare", str(out), "--data", "binarized_digits", "--seed", "5"]) == 2
     assert "--data binarized_digits: run 'vae' trained on these rows, so they would reward overfitting" in \
         capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["nplm", "lstm"])
+def test_nplm_and_lstm_train_on_a_text_file(text_run, tmp_path, model, capsys):
+    source, _ = text_run
+    out = tmp_path / model
+    assert main(["train", model, "--data", str(source), "--out", str(out), "--steps", "3", "--batch-size", "8",
+                 "--set", "context_length=8", "--set", "embed_dim=8", "--set", "hidden_features=8"]) == 0
+    spec = json.loads((out / "run.json").read_text())
+    assert spec["model"] == model and spec["settings"]["context_length"] == 8
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["bits_per_char"] == pytest.approx(metrics["test"]["nll_nats_per_char"] / np.log(2))
+    capsys.readouterr()
+    assert main(["sample", str(out), "--prompt", "the", "--greedy", "--length", "5"]) == 0
+    assert capsys.readouterr().out.startswith("the")
