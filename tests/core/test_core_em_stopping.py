@@ -57,3 +57,21 @@ def test_every_tolerance_offers_both_rules_and_reports_the_one_checked():
     assert fit_mixture_means(np.array([-2.0, -1.9, 2.0, 2.1]), [-1.0, 1.0], tol_rule="relative").stop_reason == "tol"
     with pytest.raises(ValueError, match="tol_rule"):
         fit_factor_analysis(X, 1, tol_rule="percent")
+
+
+def test_a_tolerance_below_the_objectives_rounding_still_fires():
+    # an absolute 1e-10 on an objective of 1e7 (float64 spacing 1.9e-9): a stationary objective that moves by one
+    # ulp must count as converged, or the engine runs to max_iter (mean field, CAVI regression); tol = 0 keeps
+    # meaning "run every iteration"
+    from pgm_ppl.core import has_converged
+
+    f = 1.0e7
+    one_ulp = np.nextafter(f, np.inf)
+    assert has_converged(f, one_ulp, 1e-10, "absolute") and has_converged(f, one_ulp, 1e-20, "relative")
+    assert not has_converged(f, one_ulp, 0.0, "absolute") and not has_converged(f, one_ulp, 0.0, "relative")
+    assert not has_converged(f, f + 1e-3, 1e-10, "absolute")  # a real change is not rounding
+    # arrays in float32: the rounding is float32's
+    prev = np.array([1.0e3, 2.0], dtype=np.float32)
+    assert has_converged(prev, np.nextafter(prev, np.float32(np.inf)), 1e-12, "absolute")
+    assert not has_converged(prev.astype(np.float64), prev.astype(np.float64) + 1e-8, 1e-12, "absolute")
+    assert not has_converged(-np.inf, -3.0, 1e-10, "absolute")  # the first step from -inf is not rounding
