@@ -40,6 +40,7 @@ import numpy as np
 from scipy.special import log_expit, log_ndtr, logsumexp
 
 from pgm_ppl.core import Fit
+from pgm_ppl.core.linalg import ROUNDING_JITTER, cholesky
 
 __all__ = ["as_fit", "supported_result_types"]
 
@@ -213,7 +214,7 @@ def _gaussian_mixture_draws(x: np.ndarray, log_weights: np.ndarray, means: np.nd
     ``log_weights`` (S, K), ``means`` (S, K, d), ``precisions`` (S, K, d, d); chunked over draws.
     """
     d = x.shape[1]
-    chol = np.linalg.cholesky(precisions)                                     # Lambda = L L^T
+    chol = cholesky(precisions, name="posterior draws' component precisions")  # Lambda = L L^T
     log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)          # (S, K): log |Lambda|^(1/2)
     out = np.empty((len(means), len(x)))
     step = max(1, 2_000_000 // max(1, x.size * means.shape[1]))
@@ -238,7 +239,7 @@ def _mixture_predictive(weights: np.ndarray, means: np.ndarray, precisions: np.n
         s = rng.integers(len(weights), size=n)
         u = rng.random(n)[:, None] > np.cumsum(weights[s], axis=1)
         k = np.minimum(u.sum(1), weights.shape[1] - 1)
-        chol = np.linalg.cholesky(covariances[s, k])
+        chol = cholesky(covariances[s, k], name="posterior draws' component covariances")
         return means[s, k] + np.einsum("nde,ne->nd", chol, rng.standard_normal((n, means.shape[-1])))
 
     return _FunctionDensity("posterior_predictive", log_prob, sample)
@@ -256,7 +257,7 @@ def _wishart_normal_draws(rng: np.random.Generator, num_samples: int, W_inv_chol
     A[..., np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(nu[:, None] - np.arange(d), (num_samples, K, d)))
     BA = B @ A
     Lambda = BA @ np.swapaxes(BA, -1, -2)
-    C = np.linalg.cholesky(beta[:, None, None] * Lambda)                      # C C^T = beta_k Lambda_k
+    C = cholesky(beta[:, None, None] * Lambda, name="beta_k Lambda_k")           # C C^T = beta_k Lambda_k
     mu = m + np.linalg.solve(np.swapaxes(C, -1, -2), rng.standard_normal((num_samples, K, d, 1)))[..., 0]
     return Lambda, mu
 
@@ -320,7 +321,7 @@ def _mfa(result, data=None, *, num_samples=1000, seed=0) -> Fit:
 
     def sample(n, rng):
         k = rng.choice(len(p.weights), size=n, p=p.weights / p.weights.sum())
-        return p.means[k] + np.einsum("nde,ne->nd", np.linalg.cholesky(cov)[k], rng.standard_normal((n, cov.shape[1])))
+        return p.means[k] + np.einsum("nde,ne->nd", cholesky(cov, name="component covariances")[k], rng.standard_normal((n, cov.shape[1])))
 
     return _em_fit("em", fit_mfa, _fields(p), result.log_likelihood_trace, result.converged, data,
                    dims={"weights": ["component"], "means": ["component", "feature"],
@@ -337,7 +338,7 @@ def _student_t(result, data=None, *, num_samples=1000, seed=0) -> Fit:
 
     def sample(n, rng):   # x = mu_k + L_k z / sqrt(u / nu_k), u ~ chi^2_{nu_k}
         k = rng.choice(len(p.weights), size=n, p=p.weights / p.weights.sum())
-        z = np.einsum("nde,ne->nd", np.linalg.cholesky(p.scales)[k], rng.standard_normal((n, p.means.shape[1])))
+        z = np.einsum("nde,ne->nd", cholesky(p.scales, name="component scale matrices")[k], rng.standard_normal((n, p.means.shape[1])))
         return p.means[k] + z / np.sqrt(rng.chisquare(p.df[k]) / p.df[k])[:, None]
 
     return _em_fit("em", fit_student_t_mixture, _fields(p), result.log_likelihood_trace, result.converged, data,
@@ -594,7 +595,7 @@ def _kalman_pointwise(model: Any, x: np.ndarray) -> np.ndarray:
         c, r = model.C[seen[t]], model.R[np.ix_(seen[t], seen[t])]
         innovation = x[t, seen[t]] - c @ filtered.predicted_means[t]
         s = c @ filtered.predicted_covariances[t] @ c.T + r
-        chol = np.linalg.cholesky(s)
+        chol = cholesky(s, name=f"innovation covariance at t={t}", fix="check the fitted R and the state covariances")
         z = np.linalg.solve(chol, innovation)
         out[t] = -0.5 * (z @ z + len(z) * np.log(2 * np.pi)) - np.log(np.diag(chol)).sum()
     return out
@@ -662,7 +663,8 @@ def _gp_training(result, data=None, *, num_samples=1000, seed=0) -> Fit:
     if data is not None:
         x, y = _xy(data, "GP training")
         y = y.reshape(-1)
-        chol = np.linalg.cholesky(gram(result.kernel, x) + result.noise_variance * np.eye(len(y)))
+        chol = cholesky(gram(result.kernel, x) + result.noise_variance * np.eye(len(y)), name="K + noise_variance * I",
+                        fix="increase the noise variance")
         z = np.linalg.solve(chol, y)      # y = L z; the n-th row conditions on rows < n
         observed, args, dims["y"] = {"y": y}, (x, y), ["observation"]
         loglik = {"y": (-0.5 * z**2 - np.log(np.diag(chol)) - 0.5 * np.log(2 * np.pi))[None, None]}
@@ -735,7 +737,7 @@ def _variational_gpc(result, data=None, *, num_samples=1000, seed=0) -> Fit:
         with torch.no_grad():
             q = result.model(torch.as_tensor(x, dtype=next(result.model.parameters()).dtype))
             mean, cov = _np(q.mean), _np(q.covariance_matrix)
-        chol = np.linalg.cholesky(cov + 1e-8 * np.eye(len(mean)))
+        chol = cholesky(cov, name="variational posterior covariance", max_jitter=ROUNDING_JITTER)
         return mean + rng.standard_normal((num_samples, len(mean))) @ chol.T
 
     inducing = _np(result.model.variational_strategy.inducing_points)
