@@ -34,12 +34,14 @@ the data).
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import torch
 from torch import nn
 
 from pgm_ppl.core.validation import check_choice, check_int
 from pgm_ppl.diffusion._util import maybe_seeded
+from pgm_ppl.flows._rows import as_rows
 
 __all__ = ["SPACINGS", "ancestral_sample", "ddim_sample", "ddim_timesteps"]
 
@@ -91,14 +93,30 @@ def ddim_timesteps(num_time_steps: int, total_steps: int, spacing: str = "linspa
     return steps
 
 
-def _start(denoiser: nn.Module, num_samples: int, x_T: torch.Tensor | None) -> torch.Tensor:
-    if x_T is not None:
-        return x_T
+def _start(denoiser: nn.Module, num_samples: int, x_T: Any, y: torch.Tensor | None = None,
+           guidance_weight: float | None = None) -> torch.Tensor:
+    """The chain's start: ``x_T`` as given (checked: ``(num_samples, d)``, cast to the network's dtype) or
+    :math:`\\mathcal N(0, I)` draws. Labels or a guidance weight given to an unconditional DDPM are refused."""
+    if getattr(denoiser, "num_classes", 0) is None:
+        if y is not None:
+            raise ValueError("y: expected None for an unconditional model (num_classes=None), got labels; train on "
+                             "(X, y) with num_classes to condition.")
+        if guidance_weight is not None and float(guidance_weight) != 0.0:
+            raise ValueError(f"guidance_weight: expected None or 0 for an unconditional model (num_classes=None), "
+                             f"got {guidance_weight!r}.")
     features = denoiser.network.features
     reference = denoiser.schedule.betas
     tensors = itertools.chain(denoiser.network.parameters(), denoiser.network.buffers())
-    dtype = next((p.dtype for p in tensors if p.is_floating_point()), torch.get_default_dtype())
-    return torch.randn(num_samples, features, dtype=dtype, device=reference.device)
+    dtype = next((p.dtype for p in tensors if p.is_floating_point()), None)
+    if x_T is not None:  # in the network's dtype; a network without tensors of its own takes x_T's float dtype
+        if dtype is None and isinstance(x_T, torch.Tensor) and x_T.is_floating_point():
+            dtype = x_T.dtype
+        like = torch.zeros((), dtype=dtype or torch.get_default_dtype(), device=reference.device)
+        x_T = as_rows(x_T, features, like, "x_T")
+        if x_T.shape[0] != num_samples:
+            raise ValueError(f"x_T: expected num_samples = {num_samples} rows, got {x_T.shape[0]}.")
+        return x_T
+    return torch.randn(num_samples, features, dtype=dtype or torch.get_default_dtype(), device=reference.device)
 
 
 @torch.no_grad()
@@ -130,7 +148,7 @@ def ancestral_sample(denoiser: nn.Module, num_samples: int, *, y: torch.Tensor |
     """
     num_samples = check_int(num_samples, "num_samples")
     with maybe_seeded(seed):
-        x = _start(denoiser, num_samples, x_T)
+        x = _start(denoiser, num_samples, x_T, y, guidance_weight)
         path = [x] if return_trajectory else None
         for t in range(denoiser.num_time_steps, 0, -1):
             mean = denoiser.reverse_mean(x, t, y, guidance_weight)
@@ -179,10 +197,12 @@ def ddim_sample(denoiser: nn.Module, num_samples: int, *, num_time_steps: int = 
     num_samples = check_int(num_samples, "num_samples")
     if not float(eta) >= 0.0:
         raise ValueError(f"eta: expected a number >= 0, got {eta!r}.")
+    if clip is not None and not (len(clip) == 2 and float(clip[0]) < float(clip[1])):
+        raise ValueError(f"clip: expected None or (low, high) with low < high, got {clip!r}.")
     steps = ddim_timesteps(num_time_steps, denoiser.num_time_steps, spacing).tolist() + [0]
     alpha_bars = denoiser.schedule.alpha_bars
     with maybe_seeded(seed):
-        x = _start(denoiser, num_samples, x_T)
+        x = _start(denoiser, num_samples, x_T, y, guidance_weight)
         path = [x] if return_trajectory else None
         for t, s in zip(steps[:-1], steps[1:]):
             a_t = alpha_bars[t].to(x.dtype)

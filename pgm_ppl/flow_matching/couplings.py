@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pgm_ppl.core.validation import check_positive
+from pgm_ppl.core.validation import check_int, check_positive
 from pgm_ppl.ot import cost_matrix, minibatch_ot_coupling, sinkhorn, sinkhorn_log
 
 __all__ = ["Coupling", "ExactOTCoupling", "IndependentCoupling", "SinkhornCoupling", "make_coupling"]
@@ -57,7 +57,7 @@ class IndependentCoupling(Coupling):
 
     name = "independent"
 
-    def pair(self, x0, x1):
+    def pair(self, x0: torch.Tensor, x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_batches(x0, x1)
         index = torch.arange(x0.shape[0], device=x0.device)
         return index, index
@@ -72,7 +72,7 @@ class ExactOTCoupling(Coupling):
 
     name = "exact_ot"
 
-    def pair(self, x0, x1):
+    def pair(self, x0: torch.Tensor, x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_batches(x0, x1)
         with torch.no_grad():
             pairing = minibatch_ot_coupling(x0.detach().reshape(x0.shape[0], -1),
@@ -92,7 +92,7 @@ class SinkhornCoupling(Coupling):
 
     def __init__(self, reg: float = 0.05, *, max_iter: int = 1000) -> None:
         self.reg = check_positive(reg, "reg")
-        self.max_iter = max_iter
+        self.max_iter = check_int(max_iter, "max_iter")
 
     def plan(self, x0: torch.Tensor, x1: torch.Tensor) -> np.ndarray:
         """The entropic plan between the uniform empirical measures of the batches, ``(n, n)``, numpy."""
@@ -104,7 +104,7 @@ class SinkhornCoupling(Coupling):
         solve = sinkhorn if float(C.max()) < 500.0 * self.reg else sinkhorn_log
         return np.asarray(solve(a, a, C, self.reg, max_iter=self.max_iter, tol=1e-6).plan)
 
-    def pair(self, x0, x1):
+    def pair(self, x0: torch.Tensor, x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_batches(x0, x1)
         rows = torch.as_tensor(self.plan(x0, x1), dtype=torch.float64).clamp_min(0.0)
         partners = torch.multinomial(rows, 1).squeeze(1).to(x1.device)  # j ~ P[i, :] / a_i

@@ -33,6 +33,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,6 +41,8 @@ from pgm_ppl.backend.seeding import torch_seeded
 from pgm_ppl.core.validation import check_choice, check_int, check_positive
 from pgm_ppl.flow_matching.couplings import Coupling, IndependentCoupling, make_coupling
 from pgm_ppl.flow_matching.paths import ProbabilityPath, make_path
+from pgm_ppl.flows._rows import as_rows
+from pgm_ppl.flows._rows import reference_tensor as _reference
 from pgm_ppl.flows.continuous import ContinuousFlow
 from pgm_ppl.nn import ACTIVATIONS, MLP
 
@@ -59,13 +62,6 @@ def _mlp(in_features: int, out_features: int, hidden_features: Sequence[int] | i
             net[index] = nn.SELU()
     net.activation = "selu"
     return net
-
-
-def _reference(module: nn.Module) -> torch.Tensor:
-    """A tensor of the module (a parameter, else a buffer) giving the dtype and device to compute in."""
-    for tensor in (*module.parameters(), *module.buffers()):
-        return tensor
-    return torch.zeros(())
 
 
 class VectorField(nn.Module):
@@ -209,6 +205,9 @@ class FlowMatchingModel(nn.Module):
                               num_steps=self.num_steps if num_steps is None else check_int(num_steps, "num_steps"),
                               atol=self.atol if atol is None else atol, rtol=self.rtol if rtol is None else rtol)
         if self.num_classes is None:
+            if labels is not None:
+                raise ValueError("labels: expected None for an unconditional model (num_classes=None), got "
+                                 f"{type(labels).__name__}; train on (X, y) with num_classes to condition.")
             return flow
         return flow.with_context(self._context(labels, _reference(self)))
 
@@ -240,12 +239,15 @@ class FlowMatchingModel(nn.Module):
         """Particles at the given ``times`` (Fig. 8.1), shape ``(len(times), n, d)``."""
         x0 = self._source_rows(num_samples, x0)
         times = torch.as_tensor(times, dtype=x0.dtype, device=x0.device)
+        if times.numel() and (bool((times < 0).any()) or bool((times > 1).any())):
+            raise ValueError("times: expected times in [0, 1] (the field is trained on t in [0, 1]), got values in "
+                             f"[{float(times.min()):g}, {float(times.max()):g}].")
         return self.flow(solver=solver, num_steps=num_steps, labels=labels).trajectory(x0, times)
 
     def _source_rows(self, num_samples: int, x0: torch.Tensor | None) -> torch.Tensor:
         reference = _reference(self)
         if x0 is not None:
-            return torch.as_tensor(x0, dtype=reference.dtype, device=reference.device)
+            return as_rows(x0, self._features(), reference, "x0")
         if self.source == "data":
             raise ValueError("x0: expected source rows for a model trained with source='data' (its source law is "
                              "known only through data), got None.")
@@ -261,10 +263,10 @@ class FlowMatchingModel(nn.Module):
         if self.source == "data":
             raise ValueError("log_prob: the model's source law is known only through data (source='data'); "
                              "a density needs source='gaussian'.")
-        if isinstance(x, (tuple, list)):  # (x, labels): the rows of a conditional model, as train's density passes
-            x, labels = x
-        reference = _reference(self)
-        x = torch.as_tensor(x, dtype=reference.dtype, device=reference.device)
+        if isinstance(x, (tuple, list)) and len(x) == 2 and isinstance(x[0], (torch.Tensor, np.ndarray)):
+            x, pair_labels = x  # (x, labels): the rows of a conditional model, as train's density passes them
+            labels = pair_labels if self.num_classes is not None else None
+        x = as_rows(x, self._features(), _reference(self))
         flow = self.flow(solver=self.log_prob_solver, atol=self.log_prob_tol, rtol=self.log_prob_tol,
                          labels=labels)
         x0, delta = flow.integrate(x, 1.0, 0.0)  # delta = int_1^0 div v dt = -int_0^1 div v dt

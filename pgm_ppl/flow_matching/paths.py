@@ -50,9 +50,27 @@ __all__ = ["BrownianBridgePath", "LinearPath", "LipmanOTPath", "ProbabilityPath"
 
 
 def _column(t: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
-    """``t`` as a tensor broadcasting against rows of ``like`` (a scalar, or one time per row)."""
+    """``t`` as a tensor broadcasting against rows of ``like`` (a scalar, or one time per row).
+
+    Raises a ``ValueError`` when ``t`` is neither a scalar nor one time per row of ``like`` (shapes only: the
+    values are not read, so the training loop does not wait on them).
+    """
     t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
-    return t.reshape(-1, *([1] * (like.ndim - 1))) if t.ndim > 0 else t
+    if t.ndim == 0 or (t.numel() == 1 and like.ndim < 2):
+        return t
+    if t.numel() == 1 and t.shape == (1,) * t.ndim:
+        return t.reshape(*([1] * like.ndim))  # one time for every row, as a scalar would be
+    rows = like.shape[0] if like.ndim else 1
+    if t.shape not in ((rows,), (rows, 1)):
+        raise ValueError(f"t: expected a scalar or one time per row, shape ({rows},), got shape {tuple(t.shape)} "
+                         "(the paths take (t, x0, x1) in that order).")
+    return t.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def _check_ends(x0: torch.Tensor, x1: torch.Tensor) -> None:
+    """Source and target batches of one shape ``(n, d)``."""
+    if x0.shape != x1.shape:
+        raise ValueError(f"x1: expected the shape of x0, {tuple(x0.shape)}, got {tuple(x1.shape)}.")
 
 
 class ProbabilityPath:
@@ -89,6 +107,7 @@ class ProbabilityPath:
 
         ``noise`` is :math:`\varepsilon` (drawn from torch's current generator when None and the path is stochastic).
         """
+        _check_ends(x0, x1)
         t = _column(t, x0)
         a, b, g = self.coefficients(t)
         xt = a * x0 + b * x1
@@ -100,6 +119,7 @@ class ProbabilityPath:
                noise: torch.Tensor | None = None) -> torch.Tensor:
         r"""The CFM regression target :math:`u_t = \dot\alpha_t x_0 + \dot\beta_t x_1 + \dot\gamma_t \varepsilon`
         at the point :meth:`sample` returns for the same ``noise`` (course eq. (8.15)), shape ``(n, d)``."""
+        _check_ends(x0, x1)
         t = _column(t, x0)
         da, db, dg = self.derivatives(t)
         u = da * x0 + db * x1
@@ -109,15 +129,22 @@ class ProbabilityPath:
             u = u + dg * noise
         return u
 
-    def sample_and_target(self, t: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor
+    def sample_and_target(self, t: torch.Tensor | float, x0: torch.Tensor, x1: torch.Tensor
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """``(x_t, u_t, noise)`` with one fresh noise draw shared by both (torch's current generator)."""
+        """``(x_t, u_t, noise)`` with one fresh noise draw shared by both (torch's current generator).
+
+        Raises
+        ------
+        ValueError
+            ``x1`` not of ``x0``'s shape, or ``t`` neither a scalar nor one time per row.
+        """
         noise = torch.randn_like(x0) if self.stochastic else None
         return self.sample(t, x0, x1, noise), self.target(t, x0, x1, noise), noise
 
     def conditional_mean_std(self, t: torch.Tensor | float, x0: torch.Tensor, x1: torch.Tensor
                              ) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The Gaussian conditional path's :math:`\mu_t(z)`, ``(n, d)``, and :math:`\sigma_t`, course eq. (8.16)."""
+        _check_ends(x0, x1)
         t = _column(t, x0)
         a, b, g = self.coefficients(t)
         return a * x0 + b * x1, g * torch.ones_like(t)
@@ -130,6 +157,7 @@ class ProbabilityPath:
         :math:`x = x_t` it equals :meth:`target`. Where :math:`\sigma_t \equiv 0` (rectified flow) it is
         :math:`\dot\mu_t`.
         """
+        _check_ends(x0, x1)
         t = _column(t, x)
         a, b, g = self.coefficients(t)
         da, db, dg = self.derivatives(t)
@@ -167,14 +195,16 @@ class LinearPath(_ConstantNoisePath):
 
     name = "linear"
 
-    def coefficients(self, t):
+    def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return 1 - t, t, self.sigma * torch.ones_like(t)
 
-    def derivatives(self, t):
+    def derivatives(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return -torch.ones_like(t), torch.ones_like(t), torch.zeros_like(t)
 
-    def sample_and_target(self, t, x0, x1):
+    def sample_and_target(self, t: torch.Tensor | float, x0: torch.Tensor, x1: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         # the same draws as the generic method, in three tensor operations (the hot loop of I-CFM and OT-CFM)
+        _check_ends(x0, x1)
         target = x1 - x0
         xt = torch.addcmul(x0, _column(t, x0), target)
         noise = None
@@ -207,18 +237,24 @@ class LipmanOTPath(ProbabilityPath):
     def stochastic(self) -> bool:
         return False
 
-    def coefficients(self, t):
+    def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return 1 - (1 - self.sigma_min) * t, t, torch.zeros_like(t)
 
-    def derivatives(self, t):
+    def derivatives(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return -(1 - self.sigma_min) * torch.ones_like(t), torch.ones_like(t), torch.zeros_like(t)
 
-    def conditional_mean_std(self, t, x0, x1):
+    def conditional_mean_std(self, t: torch.Tensor | float, x0: torch.Tensor | None, x1: torch.Tensor
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Eq. (8.20)'s :math:`\mu_t(x_1) = t x_1` and :math:`\sigma_t` (``x0`` is not used)."""
         t = _column(t, x1)
         a, b, _ = self.coefficients(t)
         return b * x1, a * torch.ones_like(t)
 
-    def conditional_field(self, t, x, x0, x1):
+    def conditional_field(self, t: torch.Tensor | float, x: torch.Tensor, x0: torch.Tensor | None,
+                          x1: torch.Tensor) -> torch.Tensor:
+        """Eq. (8.20)'s field at ``x`` (``(n, d)``) given ``x1`` (``x0`` is not used)."""
+        if x.shape != x1.shape:
+            raise ValueError(f"x1: expected the shape of x, {tuple(x.shape)}, got {tuple(x1.shape)}.")
         t = _column(t, x)
         a, b, _ = self.coefficients(t)
         da, db, _ = self.derivatives(t)
@@ -244,10 +280,10 @@ class BrownianBridgePath(ProbabilityPath):
     def __init__(self, sigma: float = 1.0) -> None:
         self.sigma = check_positive(sigma, "sigma")
 
-    def coefficients(self, t):
+    def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return 1 - t, t, self.sigma * torch.sqrt(t * (1 - t))
 
-    def derivatives(self, t):
+    def derivatives(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return -torch.ones_like(t), torch.ones_like(t), self.sigma * (1 - 2 * t) / (2 * torch.sqrt(t * (1 - t)))
 
 
@@ -264,10 +300,10 @@ class VariancePreservingPath(_ConstantNoisePath):
 
     name = "variance_preserving"
 
-    def coefficients(self, t):
+    def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return torch.cos(0.5 * math.pi * t), torch.sin(0.5 * math.pi * t), self.sigma * torch.ones_like(t)
 
-    def derivatives(self, t):
+    def derivatives(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = 0.5 * math.pi
         return -h * torch.sin(h * t), h * torch.cos(h * t), torch.zeros_like(t)
 
