@@ -13,14 +13,15 @@ ValueError: X: expected finite values, got nan at row 0, column 1 (1 non-finite 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from pgm_ppl.core._stack import user_stacklevel
 
-__all__ = ["as_numpy", "check_choice", "check_data", "check_int", "check_positive", "check_probability"]
+__all__ = ["as_numpy", "check_choice", "check_data", "check_int", "check_positive", "check_probability",
+           "check_probability_rows"]
 
 
 def as_numpy(value: Any) -> Any:
@@ -122,6 +123,57 @@ def check_probability(value: Any, name: str, *, open_interval: bool = False) -> 
         interval = "(0, 1)" if open_interval else "[0, 1]"
         raise ValueError(f"{name}: expected a number in {interval}, got {value!r}.")
     return number
+
+
+def check_probability_rows(value: Any, name: str, *, tol: float | np.ndarray | None = None,
+                           renormalise: bool = True,
+                           describe_row: Callable[[tuple[int, ...]], str] | None = None) -> np.ndarray:
+    r"""``value`` (..., k) as float64 after checking that its last axis holds probability vectors.
+
+    The one check of probability tables (HMM transitions and emissions, Bayes-net CPTs, the pmfs of the
+    divergences). A row's sum may miss 1 by ``tol``: by default :math:`\sqrt\epsilon` of the input's dtype
+    (1.5e-8 for float64, 3.5e-4 for float32, float64's for integers and Python floats), the rounding level of a
+    table computed at that precision; ``tol`` may also be an array broadcast against the rows (a file's printed
+    digits). With ``renormalise`` each row is divided by its sum, so that log-probabilities of discrete data stay
+    <= 0 and KL(p, p) = 0 exactly.
+
+    Parameters
+    ----------
+    value
+        Probabilities, shape (..., k), k >= 1 (a 1-D pmf, a transition matrix, a CPT with parents first).
+    name
+        The argument's name in messages (``"transition"``, ``"cpts['a']"``).
+    describe_row
+        How a row's index is shown (default ``"row 3"``; a Bayes net says ``"parent states (0, 1)"``).
+
+    Raises
+    ------
+    ValueError
+        "name: expected ..., got ..." for a scalar or empty last axis, NaN/inf entries, a negative entry or a
+        row sum off by more than ``tol``, naming the first offending row.
+    """
+    table = np.asarray(value)
+    if tol is None:
+        tol = float(np.sqrt(np.finfo(table.dtype if np.issubdtype(table.dtype, np.floating) else np.float64).eps))
+    table = table.astype(np.float64)
+    if table.ndim == 0 or table.shape[-1] == 0:
+        raise ValueError(f"{name}: expected probabilities along a last axis of states, got shape {table.shape}.")
+    if not np.isfinite(table).all():
+        raise ValueError(f"{name}: expected finite probabilities, got {int((~np.isfinite(table)).sum())} NaN or "
+                         "infinite entries.")
+    total = table.sum(-1)
+    off, tol = np.abs(total - 1.0), np.broadcast_to(tol, table.shape[:-1])
+    negative = (table < 0).any(-1)
+    bad = negative | (off > tol)
+    if bad.any():
+        row = np.unravel_index(np.argmax(np.where(bad, off - tol, -np.inf)), bad.shape)
+        row = tuple(int(i) for i in row)
+        describe = describe_row or (lambda r: f"row {r[0] if len(r) == 1 else r}")
+        where = f" ({describe(row)})" if row else ""
+        got = "negative entries" if negative[row] else f"a row sum off by {float(off[row]):.3g}"
+        raise ValueError(f"{name}: expected rows that are probability vectors (non-negative, summing to 1 within "
+                         f"{float(tol[row]):.2g}), got {got}{where}.")
+    return table / total[..., None] if renormalise else table
 
 
 def warn_if_reg_covar_dominates(X: np.ndarray, reg_covar: float, caller: str) -> None:

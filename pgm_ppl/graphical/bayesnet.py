@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pgm_ppl.core.validation import check_probability_rows
+
 from .factors import Factor, FactorGraph
 
 __all__ = ["BayesianNetwork", "read_bif"]
@@ -159,32 +161,11 @@ def _topological_order(parents: Mapping[str, tuple[str, ...]]) -> tuple[str, ...
 
 
 def _check_rows(name: str, table: object, tol: float | np.ndarray | None = None) -> np.ndarray:
-    """``table`` as float64 after checking that its rows (last axis) are probability vectors.
-
-    A row's sum may miss 1 by ``tol``: by default :math:`\\sqrt\\epsilon` of the input's dtype (float64's for
-    integers and Python floats), the rounding level of a table computed at that precision.
-    """
-    table = np.asarray(table)
-    if tol is None:
-        dtype = table.dtype if np.issubdtype(table.dtype, np.floating) else np.float64
-        tol = float(np.sqrt(np.finfo(dtype).eps))
-    table = table.astype(np.float64)
-    if table.ndim == 0 or table.shape[-1] == 0:
-        raise ValueError(f"{name}: expected a table whose last axis holds the child's states, got shape "
-                         f"{table.shape}.")
-    if not np.isfinite(table).all():
-        raise ValueError(f"{name}: expected finite probabilities, got {int((~np.isfinite(table)).sum())} NaN or "
-                         "infinite entries.")
-    off, tol = np.abs(table.sum(-1) - 1.0), np.broadcast_to(tol, table.shape[:-1])
-    negative = (table < 0).any(-1)
-    if negative.any() or (off > tol).any():
-        bad = negative | (off > tol)
-        row = np.unravel_index(np.argmax(np.where(bad, off - tol, -np.inf)), bad.shape)
-        where = f" (parent states {tuple(int(i) for i in row)})" if row else ""
-        got = "negative entries" if negative[row] else f"a row sum off by {float(off[row]):.3g}"
-        raise ValueError(f"{name}: expected rows that are probability vectors (non-negative, summing to 1 within "
-                         f"{float(tol[row]):.2g}), got {got}{where}.")
-    return table
+    """``table`` as float64 after checking that its rows (last axis, the child's states) are probability vectors
+    (:func:`pgm_ppl.core.validation.check_probability_rows`; ``tol`` defaults to the rounding level of its dtype),
+    naming the parent states of a bad row."""
+    return check_probability_rows(table, name, tol=tol, renormalise=False,
+                                  describe_row=lambda row: f"parent states {row}")
 
 
 _VARIABLE = re.compile(r"variable\s+([^\s{]+)\s*\{[^}]*?type\s+discrete\s*\[\s*(\d+)\s*\]\s*\{([^}]*)\}",

@@ -35,6 +35,7 @@ from threadpoolctl import ThreadpoolController
 
 from pgm_ppl.backend import hidden_markov
 from pgm_ppl.core.em import EStep, run_em
+from pgm_ppl.core.validation import check_probability_rows
 
 __all__ = ["ForwardBackwardResult", "ViterbiResult", "forward_backward", "viterbi", "CategoricalHMM",
            "GaussianHMM", "BaumWelchResult", "baum_welch"]
@@ -181,23 +182,14 @@ def _finite(name: str, value: np.ndarray) -> np.ndarray:
 
 
 def _check_probs(name: str, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Rows of probabilities as float64, renormalised to sum to one.
-
-    A row's sum may miss 1 by rounding at the input's precision (:math:`\\sqrt\\epsilon` of its dtype: 1.5e-8 for
-    float64, 3.5e-4 for float32, float64's for integers); it is then divided by its sum, so that log-likelihoods
-    of discrete data stay <= 0 (float32 rows [0.33333334, 0.66666669] gave log p = +3e-8).
-    """
+    """Rows of probabilities as float64, renormalised to sum to one (:func:`pgm_ppl.core.validation.check_probability_rows`:
+    a row's sum may miss 1 by rounding at the input's precision; float32 rows [0.33333334, 0.66666669] gave
+    log p = +3e-8 before renormalising)."""
     p = np.asarray(p)
-    tol = float(np.sqrt(np.finfo(p.dtype if np.issubdtype(p.dtype, np.floating) else np.float64).eps))
-    p = _finite(name, p.astype(np.float64))
+    _finite(name, p.astype(np.float64))
     if p.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {p.shape}.")
-    total = p.sum(-1, keepdims=True)
-    if (p < 0).any() or not (np.abs(total - 1.0) <= tol).all():
-        worst = float(np.abs(total - 1.0).max())
-        raise ValueError(f"{name}: expected rows that are probability vectors (non-negative, summing to 1 within "
-                         f"{tol:.2g}), got {'negative entries' if (p < 0).any() else f'a row sum off by {worst:.3g}'}.")
-    return p / total
+    return check_probability_rows(p, name)
 
 
 def _sample_rows(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:

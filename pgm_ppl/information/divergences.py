@@ -17,6 +17,7 @@ from scipy import integrate
 from scipy.special import rel_entr, xlogy
 
 from pgm_ppl.core.linalg import gaussian_kl
+from pgm_ppl.core.validation import check_probability_rows
 
 LogDensity = Callable[[np.ndarray], np.ndarray]
 _QUAD = dict(epsabs=1e-13, epsrel=1e-12, limit=500)
@@ -279,20 +280,12 @@ def _violates_continuity(log_p: LogDensity, log_q: LogDensity, lower: float, upp
 
 
 def _check_pmf(p: ArrayLike, name: str) -> np.ndarray:
-    """``p`` as a float64 probability vector, renormalised.
-
-    Its sum may miss 1 by rounding at the input's precision (:math:`\\sqrt\\epsilon` of its dtype: 1.5e-8 for
-    float64, 3.5e-4 for float32); dividing by the sum then keeps every divergence >= 0 and KL(p, p) = 0.
-    """
-    p = np.asarray(p)
-    tol = float(np.sqrt(np.finfo(p.dtype if np.issubdtype(p.dtype, np.floating) else np.float64).eps))
-    p = p.astype(np.float64)
-    if p.ndim != 1 or p.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D probability vector; got shape {p.shape}.")
-    if np.any(p < 0) or not abs(p.sum() - 1.0) <= tol:
-        raise ValueError(f"{name} must be non-negative and sum to 1 (within {tol:.2g}, the rounding level of its "
-                         f"dtype); got sum {p.sum()!r} and min {p.min()!r}.")
-    return p / p.sum()
+    """``p`` as a float64 probability vector, renormalised (:func:`pgm_ppl.core.validation.check_probability_rows`:
+    its sum may miss 1 by rounding at the input's precision; dividing by the sum keeps every divergence >= 0 and
+    KL(p, p) = 0)."""
+    if np.ndim(p) != 1:
+        raise ValueError(f"{name}: expected a non-empty 1-D probability vector, got shape {np.shape(p)}.")
+    return check_probability_rows(p, name)
 
 
 def _check_pair(p: ArrayLike, q: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

@@ -116,7 +116,7 @@ def test_monte_carlo_kl_within_its_standard_error():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="p must be non-negative and sum to 1"):
+    with pytest.raises(ValueError, match=r"p: expected rows that are probability vectors \(non-negative, summing to 1"):
         entropy([0.5, 0.6])
     with pytest.raises(ValueError, match="p and q must have the same length; got 2 and 3"):
         kl_divergence([0.5, 0.5], [0.2, 0.3, 0.5])

@@ -84,11 +84,11 @@ def test_kl_normal_of_equal_gaussians_is_zero_at_every_scale(sigma):
 
 def test_float32_probability_vectors_are_accepted_and_renormalised():
     """Regression (issue 18): the fixed 1e-9 sum check refused the float32 uniform vector (sum 1 + 3e-8 in float64)
-    with 'p must be non-negative and sum to 1'."""
+    with 'p: expected rows that are probability vectors (non-negative, summing to 1 within ...)'."""
     p = np.full(3, 1 / 3, np.float32)
     assert entropy(p) == pytest.approx(np.log(3), rel=1e-15)
     assert kl_divergence(p, np.full(3, 1 / 3)) == 0.0
-    with pytest.raises(ValueError, match=r"p must be non-negative and sum to 1 \(within 1.5e-08"):
+    with pytest.raises(ValueError, match=r"p: expected rows that are probability vectors \(non-negative, summing to 1 within 1.5e-08"):
         entropy(np.array([0.5, 0.5 + 1e-6]))
 
 
