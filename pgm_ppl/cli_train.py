@@ -51,6 +51,10 @@ class Trainable:
 # Neural models that accept 1-column data (realnvp's coupling layers need two halves).
 ONE_COLUMN_MODELS = ("maf", "nsf", "cnf", "ddpm", "ot_cfm", "i_cfm", "gmm")
 
+# Settings that are data levels (vae's binarisation threshold: 8 for digits 0-16, 127 for MNIST 0-255): any
+# finite number >= 0, where other float settings lie in (0, 10).
+LEVEL_OPTIONS = ("threshold",)
+
 # Settings read by the training engine rather than by the model's factory.
 TRAINING_OPTIONS = ("learning_rate",)
 
@@ -419,7 +423,10 @@ def _check_settings(model: str, entry: Trainable, settings: dict) -> None:
         value = settings[name]
         if isinstance(default, int) and (not isinstance(value, int) or value < 1):
             raise UsageError(f"--set {name}={value}: expected a positive integer.")
-        if isinstance(default, float) and (not isinstance(value, (int, float)) or not 0 < value < 10):
+        if name in LEVEL_OPTIONS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                raise UsageError(f"--set {name}={value}: expected a finite number >= 0.")
+        elif isinstance(default, float) and (not isinstance(value, (int, float)) or not 0 < value < 10):
             raise UsageError(f"--set {name}={value}: expected a number in (0, 10).")
 
 

@@ -124,3 +124,17 @@ def test_nplm_and_lstm_train_on_a_text_file(text_run, tmp_path, model, capsys):
     capsys.readouterr()
     assert main(["sample", str(out), "--prompt", "the", "--greedy", "--length", "5"]) == 0
     assert capsys.readouterr().out.startswith("the")
+
+
+def test_vae_threshold_is_any_level_of_the_data(capsys):
+    from argparse import Namespace
+
+    from pgm_ppl.cli_text import _check_binary_data
+
+    # 0 (any ink) and levels above 10 (MNIST's 0-255) are thresholds; the (0, 10) rule of other float options is not
+    _check_binary_data(Namespace(model="vae", data="digits", seed=0, num_data=2000, set=["threshold=0"]))
+    assert "binarises digits at threshold=0 inside the model" in capsys.readouterr().err
+    for bad, message in (("threshold=-1", "--set threshold=-1: expected a finite number >= 0."),
+                         ("threshold=16", "--set threshold=16: binarising at it makes every value of digits 0")):
+        with pytest.raises(ValueError, match=__import__("re").escape(message)):
+            _check_binary_data(Namespace(model="vae", data="digits", seed=0, num_data=2000, set=[bad]))
