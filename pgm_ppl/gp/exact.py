@@ -83,6 +83,9 @@ class CGOptions:
         N (GPyTorch's default skips it below N = 2,000); 0 turns preconditioning off.
     seed
         Seeds the probe vectors (drawn in a forked torch RNG).
+    tol_rule
+        Only ``"relative"``: GPyTorch's CG checks the residual relative to :math:`\lVert b\rVert` and offers no
+        absolute rule, so any other value is refused rather than silently ignored.
     """
 
     max_iter: int = 1000
@@ -91,6 +94,7 @@ class CGOptions:
     lanczos_iterations: int = 20
     preconditioner_rank: int = 15
     seed: int = 0
+    tol_rule: str = "relative"
 
     def __post_init__(self):
         for name in ("max_iter", "num_probes", "lanczos_iterations"):
@@ -102,6 +106,9 @@ class CGOptions:
                              f"got {self.preconditioner_rank!r}")
         if not self.tol > 0:
             raise ValueError(f"CGOptions.tol must be positive, got {self.tol!r}")
+        if self.tol_rule != "relative":
+            raise ValueError(f"CGOptions.tol_rule: expected 'relative' (GPyTorch's CG has only a relative residual "
+                             f"rule), got {self.tol_rule!r}.")
 
 
 @contextlib.contextmanager

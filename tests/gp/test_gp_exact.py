@@ -137,6 +137,10 @@ def test_cg_options_are_validated():
         CGOptions(num_probes=0)
     with pytest.raises(ValueError, match="CGOptions.tol must be positive"):
         CGOptions(tol=0.0)
+    # GPyTorch's CG stops on a relative residual only: an absolute rule is refused, not silently ignored
+    assert CGOptions().tol_rule == "relative"
+    with pytest.raises(ValueError, match=r"CGOptions.tol_rule: expected 'relative' .*, got 'absolute'"):
+        CGOptions(tol_rule="absolute")
 
 
 def test_bad_inputs_name_the_culprit():
