@@ -334,9 +334,10 @@ def vae(features: int, *, latent_features: int = 8, hidden_features: Sequence[in
         Call ``pyro.module`` in model and guide so the weights are Pyro ``param`` sites. Needed by
         ``JitTrace_ELBO`` (which otherwise fails: "Cannot insert a Tensor that requires grad as a constant"), and
         with it the fastest way to train (about the plain PyTorch step's time, ``benchmarks/bench_deep_latent.py``);
-        it slows the non-JIT ELBOs (extra param sites per step). Prefer ``JitTrace_ELBO``: Pyro 1.9.2's
-        ``JitTraceMeanField_ELBO`` never keeps its compiled function (it tests ``_loss_and_surrogate_loss`` but
-        stores ``_differentiable_loss``), so it traces the model again at every step, about 8x slower.
+        it slows the non-JIT ELBOs (extra param sites per step). Pyro 1.9.2's ``JitTraceMeanField_ELBO`` never
+        keeps its compiled function (it tests ``_loss_and_surrogate_loss`` but stores ``_differentiable_loss``),
+        so on its own it traces the model again at every step, about 8x slower; ``pgm_ppl.training.train`` keeps
+        the compiled function (``training/objectives.py``).
     seed
         Seeds the initial weights.
 
