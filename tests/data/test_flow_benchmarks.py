@@ -14,6 +14,7 @@ def test_eight_gaussians_are_stratified_with_std_one_on_radius_five():
     counts = np.bincount(nearest, minlength=8)
     assert abs(counts - 1000).max() < 60  # stratified 1000 each; a few points cross the boundaries between modes
     within = x - centres[nearest]
+    # the mean of 8000 unit-sd deviations has s.e. 1/sqrt(8000) = 0.011 per coordinate: 0.05 is ~4.5 s.e.
     assert np.linalg.norm(within.mean(0)) < 0.05
     assert within.std() == pytest.approx(1.0, abs=0.05)  # a bit under 1: the nearest-centre rule trims tails
 
