@@ -103,9 +103,9 @@ def _check_binary_data(options: Any) -> None:
                          f"{int(above.all())} ({values}); {options.model} models binary images: use --data "
                          "binarized_digits or digits, or a threshold inside the data's range.")
     if not binary:
-        print(f"pgm-ppl: note: {options.model} binarises {name} at threshold={threshold:g} inside the model, so the "
-              "sample metrics in metrics.json set its 0/1 samples against the raw held-out rows; for binary held-out "
-              "rows binarise the data first (digits: --data binarized_digits).", file=sys.stderr)
+        print(f"pgm-ppl: note: {options.model} binarises {name} at threshold={threshold:g} inside the model; the "
+              "sample metrics in metrics.json set its 0/1 samples against the held-out rows binarised the same way.",
+              file=sys.stderr)
 
 
 def run_train_text(options: Any) -> int:
