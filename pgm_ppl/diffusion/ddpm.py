@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from pgm_ppl.backend.seeding import torch_seeded
-from pgm_ppl.core.validation import check_choice, check_int, check_probability
+from pgm_ppl.core.validation import check_choice, check_int, check_positive, check_probability
 from pgm_ppl.diffusion.decoders import DiscretisedGaussian
 from pgm_ppl.diffusion.parameterisations import PREDICTIONS, convert_prediction
 from pgm_ppl.diffusion.schedules import NoiseSchedule, cosine_schedule, linear_schedule
@@ -122,8 +122,11 @@ class DDPM(nn.Module):
         self.num_classes = None if num_classes is None else check_int(num_classes, "num_classes")
         self.label_dropout = check_probability(label_dropout, "label_dropout")
         self.guidance_weight = float(guidance_weight)
+        if self.num_classes is None and self.guidance_weight != 0.0:
+            raise ValueError(f"guidance_weight: expected 0 for an unconditional model (num_classes=None), got "
+                             f"{guidance_weight!r}; classifier-free guidance needs num_classes and (X, y) data.")
         self.trace = check_choice(trace, "trace", TRACES)
-        self.ode_tol = float(ode_tol)
+        self.ode_tol = check_positive(ode_tol, "ode_tol")
 
     # --- the reverse process -----------------------------------------------------------------------------------
     @property

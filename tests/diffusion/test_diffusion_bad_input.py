@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgm_ppl.diffusion import ancestral_sample, ddim_sample, ddpm
+from pgm_ppl.diffusion import DDPM, ancestral_sample, ddim_sample, ddpm
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +42,12 @@ def test_ddim_clip_range_must_be_ordered(model):
         ddim_sample(model, 3, num_time_steps=5, clip=(1.0, -1.0))
     clipped = ddim_sample(model, 3, num_time_steps=5, clip=(-1.0, 1.0), seed=0)
     assert clipped.shape == (3, 2) and bool(torch.isfinite(clipped).all())
+
+
+def test_guidance_needs_a_conditional_model():
+    with pytest.raises(ValueError, match=r"guidance_weight: expected 0 for an unconditional model"):
+        ddpm(2, guidance_weight=1.0)
+    plain = ddpm(2, hidden_features=8)
+    with pytest.raises(ValueError, match="ode_tol: expected a finite number > 0, got -1"):
+        DDPM(plain.network, plain.schedule, ode_tol=-1.0)
+    assert ddpm(2, num_classes=3, guidance_weight=1.0, hidden_features=8).guidance_weight == 1.0
