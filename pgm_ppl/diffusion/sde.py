@@ -158,10 +158,21 @@ def reverse_sde_sample(score: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
     Raises
     ------
     ValueError, TypeError
-        For non-positive sizes or ``snr``.
+        For non-positive sizes or ``snr``, a ``score`` that is not callable, an ``sde`` that is not a
+        :class:`VPSDE`, :class:`VESDE` or :class:`DiscreteVPSDE`, or an ``x_start`` not of shape ``(num_samples,
+        features)``.
     """
+    if not callable(score):
+        raise TypeError(f"score: expected a callable score(x, t), got {type(score).__name__}.")
+    if not isinstance(sde, (VPSDE, VESDE, DiscreteVPSDE)):
+        raise TypeError(f"sde: expected a VPSDE, VESDE or DiscreteVPSDE, got {type(sde).__name__} (a trained DDPM's "
+                        "reverse SDE is model.sde, with score=model.score).")
     num_samples = check_int(num_samples, "num_samples")
     features = check_int(features, "features")
+    if x_start is not None and (not isinstance(x_start, torch.Tensor) or tuple(x_start.shape) != (num_samples,
+                                                                                                 features)):
+        raise ValueError(f"x_start: expected a tensor of shape ({num_samples}, {features}), got "
+                         f"{tuple(x_start.shape) if isinstance(x_start, torch.Tensor) else type(x_start).__name__}.")
     N = check_int(num_time_steps, "num_time_steps")
     corrector_steps = check_int(corrector_steps, "corrector_steps", minimum=0)
     snr = check_positive(snr, "snr")

@@ -51,3 +51,16 @@ def test_guidance_needs_a_conditional_model():
     with pytest.raises(ValueError, match="ode_tol: expected a finite number > 0, got -1"):
         DDPM(plain.network, plain.schedule, ode_tol=-1.0)
     assert ddpm(2, num_classes=3, guidance_weight=1.0, hidden_features=8).guidance_weight == 1.0
+
+
+def test_reverse_sde_sampler_names_a_misplaced_argument(model):
+    from pgm_ppl.diffusion import reverse_sde_sample
+
+    with pytest.raises(TypeError, match=r"sde: expected a VPSDE, VESDE or DiscreteVPSDE, got DDPM .*model.sde"):
+        reverse_sde_sample(model.score, model, 3, 2, num_time_steps=5)
+    with pytest.raises(TypeError, match="score: expected a callable score"):
+        reverse_sde_sample(None, model.sde, 3, 2, num_time_steps=5)
+    with pytest.raises(ValueError, match=r"x_start: expected a tensor of shape \(3, 2\), got \(3, 5\)"):
+        reverse_sde_sample(model.score, model.sde, 3, 2, num_time_steps=5, x_start=torch.zeros(3, 5))
+    draws = reverse_sde_sample(model.score, model.sde, 3, 2, num_time_steps=5, seed=0)
+    assert draws.shape == (3, 2) and bool(torch.isfinite(draws).all())
