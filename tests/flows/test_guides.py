@@ -37,8 +37,7 @@ def test_a_flow_guide_beats_mean_field_on_a_correlated_posterior():
 
 
 def test_numpyro_flow_autoguides_are_numpyros_own():
-    # Running them through fit(backend="numpyro") waits on the NumPyro engine converting a guide's nested (stax)
-    # parameters to numpy (reported to the lead); tutorial 09 runs them with NumPyro's SVI.
+    # fit(backend="numpyro") runs them against a closed-form posterior in tests/inference/test_numpyro_flow_guides.py
     from numpyro.infer.autoguide import AutoBNAFNormal, AutoIAFNormal
 
     assert isinstance(flow_guide(correlated, "iaf", backend="numpyro"), AutoIAFNormal)
