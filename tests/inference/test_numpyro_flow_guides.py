@@ -57,6 +57,8 @@ def test_numpyro_flow_guides_fit_through_fit_and_recover_the_conjugate_posterior
         # a KL of 0.05 nats allows a mean offset of about sqrt(2 * 0.05) = 0.3 sd; MC error sd / sqrt(4000)
         np.testing.assert_array_less(np.abs(draws.mean(0) - mean), (0.3 + 4 / np.sqrt(NUM_DRAWS)) * sd)
         exact_corr = cov[0, 1] / (sd[0] * sd[1])
+        # at rho = -0.7 a correlation error of 0.15 alone costs 0.049-0.098 nats of KL (unit-variance Gaussians), so
+        # the 0.05-nat KL bound above implies about this; mean-field's error would be 0.7
         assert abs(np.corrcoef(draws.T)[0, 1] - exact_corr) < 0.15, (flow, np.corrcoef(draws.T)[0, 1], exact_corr)
         assert set(to_inference_data(result).posterior.data_vars) >= {"w1", "w2"}
 
