@@ -16,7 +16,6 @@ is a sum over data points, so an unbiased estimate from a mini-batch :math:`B` s
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 
 import gpytorch
@@ -26,6 +25,7 @@ import torch
 from pgm_ppl.core.validation import check_int, check_positive
 from pgm_ppl.gp.exact import GPPredictive, _targets, check_predict_options, gaussian_predictive
 from pgm_ppl.gp.kernels import DTYPE, TensorLike, as_inputs
+from pgm_ppl.training import train as train_module
 
 __all__ = ["SVGP", "SVGPTraining", "train_svgp"]
 
@@ -86,10 +86,25 @@ class SVGPTraining:
                                    target="y" if include_noise else "f", covariance=cov)
 
 
+class _NegativeELBO(torch.nn.Module):
+    """The SVGP's mini-batch loss for the training engine: minus GPyTorch's ``VariationalELBO`` (per row, scaled
+    to the N rows), over the model's and the likelihood's parameters."""
+
+    def __init__(self, model: SVGP, likelihood: gpytorch.likelihoods.GaussianLikelihood, num_data: int) -> None:
+        super().__init__()
+        self.model, self.likelihood = model, likelihood
+        self.elbo = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=num_data)
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        return -self.elbo(self.model(x), y)
+
+
 def train_svgp(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *, num_inducing: int = 64,
                batch_size: int = 1024, num_epochs: float = 1.0, learning_rate: float = 0.01,
                noise_variance: float = 0.1, seed: int = 0, dtype: torch.dtype = torch.float32) -> SVGPTraining:
-    """Train an SVGP by Adam on mini-batches drawn without replacement within each epoch.
+    r"""Train an SVGP by Adam on mini-batches drawn without replacement within each epoch (the training engine,
+    :func:`pgm_ppl.training.train`, on minus GPyTorch's ``VariationalELBO``).
 
     Parameters
     ----------
@@ -147,26 +162,11 @@ def train_svgp(kernel: gpytorch.kernels.Kernel, x: TensorLike, y: TensorLike, *,
     likelihood = gpytorch.likelihoods.GaussianLikelihood(
         noise_constraint=gpytorch.constraints.GreaterThan(floor)).to(dtype)
     likelihood.noise = noise_variance
-    elbo = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=n)
-    opt = torch.optim.Adam([*model.parameters(), *likelihood.parameters()], lr=learning_rate)
-    model.train()
-    likelihood.train()
+    objective = _NegativeELBO(model, likelihood, n)
     steps = int(np.ceil(num_epochs * n / batch_size))
-    losses = np.empty(steps)
-    order = torch.randperm(n, generator=generator)
-    cursor = 0
-    start = time.perf_counter()
-    for step in range(steps):
-        if cursor + batch_size > n:
-            order, cursor = torch.randperm(n, generator=generator), 0
-        idx = order[cursor:cursor + batch_size]
-        cursor += batch_size
-        opt.zero_grad()
-        loss = -elbo(model(xt[idx]), yt[idx])
-        loss.backward()
-        opt.step()
-        losses[step] = float(loss.detach())
-    seconds = time.perf_counter() - start
+    fit = train_module(objective, (xt, yt), num_steps=steps, batch_size=min(batch_size, n),
+                       learning_rate=learning_rate, dtype=dtype, seed=seed, num_generated=0, progress_bar=False)
+    losses, seconds = fit.losses, fit.seconds
     model.eval()
     likelihood.eval()
     return SVGPTraining(model, likelihood, losses, steps, seconds, steps * min(batch_size, n) / seconds)
